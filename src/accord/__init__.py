@@ -1,0 +1,57 @@
+"""accord: make LLM judges agree with human experts.
+
+The public API mirrors the workflow people know from MLflow, with `accord` in place of `mlflow`.
+"""
+
+from accord.api import get_trace, log_assessments, log_expectation, log_feedback, search_traces
+from accord.entities import (
+    AssessmentError,
+    AssessmentSource,
+    AssessmentSourceType,
+    Expectation,
+    Experiment,
+    Feedback,
+    Span,
+    SpanType,
+    Trace,
+)
+from accord.errors import AccordError
+from accord.evaluation import EvaluationResult, evaluate
+from accord.experiments import get_experiment_by_name, set_experiment
+from accord.importing import import_feedback, import_traces
+from accord.registry import delete_judge, get_judge, list_judge_versions, list_judges
+from accord.tracing import get_current_active_span, get_last_active_trace_id, start_span, trace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AccordError",
+    "AssessmentError",
+    "AssessmentSource",
+    "AssessmentSourceType",
+    "EvaluationResult",
+    "Expectation",
+    "Experiment",
+    "Feedback",
+    "Span",
+    "SpanType",
+    "Trace",
+    "delete_judge",
+    "evaluate",
+    "get_current_active_span",
+    "get_experiment_by_name",
+    "get_judge",
+    "get_last_active_trace_id",
+    "get_trace",
+    "import_feedback",
+    "import_traces",
+    "list_judge_versions",
+    "list_judges",
+    "log_assessments",
+    "log_expectation",
+    "log_feedback",
+    "search_traces",
+    "set_experiment",
+    "start_span",
+    "trace",
+]

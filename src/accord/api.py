@@ -1,0 +1,150 @@
+"""The fluent functions of the reference workflow: get and search traces, log feedback and expectations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from accord.entities import (
+    AssessmentError,
+    AssessmentSource,
+    AssessmentSourceType,
+    Expectation,
+    Feedback,
+    Trace,
+)
+from accord.experiments import active_experiment_id
+from accord.store import get_store
+
+_FILTER_TERM = re.compile(r"^\s*(tags|tag|assessments?|feedback)\.([\w.\-]+)\s*=\s*(['\"])(.*)\3\s*$", re.I)
+
+
+def get_trace(trace_id: str) -> Trace:
+    """The trace with its assessments; `NotFoundError` when there is none with that id."""
+    return get_store().get_trace(trace_id)
+
+
+def _parse_filter(filter_string: str) -> tuple[dict[str, str], str | None, str | None]:
+    """`tags.topic = 'returns' AND assessments.name = 'x'` → tags, assessment name, source type."""
+    tags: dict[str, str] = {}
+    name = source = None
+    for term in re.split(r"\s+and\s+", filter_string.strip(), flags=re.I):
+        match = _FILTER_TERM.match(term)
+        if not match:
+            raise ValueError(
+                f"cannot read filter term {term!r}; use tags.KEY = 'VALUE', assessments.name = 'NAME' "
+                "or assessments.source_type = 'HUMAN', joined with AND"
+            )
+        field, key, _, value = match.groups()
+        if field.lower().startswith("tag"):
+            tags[key] = value
+        elif key == "name":
+            name = value
+        elif key == "source_type":
+            source = value.upper()
+        else:
+            raise ValueError(f"unknown assessment field {key!r} in filter; use name or source_type")
+    return tags, name, source
+
+
+def search_traces(
+    experiment_ids: Sequence[str] | None = None,
+    filter_string: str | None = None,
+    max_results: int | None = None,
+    order_by: Sequence[str] | None = None,
+    return_type: str = "list",
+    *,
+    tags: dict[str, str] | None = None,
+    assessment_name: str | None = None,
+    assessment_source_type: AssessmentSourceType | str | None = None,
+    session_id: str | None = None,
+) -> list[Trace]:
+    """Traces with their assessments, newest first unless `order_by=["timestamp ASC"]`."""
+    if return_type not in ("list", "traces"):
+        raise ValueError("accord returns traces as a list; return_type must be 'list'")
+    all_tags = dict(tags or {})
+    if filter_string:
+        parsed_tags, parsed_name, parsed_source = _parse_filter(filter_string)
+        all_tags.update(parsed_tags)
+        assessment_name = assessment_name or parsed_name
+        assessment_source_type = assessment_source_type or parsed_source
+    newest_first = not any(o.strip().upper().endswith("ASC") for o in (order_by or []))
+    store = get_store()
+    ids = store.search_trace_ids(
+        experiment_ids=list(experiment_ids) if experiment_ids else [active_experiment_id()],
+        tags=all_tags,
+        assessment_name=assessment_name,
+        assessment_source_type=str(assessment_source_type) if assessment_source_type else None,
+        session_id=session_id,
+        max_results=max_results,
+        newest_first=newest_first,
+    )
+    return store.get_traces(ids)
+
+
+def _source(source: AssessmentSource | None, default: AssessmentSourceType) -> AssessmentSource:
+    return source if source is not None else AssessmentSource(source_type=default, source_id="default")
+
+
+def log_feedback(
+    trace_id: str,
+    name: str = "feedback",
+    value: Any = None,
+    rationale: str | None = None,
+    source: AssessmentSource | None = None,
+    metadata: dict[str, Any] | None = None,
+    error: AssessmentError | Exception | None = None,
+    overrides: str | None = None,
+) -> Feedback:
+    """Log feedback on a trace. Without `source` it counts as HUMAN feedback (as in the reference).
+
+    A HUMAN feedback on a trace that already has a valid LLM_JUDGE verdict of the same name records that
+    it overrides it; the verdict stays stored, marked as overridden."""
+    source = _source(source, AssessmentSourceType.HUMAN)
+    if isinstance(error, Exception):
+        error = AssessmentError(error_code=type(error).__name__, error_message=str(error))
+    store = get_store()
+    if overrides is None and source.source_type == AssessmentSourceType.HUMAN:
+        verdicts = store.search_assessments(
+            name=name, source_type=AssessmentSourceType.LLM_JUDGE.value, trace_ids=[trace_id]
+        )
+        verdicts = [v for v in verdicts if v.kind == "feedback"]
+        if verdicts and verdicts[-1].value != value:
+            overrides = verdicts[-1].assessment_id
+    feedback = Feedback(
+        trace_id=trace_id,
+        name=name,
+        value=value,
+        rationale=rationale,
+        source=source,
+        metadata=metadata or {},
+        error=error,
+        overrides=overrides,
+    )
+    store.log_assessments([feedback])
+    return feedback
+
+
+def log_expectation(
+    trace_id: str,
+    name: str,
+    value: Any,
+    source: AssessmentSource | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Expectation:
+    """Log the expected answer (or facts, or guidelines) for a trace."""
+    expectation = Expectation(
+        trace_id=trace_id,
+        name=name,
+        value=value,
+        source=_source(source, AssessmentSourceType.HUMAN),
+        metadata=metadata or {},
+    )
+    get_store().log_assessments([expectation])
+    return expectation
+
+
+def log_assessments(assessments: Sequence[Feedback | Expectation]) -> None:
+    """Log many assessments in one transaction (all land, or none and an error naming the trace)."""
+    get_store().log_assessments(list(assessments))

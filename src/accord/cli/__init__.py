@@ -1,0 +1,38 @@
+"""The `accord` command line: one module per command group, thin over the library."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import typer
+
+from accord.cli import demo, feedback, judges, traces
+
+app = typer.Typer(
+    help="accord: make LLM judges agree with human experts.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(traces.app, name="traces")
+app.add_typer(feedback.app, name="feedback")
+app.add_typer(judges.app, name="judges")
+app.add_typer(judges.run_app, name="judge")
+app.command("demo")(demo.demo_command)
+
+
+@app.callback()
+def root(
+    no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the on-disk response cache for model calls."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
+) -> None:
+    """Traces in, judge verdicts, human feedback, agreement out. Data lives in $ACCORD_HOME (~/.accord)
+    or the database named by ACCORD_STORE_URI; models are URIs such as local:/qwen2.5-coder-1.5b."""
+    if no_cache:
+        os.environ["ACCORD_NO_CACHE"] = "1"
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,21 @@
+"""`accord demo`: the main job on the packaged example data and the embedded local model."""
+
+from __future__ import annotations
+
+import typer
+
+from accord.cli.common import handle_errors
+from accord.config import default_model
+
+
+@handle_errors
+def demo_command(
+    model: str = typer.Option(None, "--model", help="Judge model URI (default: ACCORD_DEFAULT_MODEL or the embedded model)."),
+    test_size: int = typer.Option(40, "--test-size", help="Traces in the held-out test split."),
+    experiment: str = typer.Option("support-demo", "--experiment", "-e", help="Experiment name (a fresh one is made)."),
+) -> None:
+    """Import the example support traces, judge a held-out test split with the local model, and print the
+    judge's agreement with the human experts."""
+    from accord.demo.run import run_demo
+
+    run_demo(model or default_model(), test_size=test_size, experiment=experiment)

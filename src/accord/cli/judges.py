@@ -1,0 +1,114 @@
+"""`accord judges list|show|create` and `accord judge run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from accord.cli.common import JSON_OPTION, console, handle_errors, print_json
+from accord.evaluation import evaluate
+from accord.judges import BUILTIN_JUDGES, judge_from_file
+from accord.registry import list_judge_versions, list_judges, register_judge, resolve_judge
+from accord.store import get_store
+
+app = typer.Typer(help="Create, list and inspect judges.", no_args_is_help=True)
+run_app = typer.Typer(help="Run a judge over traces.", no_args_is_help=True)
+
+
+@app.command("list")
+@handle_errors
+def list_command(as_json: bool = JSON_OPTION) -> None:
+    """List registered judges (newest version of each) and the built-in ones."""
+    registered = [v.to_dict() for v in list_judges()]
+    builtins = [{"class": name, "name": cls.default_name, "description": (cls.__doc__ or "").strip()} for name, cls in BUILTIN_JUDGES.items()]
+    if as_json:
+        print_json({"registered": registered, "builtin": builtins})
+        return
+    table = Table(title="registered judges")
+    for column in ("name", "version", "kind", "model", "value type"):
+        table.add_column(column)
+    for row in registered:
+        table.add_row(row["name"], str(row["version"]), str(row["kind"]), str(row["model"] or "(default)"), str(row["feedback_value_type"]))
+    console.print(table)
+    table = Table(title="built-in judges")
+    table.add_column("name")
+    table.add_column("class")
+    table.add_column("judges")
+    for row in builtins:
+        table.add_row(row["name"], row["class"], row["description"])
+    console.print(table)
+
+
+@app.command("show")
+@handle_errors
+def show_command(
+    judge: str = typer.Argument(..., help="NAME, NAME@VERSION, a built-in name, or a spec file."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show a judge's spec: instructions, model, value type."""
+    found = resolve_judge(judge)
+    spec = {**found.to_dict(), "version": found.version}
+    if as_json:
+        print_json(spec)
+        return
+    console.print(f"[bold]{found.name}[/] version {found.version or '(unregistered)'} — {found.value_type}")
+    console.print(f"model: {found.model or '(default)'}")
+    console.print("instructions:", markup=False)
+    console.print(found.instructions, markup=False, highlight=False)
+
+
+@app.command("versions")
+@handle_errors
+def versions_command(name: str, as_json: bool = JSON_OPTION) -> None:
+    """List every registered version of a judge."""
+    versions = [v.to_dict() for v in list_judge_versions(name)]
+    if as_json:
+        print_json(versions)
+        return
+    for v in versions:
+        console.print(f"{v['name']}@{v['version']}  {v['kind']}  tags={v['tags']}")
+
+
+@app.command("create")
+@handle_errors
+def create_command(
+    spec: Path = typer.Argument(..., help="YAML or JSON: name, instructions, model, feedback_value_type."),
+    experiment: str | None = typer.Option(None, "--experiment", "-e", help="Experiment the judge belongs to."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Register a judge from a spec file (version 1, or the next version if the name exists)."""
+    judge = judge_from_file(spec)
+    experiment_id = get_store().resolve_experiment(experiment).experiment_id if experiment else None
+    version = register_judge(judge, experiment_id=experiment_id)
+    if as_json:
+        print_json({"name": judge.name, "version": version})
+    else:
+        console.print(f"registered [bold]{judge.name}[/] version {version}")
+
+
+@run_app.command("run")
+@handle_errors
+def run_command(
+    judge: list[str] = typer.Option(..., "--judge", "-j", help="NAME[@VERSION], built-in name or spec file (repeatable)."),
+    experiment: str = typer.Option(..., "--experiment", "-e", help="Experiment whose traces to judge."),
+    model: str | None = typer.Option(None, "--model", help="Override the judges' model URI."),
+    concurrency: int = typer.Option(4, "--concurrency", "-c", help="Judgments in flight at once."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Judge every trace of an experiment and log the verdicts. Interrupt and re-run freely: finished
+    verdicts are kept and not redone."""
+    judges = [resolve_judge(j) for j in judge]
+    for j in judges:
+        if model:
+            j.model = model
+    result = evaluate(experiment, judges, concurrency=concurrency, show_progress=not as_json)
+    summary = result.summary()
+    if as_json:
+        print_json(summary)
+        return
+    console.print(f"{summary['new']} new verdicts, {summary['reused']} already stored, {summary['errors']} errors")
+    for verdict in result.errors[:5]:
+        assert verdict.error is not None
+        console.print(f"  {verdict.trace_id}: {verdict.error.error_message}", markup=False)

@@ -1,0 +1,100 @@
+"""The demo: import → split → judge the test split → agreement with the experts."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from typing import Any, Literal
+
+from rich.console import Console
+from rich.table import Table
+
+from accord.demo import DATA, JUDGE_NAME
+from accord.entities import Trace
+from accord.evaluation import evaluate
+from accord.experiments import set_experiment
+from accord.importing import import_traces
+from accord.judges import Judge, make_judge
+from accord.metrics import Agreement, human_label, judge_agreement
+from accord.store import get_store
+
+console = Console()
+
+GENERIC_INSTRUCTIONS = (
+    "You review answers written by the customer-support assistant of an outdoor-gear shop. Decide whether "
+    "the answer in {{ outputs }} to the customer message in {{ inputs }} is acceptable to send: helpful, "
+    "accurate, polite and compliant with the shop's support policy. Answer 'yes' or 'no'."
+)
+
+
+def demo_judge(model: str) -> Judge:
+    return make_judge(
+        name=JUDGE_NAME,
+        instructions=GENERIC_INSTRUCTIONS,
+        model=model,
+        feedback_value_type=Literal["yes", "no"],
+        description="Is this support answer acceptable to send?",
+    )
+
+
+def fresh_experiment_name(base: str) -> str:
+    store = get_store()
+    if store.get_experiment_by_name(base) is None:
+        return base
+    number = 2
+    while store.get_experiment_by_name(f"{base}-{number}") is not None:
+        number += 1
+    return f"{base}-{number}"
+
+
+def stratified_split(traces: list[Trace], test_size: int, seed: int = 7) -> tuple[list[Trace], list[Trace]]:
+    """Train and test splits with the same label mix; the same traces every run."""
+    by_label: dict[Any, list[Trace]] = defaultdict(list)
+    for trace in sorted(traces, key=lambda t: t.tags.get("source_trace_id", t.trace_id)):
+        by_label[str(human_label(trace, JUDGE_NAME))].append(trace)
+    rng = random.Random(seed)
+    test: list[Trace] = []
+    fraction = min(1.0, test_size / max(1, len(traces)))
+    for group in by_label.values():
+        rng.shuffle(group)
+        test += group[: round(len(group) * fraction)]
+    test_ids = {t.trace_id for t in test}
+    return [t for t in traces if t.trace_id not in test_ids], test
+
+
+def print_agreement(title: str, result: Agreement) -> None:
+    low, high = result.kappa_ci
+    console.print(
+        f"[bold]{title}[/]: n={result.n}  accuracy={result.accuracy:.2f}  "
+        f"Cohen's kappa={result.cohen_kappa:.2f} (95% CI {low:.2f} to {high:.2f})"
+    )
+    table = Table(title="confusion (rows: experts, columns: judge)")
+    table.add_column("")
+    for label in result.labels:
+        table.add_column(f"judge {label}")
+    for label, row in zip(result.labels, result.confusion):
+        table.add_row(f"expert {label}", *map(str, row))
+    console.print(table)
+
+
+def run_demo(model: str, test_size: int = 40, experiment: str = "support-demo") -> Agreement:
+    name = fresh_experiment_name(experiment)
+    exp = set_experiment(name)
+    report = import_traces(DATA, name, on_conflict="new-ids")
+    console.print(f"imported {report.imported} support traces with {report.assessments} assessments into [bold]{name}[/]")
+    store = get_store()
+    traces = store.get_traces(store.search_trace_ids([exp.experiment_id], newest_first=False))
+    train, test = stratified_split(traces, test_size)
+    console.print(f"split: {len(train)} train traces (for alignment), {len(test)} held-out test traces")
+    judge = demo_judge(model)
+    console.print(f"judging the test split with [bold]{model}[/] …")
+    result = evaluate(test, [judge], concurrency=4)
+    agreement, disagreements = judge_agreement(test, result.all_verdicts(), JUDGE_NAME)
+    print_agreement("generic judge vs experts (test split)", agreement)
+    if disagreements:
+        console.print(f"{len(disagreements)} disagreements, for example:")
+        for row in disagreements[:3]:
+            console.print(f"  {row['trace_id']}: experts say {row['human']}, judge says {row['judge']} — {row['rationale']}", markup=False)
+    errors = len(result.errors)
+    console.print(f"unparseable or failed verdicts: {errors}")
+    return agreement

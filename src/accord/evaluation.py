@@ -1,0 +1,184 @@
+"""Run judges over many traces concurrently and log every verdict; safe to interrupt and run again.
+
+A verdict is stored with the judge's key (name@version, or name#fingerprint when unregistered). A re-run
+skips every trace that already has a good verdict from the same judge key, and replaces errored verdicts
+by new ones that record which verdict they override: nothing is duplicated, nothing is lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Experiment, Feedback, Trace
+from accord.judges import Judge
+from accord.store import get_store
+
+FLUSH_EVERY = 200
+FLUSH_SECONDS = 1.0
+
+
+@dataclass
+class EvaluationResult:
+    verdicts: list[Feedback] = field(default_factory=list)  # made in this run
+    reused: list[Feedback] = field(default_factory=list)  # already stored from an earlier run
+    interrupted: bool = False
+
+    @property
+    def errors(self) -> list[Feedback]:
+        return [v for v in self.verdicts if v.error is not None]
+
+    def all_verdicts(self) -> list[Feedback]:
+        return self.reused + self.verdicts
+
+    def summary(self) -> dict[str, Any]:
+        return {"new": len(self.verdicts), "reused": len(self.reused), "errors": len(self.errors)}
+
+
+@dataclass
+class _Item:
+    judge: Judge
+    trace: Trace
+    session: list[Trace] | None = None
+    overrides: str | None = None
+
+
+def resolve_traces(source: Sequence[Trace] | str | Experiment) -> list[Trace]:
+    """Traces given directly, or every trace of an experiment (by name, id or object), oldest first."""
+    if isinstance(source, (str, Experiment)):
+        store = get_store()
+        experiment = source if isinstance(source, Experiment) else store.resolve_experiment(source)
+        ids = store.search_trace_ids([experiment.experiment_id], newest_first=False)
+        return store.get_traces(ids)
+    return list(source)
+
+
+def _work_items(judge: Judge, traces: list[Trace]) -> list[_Item]:
+    if not judge.is_session_level:
+        return [_Item(judge, t) for t in traces]
+    sessions: dict[str, list[Trace]] = defaultdict(list)
+    for trace in traces:
+        sessions[trace.session_id or trace.trace_id].append(trace)
+    items = []
+    for turns in sessions.values():
+        turns.sort(key=lambda t: t.request_time_ms)
+        items.append(_Item(judge, turns[-1], session=turns))  # the verdict goes on the last turn
+    return items
+
+
+def _pending(judge: Judge, items: list[_Item], reused: list[Feedback]) -> list[_Item]:
+    """Items without a good verdict from this judge key; errored verdicts are retried and overridden."""
+    stored = get_store().search_assessments(
+        name=judge.name,
+        source_type=AssessmentSourceType.LLM_JUDGE.value,
+        trace_ids=[i.trace.trace_id for i in items],
+        include_invalid=True,
+    )
+    good: dict[str, Feedback] = {}
+    errored: dict[str, str] = {}
+    for verdict in stored:
+        if verdict.kind != "feedback" or verdict.metadata.get("judge_key") != judge.key:
+            continue
+        if verdict.error is None:
+            good[verdict.trace_id or ""] = verdict  # type: ignore[assignment]
+        elif verdict.valid:
+            errored[verdict.trace_id or ""] = verdict.assessment_id
+    todo = []
+    for item in items:
+        if item.trace.trace_id in good:
+            reused.append(good[item.trace.trace_id])
+        else:
+            item.overrides = errored.get(item.trace.trace_id)
+            todo.append(item)
+    return todo
+
+
+def _run_one(item: _Item) -> Feedback:
+    try:
+        given = item.judge.gather(trace=item.trace, session=item.session)
+        verdict = item.judge.judge(given)
+    except Exception as exc:  # bad content for this judge: an errored verdict, not a dead batch
+        verdict = Feedback(
+            trace_id=item.trace.trace_id,
+            name=item.judge.name,
+            source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=str(item.judge.model)),
+            error=AssessmentError(error_code=type(exc).__name__, error_message=str(exc)),
+            metadata={"judge": item.judge.name, "judge_key": item.judge.key},
+        )
+    verdict.trace_id = item.trace.trace_id
+    verdict.overrides = item.overrides
+    return verdict
+
+
+def evaluate(
+    traces_or_experiment: Sequence[Trace] | str | Experiment,
+    judges: Sequence[Judge],
+    concurrency: int = 8,
+    log_verdicts: bool = True,
+    show_progress: bool = True,
+) -> EvaluationResult:
+    """Run every judge on every trace (session judges once per session) and log each verdict as
+    LLM_JUDGE feedback. Ctrl-C stops early; every verdict finished by then is stored."""
+    if not judges:
+        raise ValueError("evaluate() needs at least one judge")
+    traces = resolve_traces(traces_or_experiment)
+    result = EvaluationResult()
+    items: list[_Item] = []
+    for judge in judges:
+        items += _pending(judge, _work_items(judge, traces), result.reused) if log_verdicts else _work_items(judge, traces)
+    buffer: list[Feedback] = []
+    last_flush = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last_flush
+        if buffer and log_verdicts:
+            get_store().log_assessments(buffer)
+        buffer.clear()
+        last_flush = time.monotonic()
+
+    progress = Progress(
+        TextColumn("[bold]judging"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not show_progress,
+        transient=False,
+    )
+    executor = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="accord-judge")
+    try:
+        with progress:
+            task = progress.add_task("judging", total=len(items))
+            queue = iter(items)
+            running: set[Future[Feedback]] = set()
+            for item in queue:  # keep at most 2x concurrency submitted so Ctrl-C stops promptly
+                running.add(executor.submit(_run_one, item))
+                if len(running) >= 2 * concurrency:
+                    break
+            while running:
+                done, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    verdict = future.result()
+                    result.verdicts.append(verdict)
+                    buffer.append(verdict)
+                    progress.advance(task)
+                    nxt = next(queue, None)
+                    if nxt is not None:
+                        running.add(executor.submit(_run_one, nxt))
+                if len(buffer) >= FLUSH_EVERY or time.monotonic() - last_flush > FLUSH_SECONDS:
+                    flush()
+    except KeyboardInterrupt:
+        result.interrupted = True
+        executor.shutdown(wait=False, cancel_futures=True)
+        flush()
+        raise
+    finally:
+        flush()
+        executor.shutdown(wait=False, cancel_futures=True)
+    return result

@@ -1,0 +1,217 @@
+"""Import traces and feedback from the generic traces JSONL: all lines land, or none and a list of every
+rejected line with its number, field and reason."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from accord.entities import (
+    AssessmentSource,
+    AssessmentSourceType,
+    Expectation,
+    Feedback,
+    Span,
+    Trace,
+    now_ms,
+)
+from accord.errors import InputFileError
+from accord.store import get_store
+
+
+class SourceRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: AssessmentSourceType = AssessmentSourceType.HUMAN
+    id: str = "import"
+
+
+class AssessmentRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    value: Any = None
+    rationale: str | None = None
+    source: SourceRecord = Field(default_factory=SourceRecord)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    kind: Literal["feedback", "expectation"] = "feedback"
+
+    def to_entity(self, trace_id: str) -> Feedback | Expectation:
+        cls = Feedback if self.kind == "feedback" else Expectation
+        return cls(
+            trace_id=trace_id,
+            name=self.name,
+            value=self.value,
+            rationale=self.rationale or None,
+            source=AssessmentSource(source_type=self.source.type, source_id=self.source.id),
+            metadata=self.metadata,
+        )
+
+
+class TraceRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    trace_id: str = Field(min_length=1, max_length=256)
+    inputs: Any = None
+    outputs: Any = None
+    expectations: dict[str, Any] = Field(default_factory=dict)
+    tags: dict[str, Any] = Field(default_factory=dict)
+    session_id: str | None = None
+    spans: list[Span] = Field(default_factory=list)
+    request_time_ms: int | None = None
+    execution_time_ms: int | None = None
+    assessments: list[AssessmentRecord] = Field(default_factory=list)
+
+    @field_validator("tags")
+    @classmethod
+    def _flat_tags(cls, tags: dict[str, Any]) -> dict[str, Any]:
+        for key, value in tags.items():
+            if isinstance(value, (dict, list)):
+                raise ValueError(f"tag {key!r} must be a string, number or boolean")
+        return tags
+
+
+class FeedbackRecord(AssessmentRecord):
+    trace_id: str = Field(min_length=1)
+
+
+@dataclass
+class ImportReport:
+    path: str
+    imported: int = 0
+    skipped: list[str] = field(default_factory=list)
+    replaced: int = 0
+    assessments: int = 0
+    experiment_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "imported": self.imported,
+            "skipped": len(self.skipped),
+            "replaced": self.replaced,
+            "assessments": self.assessments,
+            "experiment_id": self.experiment_id,
+        }
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield number, line
+    except OSError as exc:
+        raise InputFileError(str(path), [(0, "(file)", exc.strerror or str(exc))], 0) from None
+    except UnicodeDecodeError as exc:
+        raise InputFileError(str(path), [(0, "(file)", f"not UTF-8 text: {exc.reason}")], 0) from None
+
+
+def _read_records(path: Path, model: type[BaseModel]) -> tuple[list[tuple[int, Any]], list[tuple[int, str, str]], int]:
+    records: list[tuple[int, Any]] = []
+    problems: list[tuple[int, str, str]] = []
+    total = 0
+    for number, line in _lines(path):
+        total += 1
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append((number, "(line)", f"not valid JSON: {exc.msg} at column {exc.colno}"))
+            continue
+        if not isinstance(data, dict):
+            problems.append((number, "(line)", f"expected a JSON object, got {type(data).__name__}"))
+            continue
+        try:
+            records.append((number, model.model_validate(data)))
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = ".".join(str(p) for p in err["loc"]) or "(line)"
+                problems.append((number, where, err["msg"]))
+    if total == 0 and not problems:
+        problems.append((0, "(file)", "the file has no records"))
+    return records, problems, total
+
+
+def import_traces(
+    path: str | Path,
+    experiment: str,
+    on_conflict: Literal["error", "skip", "replace", "new-ids"] = "error",
+) -> ImportReport:
+    """Import traces (with their assessments and expectations) into `experiment`, in one transaction.
+
+    `on_conflict` decides what happens to a trace id already stored: "error" (the default) rejects those
+    lines, "skip" leaves the stored trace alone, "replace" overwrites it, and "new-ids" imports a copy under
+    a fresh id that keeps the original in the tag `source_trace_id`."""
+    path = Path(path)
+    records, problems, total = _read_records(path, TraceRecord)
+    seen: dict[str, int] = {}
+    for number, record in records:
+        if record.trace_id in seen:
+            problems.append((number, "trace_id", f"duplicate of line {seen[record.trace_id]}: {record.trace_id!r}"))
+        seen.setdefault(record.trace_id, number)
+    store = get_store()
+    existing = store.existing_trace_ids(list(seen)) if on_conflict != "new-ids" else set()
+    if on_conflict == "error":
+        for number, record in records:
+            if record.trace_id in existing:
+                problems.append(
+                    (number, "trace_id", f"{record.trace_id!r} is already stored (use --on-conflict skip|replace|new-ids)")
+                )
+    if problems:
+        raise InputFileError(str(path), sorted(problems), total)
+    exp = store.get_or_create_experiment(experiment)
+    report = ImportReport(path=str(path), experiment_id=exp.experiment_id)
+    traces: list[Trace] = []
+    base_time = now_ms()
+    for offset, (_, record) in enumerate(records):
+        trace_id, tags = record.trace_id, {k: str(v) for k, v in record.tags.items()}
+        if on_conflict == "skip" and trace_id in existing:
+            report.skipped.append(trace_id)
+            continue
+        if on_conflict == "new-ids":
+            tags.setdefault("source_trace_id", trace_id)
+            trace_id = f"{trace_id}-{uuid.uuid4().hex[:8]}"
+        assessments = [a.to_entity(trace_id) for a in record.assessments]
+        assessments += [
+            Expectation(trace_id=trace_id, name=name, value=value, source=AssessmentSource(source_id="import"))
+            for name, value in record.expectations.items()
+        ]
+        traces.append(
+            Trace(
+                trace_id=trace_id,
+                experiment_id=exp.experiment_id,
+                inputs=record.inputs,
+                outputs=record.outputs,
+                spans=record.spans,
+                tags=tags,
+                session_id=record.session_id,
+                # keep file order as time order when the file has no timestamps
+                request_time_ms=record.request_time_ms or base_time + offset,
+                execution_time_ms=record.execution_time_ms,
+                assessments=assessments,
+            )
+        )
+        report.assessments += len(assessments)
+    report.replaced = sum(1 for t in traces if t.trace_id in existing) if on_conflict == "replace" else 0
+    store.insert_traces(traces, exp.experiment_id, replace=on_conflict == "replace")
+    report.imported = len(traces)
+    return report
+
+
+def import_feedback(path: str | Path) -> ImportReport:
+    """Add assessments to stored traces by trace_id, in one transaction; unknown ids reject their lines."""
+    path = Path(path)
+    records, problems, total = _read_records(path, FeedbackRecord)
+    store = get_store()
+    existing = store.existing_trace_ids(list({r.trace_id for _, r in records}))
+    for number, record in records:
+        if record.trace_id not in existing:
+            problems.append((number, "trace_id", f"no stored trace with id {record.trace_id!r}"))
+    if problems:
+        raise InputFileError(str(path), sorted(problems), total)
+    items = [record.to_entity(record.trace_id) for _, record in records]
+    store.log_assessments(items)
+    return ImportReport(path=str(path), assessments=len(items))

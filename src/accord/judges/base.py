@@ -1,0 +1,317 @@
+"""A judge: instructions with template variables, a verdict type and a model.
+
+The prompt keeps everything constant (role, instructions, answer format) in the system message and puts
+the trace's content in the user message, so consecutive verdicts share a prefix a local model can reuse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Feedback, Trace
+from accord.errors import ModelError, OutputParseError, TemplateError
+from accord.judges import rendering
+from accord.judges.value_types import ValueType
+from accord.judges.verdicts import RATIONALE_MAX_CHARS, parse_verdict, verdict_schema
+from accord.llm import ChatRequest, get_model
+
+log = logging.getLogger("accord.judges")
+
+PUBLIC_VARIABLES = ("inputs", "outputs", "expectations", "trace", "conversation")
+_VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+SPEC_VERSION = 1
+
+
+def template_variables(instructions: str) -> list[str]:
+    """Variables used in a template, in order of first use."""
+    seen: list[str] = []
+    for name in _VARIABLE.findall(instructions):
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+def check_template(instructions: str, allowed: Sequence[str]) -> list[str]:
+    if not isinstance(instructions, str) or not instructions.strip():
+        raise TemplateError("a judge needs non-empty instructions")
+    variables = template_variables(instructions)
+    unknown = [v for v in variables if v not in allowed]
+    if unknown:
+        raise TemplateError(
+            f"unknown template variable {{{{ {unknown[0]} }}}} in the judge's instructions; "
+            f"allowed: {', '.join('{{ ' + a + ' }}' for a in PUBLIC_VARIABLES)}"
+        )
+    if not variables:
+        raise TemplateError(
+            "the judge's instructions use no template variable; mention what to judge, e.g. "
+            "'Is the answer in {{ outputs }} relevant to the question in {{ inputs }}?'"
+        )
+    return variables
+
+
+@dataclass
+class JudgeInput:
+    inputs: Any = None
+    outputs: Any = None
+    expectations: dict[str, Any] | None = None
+    trace: Trace | None = None
+    session: list[Trace] | None = None
+
+
+class Judge:
+    """A judge made from instructions (see `make_judge`); built-in judges are subclasses with fixed ones."""
+
+    kind: ClassVar[str] = "instructions"
+    allowed_variables: ClassVar[tuple[str, ...]] = PUBLIC_VARIABLES
+
+    def __init__(
+        self,
+        name: str,
+        instructions: str,
+        model: str | None = None,
+        feedback_value_type: Any = str,
+        description: str | None = None,
+        inference_params: dict[str, Any] | None = None,
+    ) -> None:
+        if not name or not re.fullmatch(r"[\w.\-]+", name):
+            raise ValueError(f"judge name {name!r} must be non-empty letters, digits, '_', '-' or '.'")
+        self.name = name
+        self.instructions = instructions
+        self.variables = check_template(instructions, self.allowed_variables)
+        self.model = model
+        self.value_type = ValueType.of(feedback_value_type)
+        self.description = description
+        self.inference_params = dict(inference_params or {})
+        self.version: int | None = None  # set when registered or loaded from the registry
+
+    # identity ----------------------------------------------------------------------------------------
+    @property
+    def feedback_value_type(self) -> ValueType:
+        return self.value_type
+
+    @property
+    def is_session_level(self) -> bool:
+        return "conversation" in self.variables
+
+    def params(self) -> dict[str, Any]:
+        """Constructor arguments beyond the common ones (built-in judges override this)."""
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec_version": SPEC_VERSION,
+            "kind": self.kind,
+            "class": type(self).__name__,
+            "name": self.name,
+            "instructions": self.instructions,
+            "model": self.model,
+            "feedback_value_type": self.value_type.to_dict(),
+            "description": self.description,
+            "inference_params": self.inference_params,
+            "params": self.params(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever anything that can change a verdict changes."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+    @property
+    def key(self) -> str:
+        """How verdicts record which judge made them: name@version, or name#fingerprint if unregistered."""
+        return f"{self.name}@{self.version}" if self.version else f"{self.name}#{self.fingerprint}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, model={self.model!r}, version={self.version})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Judge) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def register(
+        self, name: str | None = None, experiment_id: str | None = None, tags: dict[str, str] | None = None
+    ) -> int:
+        """Store this judge as the next version of `name` (default: its own name); returns the version."""
+        from accord.registry import register_judge
+
+        return register_judge(self, name=name, experiment_id=experiment_id, tags=tags)
+
+    # prompting ---------------------------------------------------------------------------------------
+    def static_sections(self) -> dict[str, str]:
+        """Text substituted into the instructions once (built-in judges' fixed parameters)."""
+        return {}
+
+    def system_prompt(self) -> str:
+        static = self.static_sections()
+
+        def refer(match: re.Match[str]) -> str:
+            name = match.group(1)
+            return static[name] if name in static else f"<{name}>"
+
+        instructions = _VARIABLE.sub(refer, self.instructions)
+        return (
+            "You are an expert judge. Evaluate the content given in tagged sections by following the "
+            "instructions exactly.\n\n"
+            f"Instructions:\n{instructions}\n\n"
+            "Reply with a JSON object with two fields:\n"
+            f'"rationale": your reasoning in one or two short sentences (at most {RATIONALE_MAX_CHARS} '
+            "characters);\n"
+            f'"result": {self.value_type.describe()}.'
+        )
+
+    def section_text(self, variable: str, given: JudgeInput) -> str:
+        if variable == "inputs":
+            return rendering.render_value(given.inputs)
+        if variable == "outputs":
+            return rendering.render_value(given.outputs)
+        if variable == "expectations":
+            return rendering.render_value(given.expectations or None)
+        if variable == "trace":
+            if given.trace is None:
+                raise ValueError(f"judge {self.name!r} uses {{{{ trace }}}}: call it with trace=...")
+            return rendering.render_trace(given.trace)
+        if variable == "conversation":
+            return rendering.render_conversation(given.session or ([given.trace] if given.trace else []))
+        raise TemplateError(f"judge {self.name!r} has no content for {{{{ {variable} }}}}")
+
+    def user_prompt(self, given: JudgeInput) -> str:
+        static = self.static_sections()
+        parts = [
+            f"<{v}>\n{self.section_text(v, given)}\n</{v}>" for v in self.variables if v not in static
+        ]
+        return "\n\n".join(parts)
+
+    def build_request(self, given: JudgeInput, max_tokens: int = 512) -> ChatRequest:
+        params = dict(self.inference_params)
+        temperature = float(params.pop("temperature", 0.0))
+        max_tokens = int(params.pop("max_tokens", max_tokens))
+        return ChatRequest(
+            messages=[
+                {"role": "system", "content": self.system_prompt()},
+                {"role": "user", "content": self.user_prompt(given)},
+            ],
+            json_schema=verdict_schema(self.value_type),
+            max_tokens=max_tokens,
+            temperature=temperature,
+            extra=params,
+        )
+
+    # judging -----------------------------------------------------------------------------------------
+    def gather(
+        self,
+        inputs: Any = None,
+        outputs: Any = None,
+        expectations: dict[str, Any] | None = None,
+        trace: Trace | None = None,
+        session: Sequence[Trace] | None = None,
+    ) -> JudgeInput:
+        """The content to judge: explicit arguments win over what the trace holds."""
+        if trace is not None:
+            inputs = trace.inputs if inputs is None else inputs
+            outputs = trace.outputs if outputs is None else outputs
+            expectations = trace.expectations if expectations is None else expectations
+        if self.is_session_level and session is None and trace is not None:
+            session = _session_of(trace)
+        for needed, value in (("inputs", inputs), ("outputs", outputs)):
+            if needed in self.variables and value is None and trace is None:
+                raise ValueError(f"judge {self.name!r} uses {{{{ {needed} }}}}: pass {needed}=... or trace=...")
+        if self.is_session_level and not session:
+            raise ValueError(f"judge {self.name!r} judges conversations: pass session=[traces] or trace=...")
+        return JudgeInput(inputs, outputs, expectations, trace, list(session) if session else None)
+
+    def __call__(
+        self,
+        *,
+        inputs: Any = None,
+        outputs: Any = None,
+        expectations: dict[str, Any] | None = None,
+        trace: Trace | None = None,
+        session: Sequence[Trace] | None = None,
+    ) -> Feedback:
+        """A verdict as LLM_JUDGE `Feedback`. A model that fails or answers garbage after retries gives a
+        Feedback with `error` set instead of raising, so one bad answer never kills a batch."""
+        given = self.gather(inputs, outputs, expectations, trace, session)
+        return self.judge(given)
+
+    def judge(self, given: JudgeInput) -> Feedback:
+        model = get_model(self.model)
+        trace_id = given.trace.trace_id if given.trace is not None else None
+        if self.is_session_level and given.session:
+            trace_id = sorted(given.session, key=lambda t: t.request_time_ms)[-1].trace_id
+        metadata: dict[str, Any] = {"judge": self.name, "judge_key": self.key, "model": model.uri}
+        if self.version:
+            metadata["judge_version"] = self.version
+        error: AssessmentError | None = None
+        request = self.build_request(given)
+        for attempt in range(2):
+            try:
+                completion = model.complete(request)
+                parsed = parse_verdict(completion.text, self.value_type)
+            except OutputParseError as exc:
+                error = AssessmentError(error_code="UNPARSEABLE_OUTPUT", error_message=str(exc))
+                log.info("judge %s: %s (attempt %d)", self.name, exc, attempt + 1)
+                # once more, shorter, and with the failure spelled out
+                request = _retry_request(request, exc)
+                continue
+            except ModelError as exc:
+                error = AssessmentError(error_code="MODEL_ERROR", error_message=str(exc))
+                break
+            metadata["usage"] = completion.usage.to_dict()
+            if parsed.salvaged:
+                metadata["salvaged"] = True
+            return self._feedback(trace_id, parsed.value, parsed.rationale, model.uri, metadata)
+        return Feedback(
+            trace_id=trace_id,
+            name=self.name,
+            source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=model.uri),
+            error=error,
+            metadata=metadata,
+        )
+
+    def _feedback(self, trace_id: str | None, value: Any, rationale: str, model_uri: str, metadata: dict[str, Any]) -> Feedback:
+        return Feedback(
+            trace_id=trace_id,
+            name=self.name,
+            value=value,
+            rationale=rationale,
+            source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=model_uri),
+            metadata=metadata,
+        )
+
+
+def _retry_request(request: ChatRequest, exc: OutputParseError) -> ChatRequest:
+    reminder = (
+        f"\n\nYour previous answer could not be used ({str(exc).split(';')[0]}). Answer again with only the "
+        "JSON object, a rationale of at most two sentences, then the result."
+    )
+    messages = [*request.messages[:-1], {**request.messages[-1], "content": request.messages[-1]["content"] + reminder}]
+    return ChatRequest(
+        messages=messages,
+        json_schema=request.json_schema,
+        max_tokens=max(128, request.max_tokens // 2),
+        temperature=request.temperature,
+        extra=request.extra,
+    )
+
+
+def _session_of(trace: Trace) -> list[Trace]:
+    if not trace.session_id:
+        return [trace]
+    from accord.api import search_traces
+
+    found = search_traces(
+        experiment_ids=[trace.experiment_id] if trace.experiment_id else None,
+        session_id=trace.session_id,
+        order_by=["timestamp ASC"],
+    )
+    return [t for t in found if t.request_time_ms <= trace.request_time_ms] or [trace]

@@ -1,0 +1,92 @@
+"""How trace content is shown to a judge: compact, bounded, and the same for every judge."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from accord.entities import Span, Trace
+
+MAX_SECTION_CHARS = 6000
+MAX_SPAN_VALUE_CHARS = 300
+
+
+def clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f" …[{len(text) - limit} more characters cut]"
+
+
+def render_value(value: Any, limit: int = MAX_SECTION_CHARS) -> str:
+    """Strings as they are; a one-key dict as its value; anything else as indented JSON."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, dict) and len(value) == 1:
+        (key, inner), = value.items()
+        if isinstance(inner, str):
+            return clip(f"{key}: {inner}", limit)
+    if isinstance(value, str):
+        return clip(value, limit)
+    return clip(json.dumps(value, ensure_ascii=False, indent=1, default=str), limit)
+
+
+def _one_line(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return clip(" ".join(text.split()), MAX_SPAN_VALUE_CHARS)
+
+
+def render_span_tree(spans: Sequence[Span], limit: int = MAX_SECTION_CHARS) -> str:
+    """One line per span, indented by depth: name [type] (duration) in → out, errors marked."""
+    children: dict[str | None, list[Span]] = defaultdict(list)
+    ids = {s.span_id for s in spans}
+    for span in sorted(spans, key=lambda s: s.start_time_ms):
+        children[span.parent_id if span.parent_id in ids else None].append(span)
+    lines: list[str] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for span in children.get(parent, []):
+            took = f" ({span.end_time_ms - span.start_time_ms} ms)" if span.end_time_ms else ""
+            error = " ERROR" if span.status == "ERROR" else ""
+            line = f"{'  ' * depth}- {span.name} [{span.span_type}]{took}{error}"
+            if span.inputs is not None:
+                line += f" in: {_one_line(span.inputs)}"
+            if span.outputs is not None:
+                line += f" → out: {_one_line(span.outputs)}"
+            for event in span.events:
+                if event.get("name") == "exception":
+                    line += f" !! {event.get('type')}: {_one_line(event.get('message', ''))}"
+            lines.append(line)
+            walk(span.span_id, depth + 1)
+
+    walk(None, 0)
+    return clip("\n".join(lines) or "(no spans)", limit)
+
+
+def render_trace(trace: Trace, limit: int = MAX_SECTION_CHARS) -> str:
+    head = f"inputs: {_one_line(trace.inputs)}\noutputs: {_one_line(trace.outputs)}\nspans:\n"
+    return clip(head + render_span_tree(trace.spans), limit)
+
+
+def render_conversation(session: Sequence[Trace], limit: int = MAX_SECTION_CHARS) -> str:
+    """The turns of a session in time order: what the user said, what the assistant answered."""
+    turns = []
+    for number, trace in enumerate(sorted(session, key=lambda t: t.request_time_ms), start=1):
+        turns.append(f"[turn {number}] user: {_one_line(trace.inputs)}\n[turn {number}] assistant: {render_value(trace.outputs, 1500)}")
+    return clip("\n".join(turns) or "(empty conversation)", limit)
+
+
+def retrieved_documents(trace: Trace) -> list[str]:
+    """Texts returned by the trace's RETRIEVER spans (documents as strings or dicts with page_content)."""
+    docs: list[str] = []
+    for span in trace.spans:
+        if span.span_type != "RETRIEVER" or span.outputs is None:
+            continue
+        outputs = span.outputs if isinstance(span.outputs, list) else [span.outputs]
+        for doc in outputs:
+            if isinstance(doc, dict):
+                docs.append(str(doc.get("page_content") or doc.get("content") or doc.get("text") or json.dumps(doc)))
+            else:
+                docs.append(str(doc))
+    return docs

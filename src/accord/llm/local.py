@@ -1,0 +1,90 @@
+"""`local:` models: llama.cpp in-process (no HTTP listener at all), JSON constrained by a grammar built
+from the request's schema. Each model file is loaded once per process and used by one call at a time;
+llama.cpp keeps the KV cache of the previous prompt, so prompts that share a prefix skip its prefill."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from accord.errors import ModelFilesError
+from accord.llm.local_files import resolve_model_file
+from accord.llm.types import ChatRequest, Completion, Usage
+from accord.llm.uris import ModelURI
+
+_loaded: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
+_load_lock = threading.Lock()
+_grammars: dict[str, Any] = {}
+
+
+def _load(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
+    key = (str(path), n_ctx)
+    with _load_lock:
+        if key not in _loaded:
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise ModelFilesError(
+                    "local models need llama.cpp's Python bindings: pip install 'accord[local]'"
+                ) from exc
+            threads = int(os.environ.get("ACCORD_LOCAL_THREADS") or os.cpu_count() or 2)
+            llm = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_batch=512,
+                seed=0,
+                verbose=False,
+            )
+            _loaded[key] = (llm, threading.Lock())  # a llama.cpp context serves one call at a time
+        return _loaded[key]
+
+
+def _grammar(schema: dict[str, Any]) -> Any:
+    from llama_cpp import LlamaGrammar
+
+    key = json.dumps(schema, sort_keys=True)
+    if key not in _grammars:
+        _grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+    return _grammars[key]
+
+
+class LocalProvider:
+    default_concurrency = 1  # one llama.cpp context: calls are serialized
+    cacheable = True
+
+    def __init__(self, uri: ModelURI) -> None:
+        self.uri = uri
+        self.path = resolve_model_file(uri.name)
+        self.n_ctx = int(uri.params.get("n_ctx", 8192))
+
+    def complete(self, request: ChatRequest) -> Completion:
+        llm, lock = _load(self.path, self.n_ctx)
+        kwargs: dict[str, Any] = {
+            "messages": request.messages,
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "repeat_penalty": 1.1,
+        }
+        if request.json_schema is not None:
+            kwargs["grammar"] = _grammar(request.json_schema)
+        started = time.perf_counter()
+        with lock:
+            response = llm.create_chat_completion(**kwargs)
+        usage = response.get("usage") or {}
+        choice = response["choices"][0]
+        return Completion(
+            text=choice["message"]["content"] or "",
+            finish_reason=choice.get("finish_reason"),
+            usage=Usage(
+                prompt_tokens=usage.get("prompt_tokens", 0),
+                completion_tokens=usage.get("completion_tokens", 0),
+                latency_s=time.perf_counter() - started,
+                cost_usd=0.0,
+            ),
+        )

@@ -1,0 +1,165 @@
+"""The model handle every caller uses: provider + bounded concurrency + retries + cache + usage records."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from accord.config import default_model
+from accord.errors import ModelError
+from accord.llm.cache import ResponseCache
+from accord.llm.types import ChatRequest, Completion, Usage
+from accord.llm.uris import ModelURI, parse_model_uri
+
+log = logging.getLogger("accord.llm")
+
+
+class Provider(Protocol):
+    default_concurrency: int
+    cacheable: bool
+
+    def complete(self, request: ChatRequest) -> Completion: ...
+
+
+@dataclass
+class RetryPolicy:
+    max_retries: int = 4
+    base_delay_s: float = 1.0
+    max_delay_s: float = 60.0
+
+    @classmethod
+    def from_env(cls) -> RetryPolicy:
+        return cls(
+            max_retries=int(os.environ.get("ACCORD_MAX_RETRIES", 4)),
+            base_delay_s=float(os.environ.get("ACCORD_RETRY_BASE_DELAY", 1.0)),
+        )
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_delay_s)
+        return min(self.base_delay_s * 2**attempt * (0.5 + random.random()), self.max_delay_s)
+
+
+@dataclass
+class UsageTotals:
+    calls: int = 0
+    cached_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    cost_usd: float = 0.0
+    retries: int = 0
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, usage: Usage) -> None:
+        self.calls += 1
+        self.cached_calls += usage.cached
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        self.latency_s += usage.latency_s
+        self.cost_usd += usage.cost_usd or 0.0
+        if len(self.records) < 100_000:  # bounded: a long-running process must not grow without end
+            self.records.append(usage.to_dict())
+
+
+_semaphores: dict[str, threading.BoundedSemaphore] = {}
+_semaphores_lock = threading.Lock()
+
+
+def _semaphore(key: str, limit: int) -> threading.BoundedSemaphore:
+    """One limit per provider endpoint, shared by every handle in the process."""
+    with _semaphores_lock:
+        if key not in _semaphores:
+            _semaphores[key] = threading.BoundedSemaphore(limit)
+        return _semaphores[key]
+
+
+def _make_provider(uri: ModelURI) -> Provider:
+    if uri.provider == "fake":
+        from accord.llm.fake import FakeProvider
+
+        return FakeProvider(uri.name)
+    if uri.provider == "local":
+        from accord.llm.local import LocalProvider
+
+        return LocalProvider(uri)
+    from accord.llm.remote import LiteLLMProvider
+
+    return LiteLLMProvider(uri)
+
+
+class Model:
+    """A model by URI. `complete()` is safe to call from many threads at once."""
+
+    def __init__(self, uri: str | None = None, *, retry: RetryPolicy | None = None) -> None:
+        self.uri = str(uri or default_model())
+        self.parsed = parse_model_uri(self.uri)
+        self.provider = _make_provider(self.parsed)
+        self.retry = retry or RetryPolicy.from_env()
+        limit = int(self.parsed.params.get("max_concurrency") or os.environ.get("ACCORD_MAX_CONCURRENCY") or 0)
+        limit = limit or self.provider.default_concurrency
+        endpoint = f"{self.parsed.provider}:{self.parsed.base_url or self.parsed.name}"
+        self._slots = _semaphore(endpoint, limit)
+        self.max_concurrency = limit
+        self.usage = UsageTotals()
+        self._usage_lock = threading.Lock()
+        self._cache: ResponseCache | None = None
+
+    def _response_cache(self) -> ResponseCache:
+        if self._cache is None:
+            self._cache = ResponseCache()
+        return self._cache
+
+    def complete(self, request: ChatRequest, use_cache: bool | None = None) -> Completion:
+        """One answer, retried with exponential backoff on timeouts, 429 (honouring Retry-After) and 5xx."""
+        if use_cache is None:
+            use_cache = os.environ.get("ACCORD_NO_CACHE", "") in ("", "0")
+        cacheable = use_cache and self.provider.cacheable and request.temperature == 0
+        key = request.cache_key(self.uri) if cacheable else ""
+        if cacheable and (hit := self._response_cache().get(key)) is not None:
+            self._record(hit.usage)
+            return hit
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                with self._slots:
+                    completion = self.provider.complete(request)
+                break
+            except ModelError as exc:
+                if not exc.retryable or attempt >= self.retry.max_retries:
+                    raise
+                wait = self.retry.delay(attempt, exc.retry_after)
+                log.warning("%s; retry %d/%d in %.1fs", exc, attempt + 1, self.retry.max_retries, wait)
+                with self._usage_lock:
+                    self.usage.retries += 1
+                time.sleep(wait)
+                attempt += 1
+        if not completion.usage.latency_s:
+            completion.usage.latency_s = time.perf_counter() - started
+        self._record(completion.usage)
+        if cacheable and completion.text:
+            self._response_cache().put(key, completion)
+        return completion
+
+    def _record(self, usage: Usage) -> None:
+        with self._usage_lock:
+            self.usage.add(usage)
+
+
+_models: dict[str, Model] = {}
+_models_lock = threading.Lock()
+
+
+def get_model(uri: str | None = None) -> Model:
+    """The shared handle for a URI (so concurrency limits, usage and loaded weights are per process)."""
+    key = str(uri or default_model())
+    with _models_lock:
+        if key not in _models:
+            _models[key] = Model(key)
+        return _models[key]

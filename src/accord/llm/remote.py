@@ -1,0 +1,109 @@
+"""Hosted and self-hosted models through litellm; its errors mapped onto accord's retryable ones."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from accord.errors import ConfigError, ModelError, ModelTimeout, RateLimited
+from accord.llm.types import ChatRequest, Completion, Usage
+from accord.llm.uris import REMOTE_PROVIDERS, ModelURI
+
+_LITELLM_PREFIX = {"vllm": "hosted_vllm", "openai": "openai"}
+
+
+def _retry_after(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class LiteLLMProvider:
+    default_concurrency = 16
+    cacheable = True
+
+    def __init__(self, uri: ModelURI, timeout_s: float = 120.0) -> None:
+        self.uri = uri
+        self.timeout_s = float(uri.params.get("timeout", timeout_s))
+        self.model = f"{_LITELLM_PREFIX.get(uri.provider, uri.provider)}/{uri.name}"
+        env_var = REMOTE_PROVIDERS[uri.provider]
+        self.api_key: str | None = None
+        if env_var:
+            self.api_key = os.environ.get(env_var)
+            if not self.api_key and not uri.base_url:
+                raise ConfigError(f"{uri}: set the environment variable {env_var} to use this model")
+        if uri.base_url and not self.api_key:
+            self.api_key = "not-needed"  # OpenAI-compatible servers often take any key
+
+    def complete(self, request: ChatRequest) -> Completion:
+        import litellm  # imported lazily: it takes seconds and only remote models need it
+
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": request.messages,
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "timeout": self.timeout_s,
+            "num_retries": 0,  # accord retries itself, honouring Retry-After
+            "max_retries": 0,
+            **request.extra,
+        }
+        if self.uri.base_url:
+            kwargs["api_base"] = self.uri.base_url
+        if self.api_key:
+            kwargs["api_key"] = self.api_key
+        if request.json_schema is not None:
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "verdict", "schema": request.json_schema, "strict": True},
+            }
+        started = time.perf_counter()
+        try:
+            response = litellm.completion(**kwargs)
+        except litellm.exceptions.Timeout as exc:
+            raise ModelTimeout(model=str(self.uri), provider=self.uri.provider) from exc
+        except litellm.exceptions.RateLimitError as exc:
+            raise RateLimited(model=str(self.uri), provider=self.uri.provider, retry_after=_retry_after(exc)) from exc
+        except litellm.exceptions.APIConnectionError as exc:
+            raise ModelError(
+                f"cannot reach the model server: {exc}", model=str(self.uri), provider=self.uri.provider,
+                retryable=True,
+            ) from exc
+        except litellm.exceptions.APIError as exc:
+            status = getattr(exc, "status_code", None)
+            raise ModelError(
+                str(exc).splitlines()[0][:300],
+                model=str(self.uri),
+                provider=self.uri.provider,
+                status=status,
+                retry_after=_retry_after(exc),
+                retryable=status is None or status >= 500 or status in (408, 409),
+            ) from exc
+        except litellm.exceptions.OpenAIError as exc:  # authentication, bad request, not found
+            raise ModelError(
+                str(exc).splitlines()[0][:300], model=str(self.uri), provider=self.uri.provider,
+                status=getattr(exc, "status_code", None),
+            ) from exc
+        latency = time.perf_counter() - started
+        choice = response.choices[0]
+        usage = getattr(response, "usage", None)
+        cost = None
+        try:
+            cost = litellm.completion_cost(completion_response=response)
+        except Exception:  # unknown price: cost stays unknown
+            cost = None
+        return Completion(
+            text=choice.message.content or "",
+            finish_reason=getattr(choice, "finish_reason", None),
+            usage=Usage(
+                prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                latency_s=latency,
+                cost_usd=cost or None,
+            ),
+        )

@@ -1,0 +1,108 @@
+"""Registered judges: versioned JSON specs in the store (never pickles)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete
+
+from accord.errors import NotFoundError
+from accord.judges import Judge, builtin_judge, judge_from_dict, judge_from_file
+from accord.store import get_store
+from accord.store import schema as t
+
+
+@dataclass
+class JudgeVersion:
+    name: str
+    version: int
+    experiment_id: str | None
+    tags: dict[str, str]
+    create_time_ms: int
+    spec: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "experiment_id": self.experiment_id,
+            "tags": self.tags,
+            "create_time_ms": self.create_time_ms,
+            "kind": self.spec.get("kind"),
+            "model": self.spec.get("model"),
+            "feedback_value_type": self.spec.get("feedback_value_type"),
+        }
+
+
+def _row_to_version(row: Any) -> JudgeVersion:
+    return JudgeVersion(row.name, row.version, row.experiment_id, dict(row.tags), row.create_time_ms, dict(row.spec))
+
+
+def register_judge(
+    judge: Judge, name: str | None = None, experiment_id: str | None = None, tags: dict[str, str] | None = None
+) -> int:
+    """Store `judge` as the next version of `name` (default: the judge's name) and return that version.
+    The spec is written in one transaction, so a failure never leaves a half-written entry."""
+    spec = judge.to_dict()
+    if name:
+        spec["name"] = name
+    version = get_store().register_judge(spec["name"], spec, experiment_id, {k: str(v) for k, v in (tags or {}).items()})
+    if not name or name == judge.name:
+        judge.version = version
+    return version
+
+
+def get_judge(name: str, version: int | None = None, experiment_id: str | None = None) -> Judge:
+    """A registered judge, exactly as stored; the newest version when `version` is None."""
+    row = get_store().get_judge_row(name, version)
+    if experiment_id is not None and row.experiment_id not in (None, experiment_id):
+        raise NotFoundError(f"judge {name!r} version {row.version} belongs to experiment {row.experiment_id}")
+    judge = judge_from_dict(dict(row.spec))
+    judge.name = row.name
+    judge.version = row.version
+    return judge
+
+
+def list_judges(experiment_id: str | None = None) -> list[JudgeVersion]:
+    """The newest version of every registered judge."""
+    newest: dict[str, JudgeVersion] = {}
+    for row in get_store().list_judge_rows():
+        if experiment_id is None or row.experiment_id in (None, experiment_id):
+            newest[row.name] = _row_to_version(row)
+    return list(newest.values())
+
+
+def list_judge_versions(name: str) -> list[JudgeVersion]:
+    rows = get_store().list_judge_rows(name)
+    if not rows:
+        raise NotFoundError(f"no judge named {name!r} is registered")
+    return [_row_to_version(r) for r in rows]
+
+
+def delete_judge(name: str, version: int | None = None) -> int:
+    """Delete one version, or every version when `version` is None; returns how many were deleted."""
+    store = get_store()
+    store.get_judge_row(name, version)  # raises NotFoundError naming what exists
+    query = delete(t.judges).where(t.judges.c.name == name)
+    if version is not None:
+        query = query.where(t.judges.c.version == version)
+    with store.engine.begin() as conn:
+        return conn.execute(query).rowcount
+
+
+def resolve_judge(ref: str) -> Judge:
+    """A judge from the CLI: NAME or NAME@VERSION from the registry, a built-in, or a spec file."""
+    if Path(ref).suffix in (".yaml", ".yml", ".json") and Path(ref).exists():
+        return judge_from_file(ref)
+    name, _, version = ref.partition("@")
+    try:
+        return get_judge(name, int(version) if version else None)
+    except NotFoundError as not_registered:
+        if version:
+            raise
+        try:
+            return builtin_judge(name)
+        except KeyError:
+            raise NotFoundError(f"{not_registered}; {ref!r} is not a built-in judge or a spec file either") from None

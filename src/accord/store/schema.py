@@ -1,0 +1,88 @@
+"""The tables, in SQLAlchemy Core. Portable types only, so SQLite and PostgreSQL share one migration path."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", String(64), primary_key=True),
+    Column("name", String(512), nullable=False, unique=True),
+    Column("create_time_ms", BigInteger, nullable=False),
+    Column("tags", JSON, nullable=False),
+)
+
+traces = Table(
+    "traces",
+    metadata,
+    Column("trace_id", String(256), primary_key=True),
+    Column("experiment_id", String(64), ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("session_id", String(256)),
+    Column("request_time_ms", BigInteger, nullable=False),
+    Column("execution_time_ms", BigInteger),
+    Column("status", String(16), nullable=False),
+    Column("inputs", JSON(none_as_null=True)),
+    Column("outputs", JSON(none_as_null=True)),
+    Column("spans", JSON, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Index("ix_traces_experiment_time", "experiment_id", "request_time_ms"),
+    Index("ix_traces_session", "session_id"),
+)
+
+trace_tags = Table(
+    "trace_tags",
+    metadata,
+    Column("trace_id", String(256), ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", String(1000), nullable=False),
+    Index("ix_trace_tags_key_value", "key", "value"),
+)
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("assessment_id", String(64), primary_key=True),
+    Column("trace_id", String(256), ForeignKey("traces.trace_id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("value", JSON(none_as_null=True)),
+    Column("rationale", Text),
+    Column("source_type", String(16), nullable=False),
+    Column("source_id", String(256), nullable=False),
+    Column("meta", JSON, nullable=False),
+    Column("error", JSON(none_as_null=True)),
+    Column("overrides", String(64)),
+    Column("valid", Boolean, nullable=False),
+    Column("create_time_ms", BigInteger, nullable=False),
+    Column("last_update_time_ms", BigInteger, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Index("ix_assessments_trace", "trace_id"),
+    Index("ix_assessments_name_source", "name", "source_type"),
+)
+
+judges = Table(
+    "judges",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("experiment_id", String(64)),
+    Column("spec", JSON, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("create_time_ms", BigInteger, nullable=False),
+)
