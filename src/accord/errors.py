@@ -29,8 +29,7 @@ class InputFileError(AccordError):
         shown = "\n".join(f"  {path}:{line}: {field}: {msg}" for line, field, msg in problems[:20])
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
         super().__init__(
-            f"{len(problems)} of {total_lines} lines in {path} were rejected; nothing was imported:\n"
-            f"{shown}{more}"
+            f"{len(problems)} of {total_lines} lines in {path} were rejected; nothing was imported:\n{shown}{more}"
         )
 
 

@@ -14,9 +14,23 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
-from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Experiment, Feedback, Trace
+from accord.entities import (
+    AssessmentError,
+    AssessmentSource,
+    AssessmentSourceType,
+    Experiment,
+    Feedback,
+    Trace,
+)
 from accord.judges import Judge
 from accord.store import get_store
 
@@ -131,7 +145,9 @@ def evaluate(
     result = EvaluationResult()
     items: list[_Item] = []
     for judge in judges:
-        items += _pending(judge, _work_items(judge, traces), result.reused) if log_verdicts else _work_items(judge, traces)
+        items += (
+            _pending(judge, _work_items(judge, traces), result.reused) if log_verdicts else _work_items(judge, traces)
+        )
     buffer: list[Feedback] = []
     last_flush = time.monotonic()
 

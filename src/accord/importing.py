@@ -158,7 +158,11 @@ def import_traces(
         for number, record in records:
             if record.trace_id in existing:
                 problems.append(
-                    (number, "trace_id", f"{record.trace_id!r} is already stored (use --on-conflict skip|replace|new-ids)")
+                    (
+                        number,
+                        "trace_id",
+                        f"{record.trace_id!r} is already stored (use --on-conflict skip|replace|new-ids)",
+                    )
                 )
     if problems:
         raise InputFileError(str(path), sorted(problems), total)

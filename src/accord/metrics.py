@@ -68,13 +68,13 @@ def agreement(human: Sequence[Any], judge: Sequence[Any], n_boot: int = 1000, se
 
 def human_label(trace: Any, name: str) -> Any:
     """The trace's newest valid HUMAN feedback value named `name`, or None."""
-    found = [
-        a for a in trace.search_assessments(name=name, type="feedback", source_type="HUMAN") if a.error is None
-    ]
+    found = [a for a in trace.search_assessments(name=name, type="feedback", source_type="HUMAN") if a.error is None]
     return found[-1].value if found else None
 
 
-def judge_agreement(traces: Sequence[Any], verdicts: Sequence[Any], name: str) -> tuple[Agreement, list[dict[str, Any]]]:
+def judge_agreement(
+    traces: Sequence[Any], verdicts: Sequence[Any], name: str
+) -> tuple[Agreement, list[dict[str, Any]]]:
     """Agreement of `verdicts` (Feedback) with the human labels on the same traces, and the disagreements.
     Traces without a human label or without a usable verdict are left out (and counted in `extra`)."""
     by_trace = {v.trace_id: v for v in verdicts}
@@ -93,7 +93,12 @@ def judge_agreement(traces: Sequence[Any], verdicts: Sequence[Any], name: str) -
         judged.append(verdict.value)
         if str(label) != str(verdict.value):
             disagreements.append(
-                {"trace_id": trace.trace_id, "human": label, "judge": verdict.value, "rationale": verdict.rationale}
+                {
+                    "trace_id": trace.trace_id,
+                    "human": label,
+                    "judge": verdict.value,
+                    "rationale": verdict.rationale,
+                }
             )
     result = agreement(human, judged)
     result.extra.update({"unlabelled": unlabelled, "no_verdict": errored})

@@ -41,14 +41,19 @@ def _row_to_version(row: Any) -> JudgeVersion:
 
 
 def register_judge(
-    judge: Judge, name: str | None = None, experiment_id: str | None = None, tags: dict[str, str] | None = None
+    judge: Judge,
+    name: str | None = None,
+    experiment_id: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> int:
     """Store `judge` as the next version of `name` (default: the judge's name) and return that version.
     The spec is written in one transaction, so a failure never leaves a half-written entry."""
     spec = judge.to_dict()
     if name:
         spec["name"] = name
-    version = get_store().register_judge(spec["name"], spec, experiment_id, {k: str(v) for k, v in (tags or {}).items()})
+    version = get_store().register_judge(
+        spec["name"], spec, experiment_id, {k: str(v) for k, v in (tags or {}).items()}
+    )
     if not name or name == judge.name:
         judge.version = version
     return version

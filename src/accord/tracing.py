@@ -33,6 +33,7 @@ class _TraceBuilder:
 
 _current_span: contextvars.ContextVar[LiveSpan | None] = contextvars.ContextVar("accord_span", default=None)
 _last_trace_id: dict[str, str | None] = {"id": None}
+_last_start_ms = {"ms": 0}  # traces started in the same millisecond still get distinct, ordered times
 _last_lock = threading.Lock()
 
 
@@ -118,6 +119,9 @@ def start_span(
 
 def _store_trace(builder: _TraceBuilder, root: Span) -> None:
     spans = sorted(builder.spans, key=lambda s: s.start_time_ms)
+    with _last_lock:
+        request_time = max(root.start_time_ms, _last_start_ms["ms"] + 1)
+        _last_start_ms["ms"] = request_time
     trace = Trace(
         trace_id=builder.trace_id,
         inputs=root.inputs,
@@ -125,7 +129,7 @@ def _store_trace(builder: _TraceBuilder, root: Span) -> None:
         spans=spans,
         tags=builder.tags,
         session_id=builder.session_id,
-        request_time_ms=root.start_time_ms,
+        request_time_ms=request_time,
         execution_time_ms=(root.end_time_ms or root.start_time_ms) - root.start_time_ms,
         status="ERROR" if root.status == "ERROR" else "OK",
     )

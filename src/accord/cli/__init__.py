@@ -31,7 +31,9 @@ def root(
     or the database named by ACCORD_STORE_URI; models are URIs such as local:/qwen2.5-coder-1.5b."""
     if no_cache:
         os.environ["ACCORD_NO_CACHE"] = "1"
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 def main() -> None:

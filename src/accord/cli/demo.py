@@ -10,7 +10,9 @@ from accord.config import default_model
 
 @handle_errors
 def demo_command(
-    model: str = typer.Option(None, "--model", help="Judge model URI (default: ACCORD_DEFAULT_MODEL or the embedded model)."),
+    model: str = typer.Option(
+        None, "--model", help="Judge model URI (default: ACCORD_DEFAULT_MODEL or the embedded model)."
+    ),
     test_size: int = typer.Option(40, "--test-size", help="Traces in the held-out test split."),
     experiment: str = typer.Option("support-demo", "--experiment", "-e", help="Experiment name (a fresh one is made)."),
 ) -> None:

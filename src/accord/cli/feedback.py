@@ -43,7 +43,9 @@ def list_command(
     items = [
         a
         for a in store.search_assessments(
-            [exp.experiment_id], name=name, source_type=source_type.upper() if source_type else None,
+            [exp.experiment_id],
+            name=name,
+            source_type=source_type.upper() if source_type else None,
             include_invalid=include_overridden,
         )
         if a.kind == "feedback"
@@ -56,5 +58,11 @@ def list_command(
         table.add_column(column)
     for a in items:
         value = f"error: {short(a.error.error_message, 30)}" if a.error else short(a.value, 20)
-        table.add_row(a.trace_id, a.name, value, f"{a.source.source_type.value}:{a.source.source_id}", short(a.rationale or "", 50))
+        table.add_row(
+            a.trace_id,
+            a.name,
+            value,
+            f"{a.source.source_type.value}:{a.source.source_id}",
+            short(a.rationale or "", 50),
+        )
     console.print(table)

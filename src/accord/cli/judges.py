@@ -22,7 +22,10 @@ run_app = typer.Typer(help="Run a judge over traces.", no_args_is_help=True)
 def list_command(as_json: bool = JSON_OPTION) -> None:
     """List registered judges (newest version of each) and the built-in ones."""
     registered = [v.to_dict() for v in list_judges()]
-    builtins = [{"class": name, "name": cls.default_name, "description": (cls.__doc__ or "").strip()} for name, cls in BUILTIN_JUDGES.items()]
+    builtins = [
+        {"class": name, "name": cls.default_name, "description": (cls.__doc__ or "").strip()}
+        for name, cls in BUILTIN_JUDGES.items()
+    ]
     if as_json:
         print_json({"registered": registered, "builtin": builtins})
         return
@@ -30,7 +33,13 @@ def list_command(as_json: bool = JSON_OPTION) -> None:
     for column in ("name", "version", "kind", "model", "value type"):
         table.add_column(column)
     for row in registered:
-        table.add_row(row["name"], str(row["version"]), str(row["kind"]), str(row["model"] or "(default)"), str(row["feedback_value_type"]))
+        table.add_row(
+            row["name"],
+            str(row["version"]),
+            str(row["kind"]),
+            str(row["model"] or "(default)"),
+            str(row["feedback_value_type"]),
+        )
     console.print(table)
     table = Table(title="built-in judges")
     table.add_column("name")
@@ -91,7 +100,9 @@ def create_command(
 @run_app.command("run")
 @handle_errors
 def run_command(
-    judge: list[str] = typer.Option(..., "--judge", "-j", help="NAME[@VERSION], built-in name or spec file (repeatable)."),
+    judge: list[str] = typer.Option(
+        ..., "--judge", "-j", help="NAME[@VERSION], built-in name or spec file (repeatable)."
+    ),
     experiment: str = typer.Option(..., "--experiment", "-e", help="Experiment whose traces to judge."),
     model: str | None = typer.Option(None, "--model", help="Override the judges' model URI."),
     concurrency: int = typer.Option(4, "--concurrency", "-c", help="Judgments in flight at once."),

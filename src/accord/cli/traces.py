@@ -22,7 +22,8 @@ def import_command(
     file: Path = typer.Argument(..., help="Traces JSONL: one trace a line (trace_id, inputs, outputs, ...)."),
     experiment: str = typer.Option(..., "--experiment", "-e", help="Experiment to import into (created if new)."),
     on_conflict: str = typer.Option(
-        "error", help="For trace ids already stored: error (reject), skip, replace, or new-ids (import a copy)."
+        "error",
+        help="For trace ids already stored: error (reject), skip, replace, or new-ids (import a copy).",
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:

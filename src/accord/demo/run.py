@@ -72,7 +72,7 @@ def print_agreement(title: str, result: Agreement) -> None:
     table.add_column("")
     for label in result.labels:
         table.add_column(f"judge {label}")
-    for label, row in zip(result.labels, result.confusion):
+    for label, row in zip(result.labels, result.confusion, strict=True):
         table.add_row(f"expert {label}", *map(str, row))
     console.print(table)
 
@@ -81,7 +81,9 @@ def run_demo(model: str, test_size: int = 40, experiment: str = "support-demo") 
     name = fresh_experiment_name(experiment)
     exp = set_experiment(name)
     report = import_traces(DATA, name, on_conflict="new-ids")
-    console.print(f"imported {report.imported} support traces with {report.assessments} assessments into [bold]{name}[/]")
+    console.print(
+        f"imported {report.imported} support traces with {report.assessments} assessments into [bold]{name}[/]"
+    )
     store = get_store()
     traces = store.get_traces(store.search_trace_ids([exp.experiment_id], newest_first=False))
     train, test = stratified_split(traces, test_size)
@@ -94,7 +96,10 @@ def run_demo(model: str, test_size: int = 40, experiment: str = "support-demo") 
     if disagreements:
         console.print(f"{len(disagreements)} disagreements, for example:")
         for row in disagreements[:3]:
-            console.print(f"  {row['trace_id']}: experts say {row['human']}, judge says {row['judge']} — {row['rationale']}", markup=False)
+            console.print(
+                f"  {row['trace_id']}: experts say {row['human']}, judge says {row['judge']} — {row['rationale']}",
+                markup=False,
+            )
     errors = len(result.errors)
     console.print(f"unparseable or failed verdicts: {errors}")
     return agreement

@@ -186,9 +186,7 @@ class Judge:
 
     def user_prompt(self, given: JudgeInput) -> str:
         static = self.static_sections()
-        parts = [
-            f"<{v}>\n{self.section_text(v, given)}\n</{v}>" for v in self.variables if v not in static
-        ]
+        parts = [f"<{v}>\n{self.section_text(v, given)}\n</{v}>" for v in self.variables if v not in static]
         return "\n\n".join(parts)
 
     def build_request(self, given: JudgeInput, max_tokens: int = 512) -> ChatRequest:
@@ -246,7 +244,7 @@ class Judge:
     def judge(self, given: JudgeInput) -> Feedback:
         model = get_model(self.model)
         trace_id = given.trace.trace_id if given.trace is not None else None
-        if self.is_session_level and given.session:
+        if trace_id is None and given.session:
             trace_id = sorted(given.session, key=lambda t: t.request_time_ms)[-1].trace_id
         metadata: dict[str, Any] = {"judge": self.name, "judge_key": self.key, "model": model.uri}
         if self.version:
@@ -278,7 +276,9 @@ class Judge:
             metadata=metadata,
         )
 
-    def _feedback(self, trace_id: str | None, value: Any, rationale: str, model_uri: str, metadata: dict[str, Any]) -> Feedback:
+    def _feedback(
+        self, trace_id: str | None, value: Any, rationale: str, model_uri: str, metadata: dict[str, Any]
+    ) -> Feedback:
         return Feedback(
             trace_id=trace_id,
             name=self.name,
@@ -294,7 +294,10 @@ def _retry_request(request: ChatRequest, exc: OutputParseError) -> ChatRequest:
         f"\n\nYour previous answer could not be used ({str(exc).split(';')[0]}). Answer again with only the "
         "JSON object, a rationale of at most two sentences, then the result."
     )
-    messages = [*request.messages[:-1], {**request.messages[-1], "content": request.messages[-1]["content"] + reminder}]
+    messages = [
+        *request.messages[:-1],
+        {**request.messages[-1], "content": request.messages[-1]["content"] + reminder},
+    ]
     return ChatRequest(
         messages=messages,
         json_schema=request.json_schema,

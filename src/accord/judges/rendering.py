@@ -24,7 +24,7 @@ def render_value(value: Any, limit: int = MAX_SECTION_CHARS) -> str:
     if value is None:
         return "(none)"
     if isinstance(value, dict) and len(value) == 1:
-        (key, inner), = value.items()
+        ((key, inner),) = value.items()
         if isinstance(inner, str):
             return clip(f"{key}: {inner}", limit)
     if isinstance(value, str):
@@ -73,7 +73,8 @@ def render_conversation(session: Sequence[Trace], limit: int = MAX_SECTION_CHARS
     """The turns of a session in time order: what the user said, what the assistant answered."""
     turns = []
     for number, trace in enumerate(sorted(session, key=lambda t: t.request_time_ms), start=1):
-        turns.append(f"[turn {number}] user: {_one_line(trace.inputs)}\n[turn {number}] assistant: {render_value(trace.outputs, 1500)}")
+        answer = render_value(trace.outputs, 1500)
+        turns.append(f"[turn {number}] user: {_one_line(trace.inputs)}\n[turn {number}] assistant: {answer}")
     return clip("\n".join(turns) or "(empty conversation)", limit)
 
 

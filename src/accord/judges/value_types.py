@@ -81,7 +81,9 @@ class ValueType:
 
     def describe(self) -> str:
         if self.kind == "categorical":
-            return "exactly one of " + ", ".join(repr(c) if not isinstance(c, str) else f'"{c}"' for c in self.categories)
+            return "exactly one of " + ", ".join(
+                repr(c) if not isinstance(c, str) else f'"{c}"' for c in self.categories
+            )
         return {
             "bool": "true or false",
             "str": "a short string",

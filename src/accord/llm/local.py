@@ -4,6 +4,7 @@ llama.cpp keeps the KV cache of the previous prompt, so prompts that share a pre
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import threading
@@ -43,6 +44,15 @@ def _load(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
             )
             _loaded[key] = (llm, threading.Lock())  # a llama.cpp context serves one call at a time
         return _loaded[key]
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free llama.cpp contexts before interpreter teardown, when their finalizers can no longer run."""
+    with _load_lock:
+        for llm, _lock in _loaded.values():
+            llm.close()
+        _loaded.clear()
 
 
 def _grammar(schema: dict[str, Any]) -> Any:

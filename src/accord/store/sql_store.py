@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from accord.entities import Experiment, Expectation, Feedback, Trace, now_ms
+from accord.entities import Expectation, Experiment, Feedback, Trace, now_ms
 from accord.errors import NotFoundError
 from accord.store import schema as t
 from accord.store.engine import get_engine
@@ -51,9 +51,7 @@ class SqlStore:
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(t.experiments).where(t.experiments.c.experiment_id == experiment_id)
-            ).first()
+            row = conn.execute(select(t.experiments).where(t.experiments.c.experiment_id == experiment_id)).first()
         if row is None:
             raise NotFoundError(f"no experiment with id {experiment_id!r}")
         return Experiment(**row._mapping)
@@ -103,9 +101,7 @@ class SqlStore:
         found: set[str] = set()
         with self.engine.connect() as conn:
             for chunk in _chunks(list(trace_ids)):
-                found.update(
-                    conn.execute(select(t.traces.c.trace_id).where(t.traces.c.trace_id.in_(chunk))).scalars()
-                )
+                found.update(conn.execute(select(t.traces.c.trace_id).where(t.traces.c.trace_id.in_(chunk))).scalars())
         return found
 
     def get_traces(self, trace_ids: Sequence[str]) -> list[Trace]:
@@ -117,7 +113,9 @@ class SqlStore:
                     rows[row.trace_id] = row
         missing = [i for i in trace_ids if i not in rows]
         if missing:
-            raise NotFoundError(f"no trace with id {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+            raise NotFoundError(
+                f"no trace with id {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+            )
         by_trace = self._assessments_for(list(rows))
         return [row_to_trace(rows[i], by_trace.get(i, [])) for i in trace_ids]
 
@@ -203,9 +201,7 @@ class SqlStore:
 
     def get_assessment(self, assessment_id: str) -> Feedback | Expectation:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(t.assessments).where(t.assessments.c.assessment_id == assessment_id)
-            ).first()
+            row = conn.execute(select(t.assessments).where(t.assessments.c.assessment_id == assessment_id)).first()
         if row is None:
             raise NotFoundError(f"no assessment with id {assessment_id!r}")
         return row_to_assessment(row)
@@ -235,23 +231,16 @@ class SqlStore:
                 return [row_to_assessment(r) for r in conn.execute(query)]
             found = []
             for chunk in _chunks(list(trace_ids)):
-                found += [
-                    row_to_assessment(r)
-                    for r in conn.execute(query.where(t.assessments.c.trace_id.in_(chunk)))
-                ]
+                found += [row_to_assessment(r) for r in conn.execute(query.where(t.assessments.c.trace_id.in_(chunk)))]
             return found
 
     # judges ------------------------------------------------------------------------------------------
-    def register_judge(
-        self, name: str, spec: dict[str, Any], experiment_id: str | None, tags: dict[str, str]
-    ) -> int:
+    def register_judge(self, name: str, spec: dict[str, Any], experiment_id: str | None, tags: dict[str, str]) -> int:
         """Store a new version of a judge; versions count up from 1 per name."""
         for _attempt in range(5):  # another writer may take the same version number first
             try:
                 with self.engine.begin() as conn:
-                    latest = conn.execute(
-                        select(func.max(t.judges.c.version)).where(t.judges.c.name == name)
-                    ).scalar()
+                    latest = conn.execute(select(func.max(t.judges.c.version)).where(t.judges.c.name == name)).scalar()
                     version = (latest or 0) + 1
                     conn.execute(
                         t.judges.insert().values(

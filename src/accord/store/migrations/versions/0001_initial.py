@@ -39,9 +39,7 @@ def upgrade() -> None:
     op.create_index("ix_traces_session", "traces", ["session_id"])
     op.create_table(
         "trace_tags",
-        sa.Column(
-            "trace_id", sa.String(256), sa.ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True
-        ),
+        sa.Column("trace_id", sa.String(256), sa.ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True),
         sa.Column("key", sa.String(250), primary_key=True),
         sa.Column("value", sa.String(1000), nullable=False),
     )
@@ -49,9 +47,7 @@ def upgrade() -> None:
     op.create_table(
         "assessments",
         sa.Column("assessment_id", sa.String(64), primary_key=True),
-        sa.Column(
-            "trace_id", sa.String(256), sa.ForeignKey("traces.trace_id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("trace_id", sa.String(256), sa.ForeignKey("traces.trace_id", ondelete="CASCADE"), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("name", sa.String(256), nullable=False),
         sa.Column("value", sa.JSON),

@@ -1,0 +1,97 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from accord.cli import app
+from tests.conftest import trace_row, write_jsonl
+
+runner = CliRunner()
+
+
+def run(*args: str) -> str:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_help_lists_every_command() -> None:
+    text = run("--help")
+    for command in ("demo", "traces", "feedback", "judge", "judges"):
+        assert command in text
+    assert "import" in run("traces", "--help") and "show" in run("traces", "--help")
+    assert "create" in run("judges", "--help")
+
+
+def test_import_list_show_and_feedback_as_json(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "t.jsonl", [trace_row(i) for i in range(3)])
+    assert json.loads(run("traces", "import", str(path), "--experiment", "cli", "--json"))["imported"] == 3
+    listed = json.loads(run("traces", "list", "--experiment", "cli", "--json"))
+    assert [t["trace_id"] for t in listed] == ["t-2", "t-1", "t-0"]
+    assert len(json.loads(run("traces", "list", "-e", "cli", "--tag", "topic=a", "--json"))) == 1
+    shown = json.loads(run("traces", "show", "t-1", "--json"))
+    assert shown["outputs"] == "answer 1" and shown["assessments"][0]["value"] == "yes"
+    assert "t-1" in run("traces", "show", "t-1")
+    fb = write_jsonl(tmp_path / "f.jsonl", [{"trace_id": "t-0", "name": "tone", "value": "warm"}])
+    assert json.loads(run("feedback", "import", str(fb), "--json"))["assessments"] == 1
+    listed = json.loads(run("feedback", "list", "-e", "cli", "--name", "tone", "--json"))
+    assert [(f["trace_id"], f["value"]) for f in listed] == [("t-0", "warm")]
+
+
+def test_bad_file_gives_a_clear_error_and_exit_code(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "bad.jsonl", [trace_row(1), "{oops"])
+    result = runner.invoke(app, ["traces", "import", str(path), "-e", "x"])
+    assert result.exit_code == 1
+    assert "bad.jsonl:2" in result.output and "not valid JSON" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_judges_create_list_show_and_run(tmp_path: Path) -> None:
+    spec = tmp_path / "judge.yaml"
+    spec.write_text(
+        "name: product_quality\n"
+        "instructions: Is {{ outputs }} accurate for {{ inputs }}? Rate as excellent, good, fair or poor.\n"
+        "model: 'fake:'\n"
+        "feedback_value_type: Literal['excellent', 'good', 'fair', 'poor']\n"
+    )
+    assert json.loads(run("judges", "create", str(spec), "--json")) == {
+        "name": "product_quality",
+        "version": 1,
+    }
+    assert json.loads(run("judges", "create", str(spec), "--json"))["version"] == 2
+    listing = json.loads(run("judges", "list", "--json"))
+    assert [(j["name"], j["version"]) for j in listing["registered"]] == [("product_quality", 2)]
+    assert any(b["name"] == "relevance_to_query" for b in listing["builtin"])
+    shown = json.loads(run("judges", "show", "product_quality@1", "--json"))
+    assert shown["version"] == 1 and shown["feedback_value_type"]["categories"][0] == "excellent"
+    path = write_jsonl(tmp_path / "t.jsonl", [trace_row(i) for i in range(4)])
+    run("traces", "import", str(path), "-e", "runs")
+    assert json.loads(run("judge", "run", "--judge", "product_quality", "-e", "runs", "--json")) == {
+        "new": 4,
+        "reused": 0,
+        "errors": 0,
+    }
+    assert json.loads(run("judge", "run", "-j", "product_quality", "-j", "safety", "-e", "runs", "--json"))["new"] == 4
+    verdicts = json.loads(run("feedback", "list", "-e", "runs", "--source-type", "LLM_JUDGE", "--json"))
+    assert {v["metadata"]["judge_key"] for v in verdicts} == {
+        "product_quality@2",
+        "safety#" + verdicts[-1]["metadata"]["judge_key"].split("#")[-1],
+    }
+
+
+def test_unknown_judge_and_bad_spec_are_clear_errors(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["judges", "show", "nope"])
+    assert result.exit_code == 1 and "no judge 'nope'" in result.output
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: x\ninstructions: Is {{ answer }} ok?\n")
+    result = runner.invoke(app, ["judges", "create", str(spec)])
+    assert result.exit_code == 1 and "unknown template variable {{ answer }}" in result.output
+
+
+@pytest.mark.parametrize("size", [10])
+def test_demo_runs_end_to_end_on_the_fake_model(size: int) -> None:
+    text = run("demo", "--test-size", str(size))
+    assert "imported 100 support traces" in text
+    assert "Cohen's kappa" in text and "n=10" in text
+    assert "unparseable or failed verdicts: 0" in text

@@ -1,0 +1,90 @@
+"""The remote path end to end: litellm against an OpenAI-compatible server started on 127.0.0.1."""
+
+import time
+from typing import Literal
+
+import pytest
+
+from accord.judges import make_judge
+from accord.llm import get_model
+from accord.llm.stub_server import StubServer
+
+
+def _judge(server: StubServer, extra: str = "", name: str = "remote"):
+    return make_judge(
+        name,
+        "Is {{ outputs }} right?",
+        model=f"openai:/stub?base_url={server.base_url}{extra}",
+        feedback_value_type=Literal["yes", "no"],
+    )
+
+
+def test_429_honours_retry_after_and_500_is_retried() -> None:
+    with StubServer(faults=[429, 500, None], retry_after_s=0.3) as server:
+        started = time.perf_counter()
+        feedback = _judge(server)(outputs="x")
+        elapsed = time.perf_counter() - started
+    assert feedback.value == "yes" and feedback.error is None
+    assert len(server.requests) == 3
+    assert elapsed >= 0.3  # waited as long as Retry-After asked
+    assert get_model(_judge(server).model).usage.retries == 2
+
+
+def test_timeout_is_retried() -> None:
+    with StubServer(faults=["timeout", None], timeout_sleep_s=1.5) as server:
+        feedback = _judge(server, "&timeout=0.5")(outputs="x")
+    assert feedback.value == "yes" and len(server.requests) == 2
+
+
+def test_persistent_500_gives_an_errored_feedback_naming_the_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCORD_MAX_RETRIES", "2")
+    with StubServer(faults=[500] * 5) as server:
+        feedback = _judge(server)(outputs="x")
+    assert feedback.value is None and feedback.error.error_code == "MODEL_ERROR"
+    assert "HTTP 500" in feedback.error.error_message
+    assert len(server.requests) == 3
+
+
+def test_client_errors_are_not_retried() -> None:
+    with StubServer(faults=[400]) as server:
+        feedback = _judge(server)(outputs="x")
+    assert "HTTP 400" in feedback.error.error_message and len(server.requests) == 1
+
+
+def test_schema_is_sent_and_responses_are_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    with StubServer() as server:
+        judge = _judge(server)
+        first = judge(outputs="same")
+        second = judge(outputs="same")
+        assert len(server.requests) == 1
+        assert second.metadata["usage"]["cached"] and second.value == first.value
+        schema = server.requests[0]["response_format"]["json_schema"]["schema"]
+        assert schema["properties"]["result"]["enum"] == ["yes", "no"]
+        monkeypatch.setenv("ACCORD_NO_CACHE", "1")
+        judge(outputs="same")
+        assert len(server.requests) == 2
+
+
+def test_concurrency_is_bounded_per_provider() -> None:
+    import threading
+
+    in_flight = {"now": 0, "max": 0}
+    lock = threading.Lock()
+
+    def reply(_request: dict) -> str:
+        with lock:
+            in_flight["now"] += 1
+            in_flight["max"] = max(in_flight["max"], in_flight["now"])
+        time.sleep(0.05)
+        with lock:
+            in_flight["now"] -= 1
+        return '{"rationale": "r", "result": "yes"}'
+
+    with StubServer(reply=reply) as server:
+        judge = _judge(server, "&max_concurrency=3")
+        threads = [threading.Thread(target=judge, kwargs={"outputs": f"x{i}"}) for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(server.requests) == 12 and in_flight["max"] <= 3

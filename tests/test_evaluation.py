@@ -1,0 +1,101 @@
+import threading
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+import accord
+from accord.importing import import_traces
+from accord.judges import UserFrustration, make_judge
+from accord.llm import fake
+from accord.llm.types import ChatRequest
+from accord.store import get_store
+from tests.conftest import trace_row, write_jsonl
+
+
+def _experiment(tmp_path: Path, n: int = 20) -> str:
+    import_traces(write_jsonl(tmp_path / "t.jsonl", [trace_row(i) for i in range(n)]), "eval")
+    return "eval"
+
+
+def _judge(model: str = "fake:"):
+    return make_judge(
+        "quality",
+        "Is {{ outputs }} good for {{ inputs }}?",
+        model=model,
+        feedback_value_type=Literal["yes", "no"],
+    )
+
+
+def _verdicts(name: str = "quality") -> list:
+    return [a for a in get_store().search_assessments(name=name, source_type="LLM_JUDGE", include_invalid=True)]
+
+
+def test_every_trace_gets_one_logged_verdict_recording_judge_and_model(tmp_path: Path) -> None:
+    result = accord.evaluate(_experiment(tmp_path), [_judge()], concurrency=4, show_progress=False)
+    assert result.summary() == {"new": 20, "reused": 0, "errors": 0}
+    stored = _verdicts()
+    assert len(stored) == 20
+    assert all(v.metadata["judge_key"].startswith("quality#") and v.source.source_id == "fake:" for v in stored)
+
+
+def test_rerun_reuses_verdicts_without_duplicates(tmp_path: Path) -> None:
+    exp = _experiment(tmp_path)
+    accord.evaluate(exp, [_judge()], show_progress=False)
+    again = accord.evaluate(exp, [_judge()], show_progress=False)
+    assert again.summary() == {"new": 0, "reused": 20, "errors": 0}
+    assert len(_verdicts()) == 20
+
+
+def test_interrupted_batch_keeps_finished_verdicts_and_rerun_completes(tmp_path: Path) -> None:
+    exp = _experiment(tmp_path)
+    calls = {"n": 0}
+    lock = threading.Lock()
+
+    def reply(_request: ChatRequest) -> dict:
+        with lock:
+            calls["n"] += 1
+            if calls["n"] == 9:
+                raise KeyboardInterrupt  # the user presses Ctrl-C mid-batch
+        return {"rationale": "r", "result": "yes"}
+
+    fake.script("ctrl-c", reply)
+    with pytest.raises(KeyboardInterrupt):
+        accord.evaluate(exp, [_judge("fake:/ctrl-c")], concurrency=1, show_progress=False)
+    kept = len(_verdicts())
+    assert 1 <= kept < 20
+    fake.script("ctrl-c", [{"rationale": "r", "result": "yes"}] * 40)
+    rerun = accord.evaluate(exp, [_judge("fake:/ctrl-c")], concurrency=4, show_progress=False)
+    assert rerun.summary()["reused"] == kept and rerun.summary()["new"] == 20 - kept
+    assert len(_verdicts()) == 20
+    assert len({v.trace_id for v in _verdicts()}) == 20
+
+
+def test_errored_verdicts_are_retried_on_rerun_and_override_the_old_ones(tmp_path: Path) -> None:
+    exp = _experiment(tmp_path, n=3)
+    fake.script("flaky", ["garbage"] * 6)
+    first = accord.evaluate(exp, [_judge("fake:/flaky")], show_progress=False)
+    assert len(first.errors) == 3
+    fake.script("flaky", [{"rationale": "r", "result": "no"}] * 3)
+    second = accord.evaluate(exp, [_judge("fake:/flaky")], show_progress=False)
+    assert second.summary() == {"new": 3, "reused": 0, "errors": 0}
+    stored = _verdicts()
+    assert len(stored) == 6  # nothing deleted
+    assert sum(v.valid for v in stored) == 3 and all(v.overrides for v in stored if v.valid)
+
+
+def test_a_trace_the_judge_cannot_read_is_an_errored_verdict_not_a_dead_batch(tmp_path: Path) -> None:
+    exp = _experiment(tmp_path, n=3)
+    trace_judge = make_judge("t", "{{ trace }} {{ conversation }}", model="fake:")
+    broken = make_judge("quality", "{{ outputs }}", model="fake:/boom", feedback_value_type=bool)
+    fake.script("boom", [RuntimeError("provider exploded")] * 3)
+    result = accord.evaluate(exp, [broken, trace_judge], show_progress=False)
+    assert len(result.verdicts) == 6
+    assert {v.error.error_code for v in result.errors} == {"RuntimeError"}
+
+
+def test_session_judges_run_once_per_session(tmp_path: Path) -> None:
+    rows = [trace_row(i, session_id="s1" if i < 3 else "s2") for i in range(5)]
+    import_traces(write_jsonl(tmp_path / "s.jsonl", rows), "sessions")
+    result = accord.evaluate("sessions", [UserFrustration()], show_progress=False)
+    assert sorted(v.trace_id for v in result.verdicts) == ["t-2", "t-4"]

@@ -1,0 +1,104 @@
+from pathlib import Path
+
+import pytest
+
+import accord
+from accord.errors import InputFileError
+from accord.importing import import_feedback, import_traces
+from accord.store import get_store
+from tests.conftest import trace_row, write_jsonl
+
+
+def test_import_brings_traces_assessments_and_expectations(tmp_path: Path) -> None:
+    rows = [trace_row(i) for i in range(3)]
+    rows[0]["expectations"] = {"expected_response": "answer 0"}
+    rows[1]["session_id"] = "s1"
+    report = import_traces(write_jsonl(tmp_path / "t.jsonl", rows), "imported")
+    assert (report.imported, report.assessments) == (3, 4)
+    trace = accord.get_trace("t-0")
+    assert trace.expectations == {"expected_response": "answer 0"}
+    human = trace.search_assessments(name="quality", source_type="HUMAN")
+    assert human[0].value == "yes" and human[0].source.source_id == "expert"
+    assert accord.get_trace("t-1").session_id == "s1"
+
+
+def test_malformed_lines_are_reported_with_line_and_field_and_nothing_lands(tmp_path: Path) -> None:
+    rows = [
+        trace_row(1),
+        "{not json",
+        {"inputs": {"q": "no id"}},
+        trace_row(4, extra_field=1),
+        {**trace_row(5), "assessments": [{"name": "q", "value": 1, "source": {"type": "ROBOT"}}]},
+        trace_row(1),
+    ]
+    path = write_jsonl(tmp_path / "bad.jsonl", rows)
+    with pytest.raises(InputFileError) as caught:
+        import_traces(path, "exp")
+    problems = {(line, field) for line, field, _ in caught.value.problems}
+    assert (2, "(line)") in problems
+    assert (3, "trace_id") in problems
+    assert (4, "extra_field") in problems
+    assert (5, "assessments.0.source.type") in problems
+    assert (6, "trace_id") in problems  # duplicate of line 1
+    message = str(caught.value)
+    assert f"{path}:2" in message and "nothing was imported" in message
+    assert get_store().existing_trace_ids(["t-1", "t-4"]) == set()
+
+
+def test_existing_ids_are_rejected_skipped_replaced_or_copied(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "t.jsonl", [trace_row(1), trace_row(2)])
+    import_traces(path, "exp")
+    with pytest.raises(InputFileError, match="already stored"):
+        import_traces(path, "exp")
+    assert import_traces(path, "exp", on_conflict="skip").skipped == ["t-1", "t-2"]
+    assert import_traces(path, "exp", on_conflict="replace").replaced == 2
+    assert len(accord.get_trace("t-1").assessments) == 1  # replaced, not doubled
+    copied = import_traces(path, "other", on_conflict="new-ids")
+    assert copied.imported == 2
+    copies = accord.search_traces(experiment_ids=[copied.experiment_id])
+    assert {t.tags["source_trace_id"] for t in copies} == {"t-1", "t-2"}
+
+
+def test_ten_thousand_traces_land_whole_or_report_the_bad_line(tmp_path: Path) -> None:
+    rows = [trace_row(i) for i in range(10_000)]
+    rows[7_321] = {**rows[7_321], "outputs": "x", "tags": {"bad": {"nested": 1}}}
+    path = write_jsonl(tmp_path / "big.jsonl", rows)
+    with pytest.raises(InputFileError) as caught:
+        import_traces(path, "big")
+    assert [(line, field) for line, field, _ in caught.value.problems] == [(7_322, "tags")]
+    assert get_store().existing_trace_ids(["t-0"]) == set()
+    rows[7_321] = trace_row(7_321)
+    assert import_traces(write_jsonl(path, rows), "big").imported == 10_000
+
+
+def test_feedback_import_adds_to_existing_traces_and_rejects_unknown_ids(tmp_path: Path) -> None:
+    import_traces(write_jsonl(tmp_path / "t.jsonl", [trace_row(1)]), "exp")
+    good = {
+        "trace_id": "t-1",
+        "name": "tone",
+        "value": 4,
+        "rationale": "warm",
+        "source": {"type": "HUMAN", "id": "ann"},
+    }
+    bad = {**good, "trace_id": "t-404"}
+    with pytest.raises(InputFileError) as caught:
+        import_feedback(write_jsonl(tmp_path / "f.jsonl", [good, bad]))
+    assert caught.value.problems == [(2, "trace_id", "no stored trace with id 't-404'")]
+    assert accord.get_trace("t-1").search_assessments(name="tone") == []
+    assert import_feedback(write_jsonl(tmp_path / "f.jsonl", [good])).assessments == 1
+    assert accord.get_trace("t-1").search_assessments(name="tone")[0].value == 4
+
+
+def test_empty_or_missing_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="no records"):
+        import_traces(write_jsonl(tmp_path / "empty.jsonl", []), "exp")
+    with pytest.raises(InputFileError, match="No such file"):
+        import_traces(tmp_path / "missing.jsonl", "exp")
+
+
+def test_packaged_demo_data_imports() -> None:
+    from accord.demo import DATA
+
+    report = import_traces(DATA, "demo")
+    assert report.imported == 100
+    assert len(accord.search_traces(experiment_ids=[report.experiment_id], assessment_name="policy_compliant")) == 100
