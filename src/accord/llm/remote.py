@@ -98,11 +98,8 @@ class LiteLLMProvider:
         latency = time.perf_counter() - started
         choice = response.choices[0]
         usage = getattr(response, "usage", None)
-        cost = None
-        try:
-            cost = litellm.completion_cost(completion_response=response)
-        except Exception:  # unknown price: cost stays unknown
-            cost = None
+        # litellm already priced the call while logging it; reuse that instead of pricing it again
+        cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
         return Completion(
             text=choice.message.content or "",
             finish_reason=getattr(choice, "finish_reason", None),

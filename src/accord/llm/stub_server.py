@@ -72,6 +72,7 @@ class StubServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out at once, as from a real server
 
             def log_message(self, *_: object) -> None:  # keep test output clean
                 return
@@ -120,3 +121,22 @@ class StubServer:
                 )
 
         return Handler
+
+
+def main() -> None:
+    """Serve from its own process (so a benchmark's client and server don't share one interpreter)."""
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    with StubServer(latency_s=args.latency) as server:
+        sys.stdout.write(server.base_url + "\n")
+        sys.stdout.flush()
+        signal.sigwait({signal.SIGTERM, signal.SIGINT})
+
+
+if __name__ == "__main__":
+    main()
