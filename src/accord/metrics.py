@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import cohen_kappa_score, confusion_matrix
 
+from accord.errors import AccordError
+
 
 @dataclass
 class Agreement:
@@ -100,6 +102,12 @@ def judge_agreement(
                     "rationale": verdict.rationale,
                 }
             )
+    if unlabelled == len(traces):
+        names = sorted({a.name for t in traces for a in t.search_assessments(type="feedback", source_type="HUMAN")})
+        raise AccordError(
+            f"none of the {len(traces)} traces has HUMAN feedback named {name!r}; "
+            f"HUMAN feedback names found: {', '.join(names) or 'none'}"
+        )
     result = agreement(human, judged)
     result.extra.update({"unlabelled": unlabelled, "no_verdict": errored})
     return result, disagreements
