@@ -80,3 +80,74 @@ def test_step1_custom_judge_with_make_judge() -> None:
         rationale=judge_result.rationale,
     )
     assert accord.get_trace(trace.trace_id).search_assessments(name="product_quality")[0].value == "excellent"
+
+
+def test_step3_align_register_load_and_validate() -> None:
+    """Default optimizer, explicit optimizer, custom optimizer, register, load by name and version, and the
+    reference's validation function."""
+    import accord
+    from accord.align import AlignmentOptimizer, MemAlignOptimizer
+    from accord.entities import AssessmentSource, AssessmentSourceType, Trace
+    from accord.judges import Judge, make_judge
+    from tests.align.helpers import RULES, labelled_traces, play, says_no_when_promised
+
+    play(RULES, verdict=says_no_when_promised)
+    experiment = accord.set_experiment("/Shared/policy-alignment")
+    experiment_id = experiment.experiment_id
+    from accord.store import get_store
+
+    get_store().insert_traces(labelled_traces(30, name="policy"), experiment_id)
+    initial_judge = make_judge(
+        name="policy", instructions="Does {{ outputs }} answer {{ inputs }} within policy? yes or no", model="fake:"
+    )
+
+    traces_for_alignment = accord.search_traces(experiment_ids=[experiment_id], max_results=100, return_type="list")
+    assert len(traces_for_alignment) >= 10
+    aligned_judge = initial_judge.align(traces_for_alignment)
+    version = aligned_judge.register(
+        experiment_id=experiment_id,
+        name=f"{initial_judge.name}_aligned",
+        tags={"alignment_date": "2025-10-23", "num_traces": str(len(traces_for_alignment))},
+    )
+    assert version == 1
+
+    optimizer = MemAlignOptimizer(model="fake:")
+    explicit = initial_judge.align(traces_for_alignment[:15], optimizer)
+    assert explicit.register(experiment_id=experiment_id) == 1
+
+    class MyCustomOptimizer(AlignmentOptimizer):
+        def __init__(self, model: str | None = None, **kwargs: object) -> None:
+            self.model = model
+
+        def align(self, judge: Judge, traces: list[Trace]) -> Judge:
+            return make_judge(name=judge.name, instructions=judge.instructions + " Be strict.", model=judge.model)
+
+    custom = initial_judge.align(traces_for_alignment, MyCustomOptimizer(model="your-model"))
+    assert custom.instructions.endswith("Be strict.")
+
+    loaded = accord.get_judge("policy_aligned")
+    assert loaded.to_dict() == aligned_judge.to_dict()
+    assert accord.get_judge("policy_aligned", version=1).version == 1
+
+    def test_alignment_improvement(original_judge, aligned_judge, test_traces: list) -> dict:
+        original_correct = aligned_correct = 0
+        for trace in test_traces:
+            feedbacks = trace.search_assessments(type="feedback")
+            human_feedback = next((f for f in feedbacks if f.source.source_type == "HUMAN"), None)
+            if not human_feedback:
+                continue
+            original_eval = original_judge(trace=trace)
+            aligned_eval = aligned_judge(trace=trace)
+            original_correct += original_eval.value == human_feedback.value
+            aligned_correct += aligned_eval.value == human_feedback.value
+        total = len(test_traces)
+        return {
+            "original_accuracy": original_correct / total,
+            "aligned_accuracy": aligned_correct / total,
+            "improvement": (aligned_correct - original_correct) / total,
+        }
+
+    test_traces = labelled_traces(10, name="policy", prefix="test-")
+    result = test_alignment_improvement(initial_judge, loaded, test_traces)
+    assert result["original_accuracy"] == 0.5 and result["aligned_accuracy"] == 1.0
+    assert AssessmentSource(source_type=AssessmentSourceType.HUMAN).source_type == "HUMAN"

@@ -3,7 +3,8 @@
 The public API mirrors the workflow people know from MLflow, with `accord` in place of `mlflow`.
 """
 
-from accord.api import get_trace, log_assessments, log_expectation, log_feedback, search_traces
+from accord.agreement import compare, evaluate_agreement
+from accord.api import delete_traces, get_trace, log_assessments, log_expectation, log_feedback, search_traces
 from accord.entities import (
     AssessmentError,
     AssessmentSource,
@@ -37,7 +38,10 @@ __all__ = [
     "SpanType",
     "Trace",
     "delete_judge",
+    "delete_traces",
+    "compare",
     "evaluate",
+    "evaluate_agreement",
     "get_current_active_span",
     "get_experiment_by_name",
     "get_judge",

@@ -25,6 +25,11 @@ def get_trace(trace_id: str) -> Trace:
     return get_store().get_trace(trace_id)
 
 
+def delete_traces(trace_ids: Sequence[str]) -> int:
+    """Delete traces and their assessments (explicitly: nothing else in accord deletes data)."""
+    return get_store().delete_traces(list(trace_ids))
+
+
 def _parse_filter(filter_string: str) -> tuple[dict[str, str], str | None, str | None]:
     """`tags.topic = 'returns' AND assessments.name = 'x'` → tags, assessment name, source type."""
     tags: dict[str, str] = {}

@@ -23,6 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from accord.cli_progress import PROGRESS_CONSOLE
 from accord.entities import (
     AssessmentError,
     AssessmentSource,
@@ -150,11 +151,14 @@ def evaluate(
         )
     buffer: list[Feedback] = []
     last_flush = time.monotonic()
+    # traces given as objects may not be stored; their verdicts are returned but cannot be logged
+    stored = get_store().existing_trace_ids([t.trace_id for t in traces]) if log_verdicts else set()
 
     def flush() -> None:
         nonlocal last_flush
-        if buffer and log_verdicts:
-            get_store().log_assessments(buffer)
+        loggable = [v for v in buffer if v.trace_id in stored]
+        if loggable:
+            get_store().log_assessments(loggable)
         buffer.clear()
         last_flush = time.monotonic()
 
@@ -166,6 +170,7 @@ def evaluate(
         TimeRemainingColumn(),
         disable=not show_progress,
         transient=False,
+        console=PROGRESS_CONSOLE,
     )
     executor = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="accord-judge")
     try:

@@ -48,25 +48,23 @@ def register_judge(
 ) -> int:
     """Store `judge` as the next version of `name` (default: the judge's name) and return that version.
     The spec is written in one transaction, so a failure never leaves a half-written entry."""
-    spec = judge.to_dict()
-    if name:
-        spec["name"] = name
-    version = get_store().register_judge(
-        spec["name"], spec, experiment_id, {k: str(v) for k, v in (tags or {}).items()}
-    )
-    if not name or name == judge.name:
-        judge.version = version
+    registry_name = name or judge.name
+    tags = {k: str(v) for k, v in (tags or {}).items()}
+    version = get_store().register_judge(registry_name, judge.to_dict(), experiment_id, tags)
+    judge.version = version
+    judge.registered_name = registry_name
     return version
 
 
 def get_judge(name: str, version: int | None = None, experiment_id: str | None = None) -> Judge:
-    """A registered judge, exactly as stored; the newest version when `version` is None."""
+    """A registered judge, exactly as stored; the newest version when `version` is None. Its feedback name
+    stays the one it was made with, even when registered under another name (e.g. "quality_aligned")."""
     row = get_store().get_judge_row(name, version)
     if experiment_id is not None and row.experiment_id not in (None, experiment_id):
         raise NotFoundError(f"judge {name!r} version {row.version} belongs to experiment {row.experiment_id}")
     judge = judge_from_dict(dict(row.spec))
-    judge.name = row.name
     judge.version = row.version
+    judge.registered_name = row.name
     return judge
 
 

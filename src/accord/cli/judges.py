@@ -80,6 +80,24 @@ def versions_command(name: str, as_json: bool = JSON_OPTION) -> None:
         console.print(f"{v['name']}@{v['version']}  {v['kind']}  tags={v['tags']}")
 
 
+@app.command("guidelines")
+@handle_errors
+def guidelines_command(
+    judge: str = typer.Argument(..., help="NAME or NAME@VERSION of an aligned judge."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show the guidelines an aligned judge learned, with the traces each came from."""
+    found = resolve_judge(judge)
+    items = [g.to_dict() for g in getattr(found, "guideline_list", [])]
+    if as_json:
+        print_json(items)
+        return
+    if not items:
+        console.print(f"{found.key} has no learned guidelines")
+    for i, item in enumerate(items, start=1):
+        console.print(f"{i}. {item['text']}  [dim](from {len(item['sources'])} traces)[/]", highlight=False)
+
+
 @app.command("create")
 @handle_errors
 def create_command(

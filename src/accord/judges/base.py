@@ -89,6 +89,7 @@ class Judge:
         self.description = description
         self.inference_params = dict(inference_params or {})
         self.version: int | None = None  # set when registered or loaded from the registry
+        self.registered_name: str | None = None  # the registry name, when it differs from the feedback name
 
     # identity ----------------------------------------------------------------------------------------
     @property
@@ -128,7 +129,9 @@ class Judge:
     @property
     def key(self) -> str:
         """How verdicts record which judge made them: name@version, or name#fingerprint if unregistered."""
-        return f"{self.name}@{self.version}" if self.version else f"{self.name}#{self.fingerprint}"
+        if self.version:
+            return f"{self.registered_name or self.name}@{self.version}"
+        return f"{self.name}#{self.fingerprint}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, model={self.model!r}, version={self.version})"
@@ -145,6 +148,17 @@ class Judge:
         from accord.registry import register_judge
 
         return register_judge(self, name=name, experiment_id=experiment_id, tags=tags)
+
+    def align(
+        self, traces: Sequence[Trace], optimizer: Any = None, validation: float | None = None, seed: int = 0
+    ) -> Judge:
+        """A new judge aligned with the HUMAN feedback named like this judge on `traces` (MemAlign unless
+        `optimizer` says otherwise: an AlignmentOptimizer, "memalign", "simba", "gepa" or "module:Class").
+        With `validation=0.2` a stratified fifth is held out and agreement before/after is measured on it
+        (`aligned.alignment_report`), with a loud warning when the aligned judge does worse."""
+        from accord.align.validation import align_judge
+
+        return align_judge(self, traces, optimizer, validation, seed)
 
     # prompting ---------------------------------------------------------------------------------------
     def static_sections(self) -> dict[str, str]:

@@ -52,6 +52,8 @@ def judge_from_dict(spec: dict[str, Any]) -> Judge:
             f"({SPEC_VERSION}); upgrade accord to load it"
         )
     kind = spec.get("kind", "instructions")
+    if kind == "memalign" and kind not in _JUDGE_KINDS:
+        import accord.align.memalign  # noqa: F401 - registers the aligned judge's loader
     if kind in _JUDGE_KINDS:
         return _JUDGE_KINDS[kind](spec)
     common = {"model": spec.get("model"), "inference_params": spec.get("inference_params")}

@@ -97,6 +97,16 @@ class SqlStore:
             if assessment_rows:
                 conn.execute(t.assessments.insert(), assessment_rows)
 
+    def delete_traces(self, trace_ids: Sequence[str]) -> int:
+        """Delete traces with their tags and assessments, in one transaction; returns how many were deleted."""
+        deleted = 0
+        with self.engine.begin() as conn:
+            for chunk in _chunks(list(trace_ids)):
+                conn.execute(t.assessments.delete().where(t.assessments.c.trace_id.in_(chunk)))
+                conn.execute(t.trace_tags.delete().where(t.trace_tags.c.trace_id.in_(chunk)))
+                deleted += conn.execute(t.traces.delete().where(t.traces.c.trace_id.in_(chunk))).rowcount
+        return deleted
+
     def existing_trace_ids(self, trace_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         with self.engine.connect() as conn:

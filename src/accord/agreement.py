@@ -1,0 +1,107 @@
+"""How well a judge agrees with the humans on given traces, and two judges side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from accord.entities import Experiment, Feedback, Trace
+from accord.evaluation import evaluate, resolve_traces
+from accord.judges import Judge
+from accord.judges.value_types import ValueType
+from accord.metrics import Agreement, human_label, judge_agreement
+
+
+def scale_order(value_type: ValueType, values: Sequence[Any]) -> list[Any] | None:
+    """The order that makes a scale ordinal: categories as listed (3 or more), or sorted numbers."""
+    if value_type.kind == "categorical" and len(value_type.categories) > 2:
+        return list(value_type.categories)
+    if value_type.kind in ("int", "float"):
+        return sorted({v for v in values if isinstance(v, (int, float))})
+    return None
+
+
+@dataclass
+class AgreementReport:
+    judge: str
+    agreement: Agreement
+    disagreements: list[dict[str, Any]]
+    verdicts: list[Feedback] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"judge": self.judge, **self.agreement.to_dict(), "disagreements": self.disagreements}
+
+
+def evaluate_agreement(
+    judge: Judge,
+    traces: Sequence[Trace] | str | Experiment,
+    concurrency: int = 4,
+    log_verdicts: bool = True,
+    show_progress: bool = True,
+) -> AgreementReport:
+    """Run `judge` where it has no verdict yet (stored verdicts of the same judge version are reused) and
+    compare with the HUMAN feedback of the judge's name."""
+    traces = resolve_traces(traces)
+    labelled = [t for t in traces if human_label(t, judge.name) is not None]
+    if not labelled:
+        judge_agreement(traces, [], judge.name)  # raises, naming the feedback names that do exist
+    result = evaluate(
+        labelled, [judge], concurrency=concurrency, log_verdicts=log_verdicts, show_progress=show_progress
+    )
+    verdicts = result.all_verdicts()
+    order = scale_order(judge.value_type, [human_label(t, judge.name) for t in labelled] + [v.value for v in verdicts])
+    agreement, disagreements = judge_agreement(labelled, verdicts, judge.name, order=order)
+    agreement.extra["unparseable"] = sum(1 for v in verdicts if v.error is not None)
+    return AgreementReport(judge.key, agreement, disagreements, verdicts)
+
+
+@dataclass
+class Comparison:
+    before: AgreementReport
+    after: AgreementReport
+    changed: list[dict[str, Any]]  # traces where the two judges gave different verdicts
+
+    @property
+    def kappa_gain(self) -> float:
+        return self.after.agreement.cohen_kappa - self.before.agreement.cohen_kappa
+
+    @property
+    def worse(self) -> bool:
+        return self.after.agreement.cohen_kappa < self.before.agreement.cohen_kappa
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+            "kappa_gain": self.kappa_gain,
+            "changed": self.changed,
+        }
+
+
+def compare(
+    original: Judge,
+    aligned: Judge,
+    test_traces: Sequence[Trace] | str | Experiment,
+    concurrency: int = 4,
+    log_verdicts: bool = True,
+    show_progress: bool = True,
+) -> Comparison:
+    """Both judges on the same traces: agreement with the humans side by side, and where they differ."""
+    traces = resolve_traces(test_traces)
+    before = evaluate_agreement(original, traces, concurrency, log_verdicts, show_progress)
+    after = evaluate_agreement(aligned, traces, concurrency, log_verdicts, show_progress)
+    first = {v.trace_id: v for v in before.verdicts}
+    changed = []
+    for verdict in after.verdicts:
+        old = first.get(verdict.trace_id)
+        if old is not None and repr(old.value) != repr(verdict.value):
+            changed.append(
+                {
+                    "trace_id": verdict.trace_id,
+                    "human": human_label(next(t for t in traces if t.trace_id == verdict.trace_id), aligned.name),
+                    "before": old.value,
+                    "after": verdict.value,
+                }
+            )
+    return Comparison(before, after, changed)

@@ -1,0 +1,243 @@
+"""Semantic memory: concrete, checkable guidelines distilled by a reflection model from expert feedback.
+
+Small models asked for "guidelines" over a long batch of cases echo the prompt back (measured on the
+embedded 1.5B model: every rule restated the task). So the reflection task is made small and grounded:
+1. the experts' reasons (rationale, or the output when there is none) are grouped by verdict and clustered
+   by embedding, so each batch holds reasons that say the same thing;
+2. one structured call per batch asks for the single rule those reasons share, in the form
+   "If ..., the verdict is X" (batches run concurrently, packed to the reflection model's budget);
+3. a rule is kept only if it is checkable, does not restate the task, and stays close to the reasons it
+   came from; otherwise the batch's most typical reason itself becomes the guideline;
+4. near-duplicate rules are merged by embedding similarity, not only exact text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from accord.align.labels import Label
+from accord.align.memalign.memory import Guideline
+from accord.embeddings import Embedder
+from accord.errors import ModelError
+from accord.judges.base import _VARIABLE, Judge
+from accord.judges.rendering import clip, render_value
+from accord.llm import ChatRequest, get_model
+
+log = logging.getLogger("accord.align.memalign")
+
+RULE_MAX_CHARS = 220
+CHARS_PER_TOKEN = 3.5
+SAME_REASON = 0.55  # cosine similarity at which two reasons join one cluster
+RESTATES_TASK = 0.85  # cosine similarity to the task above which a rule only restates it
+GROUNDED = 0.35  # a rule must be at least this similar to the reasons it summarizes
+DUPLICATE = 0.88  # cosine similarity above which two rules say the same
+
+
+@dataclass
+class DistillStats:
+    batches: int = 0
+    failed_batches: int = 0
+    proposed: int = 0
+    fallbacks: int = 0
+    dropped: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ReasonBatch:
+    verdict: Any
+    labels: list[Label]
+    reasons: list[str]
+    centroid: np.ndarray
+    typical: str  # the reason closest to the centroid
+
+
+def _task(judge: Judge) -> str:
+    return _VARIABLE.sub(lambda m: f"<{m.group(1)}>", judge.instructions)
+
+
+def _reason(label: Label) -> str:
+    if label.rationale.strip():
+        return clip(" ".join(label.rationale.split()), 300)
+    return "Output: " + clip(" ".join(render_value(label.trace.outputs).split()), 300)
+
+
+def reason_batches(
+    labels: Sequence[Label], embedder: Embedder, budget_tokens: int, max_batches: int
+) -> list[ReasonBatch]:
+    """Reasons grouped by verdict, clustered greedily by similarity; verdicts take turns (biggest cluster
+    first within each), so every verdict gets rules. Clusters of one reason are kept only when nothing
+    recurs for that verdict."""
+    reasons = [_reason(label) for label in labels]
+    vectors = embedder.embed(reasons)
+    per_verdict: list[list[ReasonBatch]] = []
+    by_verdict: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_verdict.setdefault(repr(label.value), []).append(i)
+    for indices in by_verdict.values():
+        clusters: list[list[int]] = []
+        centroids: list[np.ndarray] = []
+        for i in indices:
+            scores = [float(vectors[i] @ c) for c in centroids]
+            best = int(np.argmax(scores)) if scores else -1
+            cost = sum(len(reasons[j]) for j in clusters[best]) / CHARS_PER_TOKEN if best >= 0 else 0
+            if best >= 0 and scores[best] >= SAME_REASON and cost < budget_tokens:
+                clusters[best].append(i)
+                mean = vectors[clusters[best]].mean(axis=0)
+                centroids[best] = mean / max(float(np.linalg.norm(mean)), 1e-9)
+            else:
+                clusters.append([i])
+                centroids.append(vectors[i])
+        recurring = [c for c in clusters if len(c) > 1] or clusters
+        found: list[ReasonBatch] = []
+        for members, centroid in zip(clusters, centroids, strict=True):
+            if members not in recurring:
+                continue
+            typical = max(members, key=lambda j: float(vectors[j] @ centroid))
+            found.append(
+                ReasonBatch(
+                    labels[members[0]].value,
+                    [labels[j] for j in members],
+                    [reasons[j] for j in members],
+                    centroid,
+                    reasons[typical],
+                )
+            )
+        per_verdict.append(sorted(found, key=lambda b: -len(b.labels)))
+    interleaved = [b for turn in itertools.zip_longest(*per_verdict) for b in turn if b is not None]
+    return interleaved[:max_batches]
+
+
+def _request(judge: Judge, batch: ReasonBatch) -> ChatRequest:
+    verdict = batch.verdict
+    system = (
+        "You help an automatic judge agree with a team of domain experts.\n"
+        f"The task given to the judge: {_task(judge)}\n\n"
+        f"The experts gave the verdict {verdict!r} to several cases, for the reasons listed by the user. Write "
+        "the one rule that these reasons have in common, so the judge can apply it to new cases. Write it as: "
+        f"If <the concrete thing the experts noticed>, the verdict is {verdict!r}. Use the experts' own terms. "
+        "Do not restate the task and do not give general advice."
+    )
+    user = "Reasons the experts gave:\n" + "\n".join(f"- {r}" for r in batch.reasons)
+    return ChatRequest(
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+        json_schema={
+            "type": "object",
+            "properties": {"rule": {"type": "string", "maxLength": RULE_MAX_CHARS}},
+            "required": ["rule"],
+        },
+        max_tokens=120,
+        temperature=0.0,
+    )
+
+
+def _parse_rule(text: str) -> str:
+    data = json.loads(text)
+    if not isinstance(data, dict) or not isinstance(data.get("rule"), str) or not data["rule"].strip():
+        raise ValueError("the answer has no rule")
+    return " ".join(data["rule"].split())
+
+
+def _is_checkable(text: str) -> bool:
+    """Long enough to say something, and not the form or a placeholder copied back."""
+    return (
+        len(text) >= 20
+        and not re.search(r"[<>{}]", text)
+        and not re.search(r"\bcase \d+", text, re.I)
+        and "the concrete thing" not in text.lower()
+    )
+
+
+def _rule_for(
+    judge: Judge, model_uri: str | None, batch: ReasonBatch, embedder: Embedder, stats: DistillStats
+) -> Guideline:
+    """The reflection model's rule for one batch, or the batch's most typical reason when the rule fails."""
+    sources = sorted(label.trace.trace_id for label in batch.labels)
+    fallback = Guideline(f"The experts' verdict is {batch.verdict!r} when: {batch.typical}", sources)
+    request = _request(judge, batch)
+    try:
+        completion = get_model(model_uri or judge.model).complete(request)
+        try:
+            rule = _parse_rule(completion.text)
+        except (ValueError, json.JSONDecodeError):
+            completion = get_model(model_uri or judge.model).complete(request, use_cache=False)
+            rule = _parse_rule(completion.text)  # a second malformed answer fails the batch
+    except (ValueError, json.JSONDecodeError, ModelError) as exc:
+        stats.failed_batches += 1
+        log.warning(
+            "reflection failed for a batch of %d reasons (%s); using its most typical reason", len(batch.reasons), exc
+        )
+        stats.fallbacks += 1
+        return fallback
+    stats.proposed += 1
+    why = None
+    if not _is_checkable(rule):
+        why = "not checkable"
+    else:
+        task, vector = embedder.embed([_task(judge), rule])
+        if float(vector @ task) >= RESTATES_TASK:
+            why = "restates the task"
+        elif float(vector @ batch.centroid) < GROUNDED:
+            why = "not grounded in the experts' reasons"
+    if why:
+        stats.dropped.append({"rule": rule, "why": why})
+        log.debug("dropped rule %r (%s); using the most typical reason instead", rule, why)
+        stats.fallbacks += 1
+        return fallback
+    log.debug("rule from %d reasons: %s", len(batch.reasons), rule)
+    return Guideline(rule, sources)
+
+
+def merge_guidelines(candidates: list[Guideline], embedder: Embedder, stats: DistillStats) -> list[Guideline]:
+    """Near-duplicates (by embedding similarity) merged into the first, their sources unioned."""
+    if not candidates:
+        return []
+    vectors = embedder.embed([g.text for g in candidates])
+    kept: list[Guideline] = []
+    kept_vectors: list[np.ndarray] = []
+    for rule, vector in zip(candidates, vectors, strict=True):
+        similar = [i for i, other in enumerate(kept_vectors) if float(vector @ other) >= DUPLICATE]
+        if similar:
+            target = kept[similar[0]]
+            target.sources = sorted(set(target.sources) | set(rule.sources))
+            stats.dropped.append({"rule": rule.text, "why": f"duplicate of: {target.text}"})
+            log.debug("dropped guideline %r: duplicate of %r", rule.text, target.text)
+            continue
+        kept.append(Guideline(rule.text, sorted(set(rule.sources))))
+        kept_vectors.append(vector)
+    return kept
+
+
+def distill(
+    judge: Judge,
+    labels: Sequence[Label],
+    model_uri: str | None,
+    embedder: Embedder,
+    budget_tokens: int,
+    max_batches: int,
+    concurrency: int,
+    on_batch_done: Any = None,
+) -> tuple[list[Guideline], DistillStats]:
+    """One structured call per batch of similar reasons, batches concurrently."""
+    stats = DistillStats()
+    packed = reason_batches(labels, embedder, budget_tokens, max_batches)
+    stats.batches = len(packed)
+
+    def run(batch: ReasonBatch) -> Guideline:
+        try:
+            return _rule_for(judge, model_uri, batch, embedder, stats)
+        finally:
+            if on_batch_done is not None:
+                on_batch_done()
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="accord-distill") as pool:
+        found = list(pool.map(run, packed))
+    return found, stats

@@ -1,0 +1,111 @@
+"""MemAlign's two memories: guidelines (semantic) and labelled examples with their vectors (episodic)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Guideline:
+    text: str
+    sources: list[str] = field(default_factory=list)  # ids of the traces it was distilled from
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "sources": list(self.sources)}
+
+
+@dataclass
+class Example:
+    trace_id: str
+    value: Any
+    rationale: str
+    rendered: str  # what the judge is shown: the part that carries the lesson, compactly
+    fingerprint: str  # changes when the label or rationale changes (incremental alignment)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trace_id": self.trace_id,
+            "value": self.value,
+            "rationale": self.rationale,
+            "rendered": self.rendered,
+            "fingerprint": self.fingerprint,
+        }
+
+
+def encode_vectors(vectors: np.ndarray) -> dict[str, Any]:
+    data = np.ascontiguousarray(vectors, dtype=np.float32)
+    return {"dtype": "float32", "shape": list(data.shape), "data": base64.b64encode(data.tobytes()).decode()}
+
+
+def decode_vectors(blob: dict[str, Any]) -> np.ndarray:
+    if blob.get("dtype") != "float32":
+        raise ValueError(f"unsupported vector dtype {blob.get('dtype')!r}")
+    raw = base64.b64decode(blob["data"])
+    return np.frombuffer(raw, dtype=np.float32).reshape(blob["shape"]).copy()
+
+
+class EpisodicMemory:
+    """Examples and one unit vector each; search is one matrix-vector product and a partial sort."""
+
+    def __init__(self, examples: list[Example] | None = None, vectors: np.ndarray | None = None) -> None:
+        self.examples: list[Example] = list(examples or [])
+        dim = vectors.shape[1] if vectors is not None and vectors.ndim == 2 else 0
+        self.vectors = vectors if vectors is not None else np.zeros((0, dim), dtype=np.float32)
+        if len(self.examples) != len(self.vectors):
+            raise ValueError(f"{len(self.examples)} examples but {len(self.vectors)} vectors")
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    @property
+    def digest(self) -> str:
+        """Identifies the contents; computed once, since a memory is never changed in place."""
+        if not hasattr(self, "_digest"):
+            joined = "\x00".join(f"{e.trace_id}:{e.fingerprint}" for e in self.examples)
+            self._digest = hashlib.sha256(joined.encode()).hexdigest()[:16]
+        return self._digest
+
+    def ids(self) -> set[str]:
+        return {e.trace_id for e in self.examples}
+
+    def by_id(self) -> dict[str, Example]:
+        return {e.trace_id: e for e in self.examples}
+
+    def with_examples(self, examples: list[Example], vectors: np.ndarray) -> EpisodicMemory:
+        """A new memory with these examples added (replacing any with the same trace id)."""
+        replaced = {e.trace_id for e in examples}
+        keep = [i for i, e in enumerate(self.examples) if e.trace_id not in replaced]
+        kept_vectors = self.vectors[keep] if len(self.vectors) else np.zeros((0, vectors.shape[1]), np.float32)
+        return EpisodicMemory(
+            [self.examples[i] for i in keep] + list(examples),
+            np.concatenate([kept_vectors, vectors]).astype(np.float32),
+        )
+
+    def without(self, trace_ids: set[str]) -> EpisodicMemory:
+        keep = [i for i, e in enumerate(self.examples) if e.trace_id not in trace_ids]
+        return EpisodicMemory([self.examples[i] for i in keep], self.vectors[keep])
+
+    def search(self, query: np.ndarray, k: int, exclude: set[str] | None = None) -> list[tuple[Example, float]]:
+        """The k most similar examples, most similar first (never the trace being judged itself)."""
+        if not len(self.examples) or k <= 0:
+            return []
+        scores = self.vectors @ np.asarray(query, dtype=np.float32).reshape(-1)
+        want = min(len(scores), k + len(exclude or ()))
+        top = np.argpartition(-scores, want - 1)[:want] if want < len(scores) else np.arange(len(scores))
+        ranked = top[np.argsort(-scores[top], kind="stable")]
+        found = [
+            (self.examples[i], float(scores[i])) for i in ranked if self.examples[i].trace_id not in (exclude or ())
+        ]
+        return found[:k]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"examples": [e.to_dict() for e in self.examples], "vectors": encode_vectors(self.vectors)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EpisodicMemory:
+        return cls([Example(**e) for e in data["examples"]], decode_vectors(data["vectors"]))

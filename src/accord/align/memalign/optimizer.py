@@ -1,0 +1,161 @@
+"""MemAlignOptimizer: align a judge by memory instead of by rewriting its prompt."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from accord.align.base import AlignmentError, AlignmentOptimizer
+from accord.align.labels import collect_labels
+from accord.align.memalign.distill import distill, merge_guidelines
+from accord.align.memalign.judge import MemAlignJudge, example_text, fingerprint, render_example
+from accord.align.memalign.memory import EpisodicMemory, Example
+from accord.cli_progress import PROGRESS_CONSOLE
+from accord.embeddings import DEFAULT_EMBEDDER, get_embedder
+from accord.entities import Trace
+from accord.judges import Judge
+
+log = logging.getLogger("accord.align.memalign")
+
+
+class MemAlignOptimizer(AlignmentOptimizer):
+    """Semantic memory (distilled guidelines) + episodic memory (retrieved labelled examples).
+
+    reflection_model: model URI that distills guidelines (default: the judge's model).
+    embedding_model: "minilm" (default, int8 ONNX), "hash", or a litellm embedding model.
+    retrieval_k: examples shown with each verdict. embed: what is embedded: "outputs", "inputs" or "both".
+    distill_guidelines: False keeps only the episodic memory (no reflection calls at all).
+    """
+
+    def __init__(
+        self,
+        reflection_model: str | None = None,
+        embedding_model: str | None = None,
+        retrieval_k: int = 5,
+        embed: str = "both",
+        distill_guidelines: bool = True,
+        max_guidelines: int = 12,
+        batch_tokens: int = 1500,
+        concurrency: int = 4,
+        show_progress: bool = True,
+        model: str | None = None,  # the reference workflow's spelling of reflection_model
+    ) -> None:
+        self.reflection_model = reflection_model or model
+        self.embedding_model = embedding_model or DEFAULT_EMBEDDER
+        self.retrieval_k = retrieval_k
+        self.embed = embed
+        self.distill_guidelines = distill_guidelines
+        self.max_guidelines = max_guidelines
+        self.batch_tokens = batch_tokens
+        self.concurrency = concurrency
+        self.show_progress = show_progress
+        self.last_run: dict[str, Any] = {}
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "optimizer": "memalign",
+            "reflection_model": self.reflection_model,
+            "embedding_model": self.embedding_model,
+            "retrieval_k": self.retrieval_k,
+            "embed": self.embed,
+            "distill_guidelines": self.distill_guidelines,
+            "max_guidelines": self.max_guidelines,
+        }
+
+    def align(self, judge: Judge, traces: Sequence[Trace]) -> Judge:
+        started = time.perf_counter()
+        previous = judge if isinstance(judge, MemAlignJudge) else None
+        base = previous.base if previous else judge
+        label_set = collect_labels(base.name, base.value_type, traces)
+        known = previous.memory.by_id() if previous else {}
+        if previous and previous.embedder != self.embedding_model:
+            raise AlignmentError(
+                f"this judge's memory was embedded with {previous.embedder!r}; align it again with "
+                f"MemAlignOptimizer(embedding_model={previous.embedder!r}) or start from its base judge"
+            )
+        fresh, new_labels = [], []
+        for label in label_set.labels:
+            rendered = render_example(label.trace.inputs, label.trace.outputs, label.value, label.rationale)
+            example = Example(
+                label.trace.trace_id,
+                label.value,
+                label.rationale,
+                rendered,
+                fingerprint(label.value, label.rationale, rendered),
+            )
+            old = known.get(example.trace_id)
+            if old is None or old.fingerprint != example.fingerprint:
+                fresh.append((example, label))
+                new_labels.append(label)
+        log.info("%d labelled traces, %d new or changed", len(label_set.labels), len(fresh))
+        embedder = get_embedder(self.embedding_model)
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            disable=not self.show_progress,
+            console=PROGRESS_CONSOLE,
+        )
+        with progress:
+            try:
+                texts = [
+                    example_text(lbl.trace.inputs, lbl.trace.outputs, lbl.trace.expectations, self.embed)
+                    for _, lbl in fresh
+                ]
+                task = progress.add_task("embedding examples", total=len(texts))
+                vectors = embedder.embed(texts) if texts else None
+                progress.update(task, completed=len(texts))
+            except Exception as exc:  # any embedder failure: nothing half-made is returned
+                raise AlignmentError(
+                    f"embedding failed during alignment ({type(exc).__name__}: {exc}); the judge was not changed"
+                ) from exc
+            memory = previous.memory if previous else EpisodicMemory()
+            if fresh and vectors is not None:
+                memory = memory.with_examples([e for e, _ in fresh], vectors)
+            guidelines = list(previous.guideline_list) if previous else []
+            stats = None
+            if self.distill_guidelines and new_labels:
+                task = progress.add_task("distilling guidelines", total=None)
+                proposed, stats = distill(
+                    base,
+                    new_labels,
+                    self.reflection_model,
+                    embedder,
+                    self.batch_tokens,
+                    self.max_guidelines,
+                    self.concurrency,
+                    on_batch_done=lambda: progress.advance(task),
+                )
+                progress.update(task, total=stats.batches)
+                guidelines = merge_guidelines(guidelines + proposed, embedder, stats)
+                if len(guidelines) > self.max_guidelines:  # keep the best supported ones
+                    guidelines = sorted(guidelines, key=lambda g: -len(g.sources))[: self.max_guidelines]
+        aligned = MemAlignJudge(
+            base=base,
+            guidelines=guidelines,
+            memory=memory,
+            embedder=self.embedding_model,
+            retrieval_k=self.retrieval_k,
+            embed=self.embed,
+            optimizer_config=self.config(),
+        )
+        for g in guidelines:
+            log.debug("guideline: %s (from %d traces)", g.text, len(g.sources))
+        self.last_run = {
+            "labels": len(label_set.labels),
+            "new_or_changed": len(fresh),
+            "conflicts": label_set.conflicts,
+            "rejected_labels": label_set.rejected,
+            "distill_batches": stats.batches if stats else 0,
+            "failed_batches": stats.failed_batches if stats else 0,
+            "guidelines_proposed": stats.proposed if stats else 0,
+            "guidelines_from_reasons": stats.fallbacks if stats else 0,
+            "guidelines_dropped": stats.dropped if stats else [],
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+        return aligned

@@ -1,0 +1,191 @@
+import json
+import logging
+from typing import Literal
+
+import numpy as np
+import pytest
+
+import accord
+from accord.align import AlignmentError, MemAlignJudge, MemAlignOptimizer
+from accord.embeddings import others
+from accord.entities import Trace
+from accord.judges import Guidelines, judge_from_dict, make_judge
+from accord.llm import fake
+from tests.align.helpers import PROMISES, RULES, labelled_traces, play, says_no_when_promised
+
+
+def _judge(model: str = "fake:") -> accord.judges.Judge:
+    return make_judge(
+        "policy",
+        "Decide whether the answer in {{ outputs }} to the customer message in {{ inputs }} follows the policy.",
+        model=model,
+        feedback_value_type=Literal["yes", "no"],
+    )
+
+
+def _optimizer(**kwargs) -> MemAlignOptimizer:
+    return MemAlignOptimizer(embedding_model="hash", show_progress=False, **kwargs)
+
+
+def test_align_returns_a_new_judge_with_guidelines_and_examples_and_leaves_the_input_alone() -> None:
+    play(RULES)
+    judge = _judge()
+    before = judge.to_dict()
+    aligned = judge.align(labelled_traces(20), MemAlignOptimizer(show_progress=False))  # MiniLM by default
+    assert judge.to_dict() == before
+    assert isinstance(aligned, MemAlignJudge) and aligned.name == "policy" and aligned.embedder == "minilm"
+    assert len(aligned.memory) == 20
+    assert sorted(aligned.guidelines) == sorted(RULES.values())
+    by_text = {g.text: set(g.sources) for g in aligned.guideline_list}
+    assert by_text[RULES["no"]] == {f"t{i}" for i in range(0, 20, 2)}
+
+
+def test_rules_that_restate_the_task_or_copy_the_form_fall_back_to_the_experts_reason() -> None:
+    task = "Decide whether the answer in outputs to the customer message in inputs follows the policy."
+    play(lambda r: {"rule": task if "verdict 'no'" in r.messages[0]["content"] else "If <thing>, the verdict is x."})
+    aligned = _judge().align(labelled_traces(12), MemAlignOptimizer(show_progress=False))
+    assert sorted(aligned.guidelines) == [
+        "The experts' verdict is 'no' when: Promises a refund, replacement or credit (rule 2).",
+        "The experts' verdict is 'yes' when: Explains the returns form or claim process.",
+    ]
+
+
+def test_near_duplicate_guidelines_are_merged_by_embedding_similarity() -> None:
+    from accord.align.memalign.distill import DistillStats, merge_guidelines
+    from accord.align.memalign.memory import Guideline
+    from accord.embeddings import get_embedder
+
+    merged = merge_guidelines(
+        [
+            Guideline("If the answer promises a refund or a credit, the verdict is 'no'.", ["a"]),
+            Guideline("If the answer promises a credit or a refund, the verdict is 'no'.", ["b"]),
+            Guideline("If the answer explains the warranty claim, the verdict is 'yes'.", ["c"]),
+        ],
+        get_embedder(),
+        DistillStats(),
+    )
+    assert [(g.text[:30], g.sources) for g in merged] == [
+        ("If the answer promises a refun", ["a", "b"]),
+        ("If the answer explains the war", ["c"]),
+    ]
+
+
+def test_aligned_judge_prompt_has_guidelines_first_and_similar_examples_then_the_case() -> None:
+    play(RULES, verdict=says_no_when_promised, name="a")
+    aligned = _judge("fake:/a").align(labelled_traces(20), _optimizer(retrieval_k=3))
+    script = fake.get_script("a")
+    script.requests.clear()
+    case = Trace(inputs={"question": "broken tent"}, outputs=f"Sorry! {PROMISES[0]} for order 99.")
+    verdict = aligned(trace=case)
+    system, user = script.requests[0].messages[0]["content"], script.requests[0].messages[1]["content"]
+    assert "Guidelines from the domain experts" in system and RULES["no"] in system
+    assert user.index("Similar cases already judged") < user.index("<outputs>")
+    assert user.count("[Example ") == 3 and "Expert verdict: 'no'" in user
+    assert verdict.value == "no"
+    assert [r["trace_id"] for r in verdict.metadata["retrieved"]][0] in {"t0", "t6", "t12", "t18"}
+    other = aligned(inputs={"question": "x"}, outputs="please use the returns form")
+    assert script.requests[-1].messages[0] == script.requests[0].messages[0]  # constant prefix for KV reuse
+    assert other.value == "yes"
+
+
+def test_works_for_builtin_judges_too() -> None:
+    play(RULES)
+    traces = labelled_traces(12, name="guidelines")
+    aligned = Guidelines(guidelines=["Never promise refunds"], model="fake:").align(traces, _optimizer())
+    again = judge_from_dict(json.loads(json.dumps(aligned.to_dict())))
+    assert isinstance(again.base, Guidelines) and again.base.guidelines == ["Never promise refunds"]
+
+
+def test_incremental_alignment_only_processes_new_or_changed_feedback(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = play(RULES)
+    embedded: list[int] = []
+    original = others.HashingEmbedder.embed
+    monkeypatch.setattr(
+        others.HashingEmbedder, "embed", lambda self, texts: embedded.append(len(texts)) or original(self, texts)
+    )
+    traces = labelled_traces(20)
+    first = _judge().align(traces[:14], _optimizer())
+    reflections = len(script.requests)
+    embedded.clear()
+    traces[0].assessments[0].rationale = "Promises a refund on the company's behalf."  # changed
+    second = first.align(traces, _optimizer())
+    assert len(second.memory) == 20
+    assert embedded[0] == 7  # 6 new + 1 changed examples; the other 13 were not embedded again
+    distilled = "\n".join(r.messages[-1]["content"] for r in script.requests[reflections:])
+    # only the 6 new reasons and the 1 changed one are distilled (a reason said once may stay unclustered)
+    assert distilled.count("\n- ") in (6, 7)
+    assert second.memory.by_id()["t0"].rationale.startswith("Promises a refund on")
+
+
+def test_unalign_forgets_examples_and_guidelines_whose_sources_are_gone() -> None:
+    play(RULES)
+    aligned = _judge().align(labelled_traces(20), _optimizer())
+    aligned.add_guideline("Answers must not quote internal ticket numbers.")  # no sources: kept
+    partly = aligned.unalign(["t0", "t1"])
+    assert len(partly.memory) == 18 and "t0" not in partly.memory.ids()
+    assert RULES["no"] in partly.guidelines  # other sources of the rule remain
+    forgotten = aligned.unalign([f"t{i}" for i in range(0, 20, 2)])
+    assert RULES["no"] not in forgotten.guidelines and RULES["yes"] in forgotten.guidelines
+    assert "Answers must not quote internal ticket numbers." in forgotten.guidelines
+    assert len(aligned.memory) == 20  # unalign returns a new judge
+
+
+def test_guidelines_are_editable_and_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    play(RULES)
+    with caplog.at_level(logging.DEBUG, logger="accord.align.memalign"):
+        aligned = _judge().align(labelled_traces(12), _optimizer())
+    assert "guideline: If the answer promises a refund" in caplog.text
+    assert "rule from 6 reasons" in caplog.text
+    aligned.remove_guideline(0)
+    aligned.add_guideline("Ship dates are promises too.")
+    assert aligned.guidelines[-1] == "Ship dates are promises too."
+    with pytest.raises(ValueError):
+        aligned.remove_guideline("not there")
+
+
+def test_malformed_guidelines_fall_back_to_the_experts_reasons(caplog: pytest.LogCaptureFixture) -> None:
+    script = play(lambda request: '{"rules": "be good"}')
+    with caplog.at_level(logging.WARNING, logger="accord.align.memalign"):
+        aligned = _judge().align(labelled_traces(12), _optimizer())
+    assert len(aligned.memory) == 12
+    assert "The experts' verdict is 'no' when: Promises a refund, replacement or credit (rule 2)." in aligned.guidelines
+    assert "reflection failed for a batch of 6 reasons (the answer has no rule)" in caplog.text
+    assert len(script.requests) == 4  # each batch asked twice
+
+
+def test_embedding_failure_mid_alignment_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    play(RULES)
+
+    def broken(self, texts):
+        raise ConnectionError("embedding server went away")
+
+    monkeypatch.setattr(others.HashingEmbedder, "embed", broken)
+    judge = _judge()
+    with pytest.raises(AlignmentError, match="embedding failed during alignment.*went away.*not changed"):
+        judge.align(labelled_traces(12), _optimizer())
+
+
+def test_too_little_feedback_is_a_clear_error() -> None:
+    with pytest.raises(AlignmentError, match="found 5"):
+        _judge().align(labelled_traces(5), _optimizer())
+
+
+def test_retrieval_over_many_examples_returns_the_nearest() -> None:
+    from accord.align.memalign.memory import EpisodicMemory, Example
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(5000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    memory = EpisodicMemory([Example(f"e{i}", "yes", "", "", "") for i in range(5000)], vectors)
+    found = memory.search(vectors[1234], 3, exclude={"e1234"})
+    assert len(found) == 3 and found[0][0].trace_id != "e1234"
+    exact = np.argsort(-(vectors @ vectors[1234]))[1:4]
+    assert [e.trace_id for e, _ in found] == [f"e{i}" for i in exact]
+
+
+def test_default_embedder_is_the_int8_minilm() -> None:
+    from accord.embeddings import get_embedder
+
+    vectors = get_embedder().embed(["I issued a refund", "A refund was issued to you", "Tents keep rain out"])
+    assert vectors.shape == (3, 384)
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2])
