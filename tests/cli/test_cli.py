@@ -94,4 +94,5 @@ def test_demo_runs_end_to_end_on_the_fake_model(size: int) -> None:
     text = run("demo", "--test-size", str(size))
     assert "imported 100 support traces" in text
     assert "Cohen's kappa" in text and "n=10" in text
-    assert "unparseable or failed verdicts: 0" in text
+    assert "registered policy_compliant@2" in text and "guidelines learned" in text
+    assert "unparseable verdicts: 0 before, 0 after" in text

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import warnings
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from accord.align.base import AlignmentError, AlignmentOptimizer
 from accord.align.labels import collect_labels
-from accord.judges.base import JudgeInput
+from accord.judges.base import TEMPLATE_VARIABLE, JudgeInput
 from accord.judges.factory import make_judge
 from accord.judges.rendering import clip, render_value
 from accord.judges.value_types import ValueType
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("accord.align.dspy")
 
-_VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 GUIDANCE_HEADER = "Guidance learned from expert feedback:"
 MAX_DEMOS = 4
 DEMO_CHARS = 300
@@ -149,7 +147,7 @@ def _field_texts(judge: Judge, fields: Sequence[str], trace: Trace) -> dict[str,
 
 def _seed_instructions(judge: Judge) -> str:
     static = judge.static_sections()
-    return _VARIABLE.sub(lambda m: static.get(m.group(1), f"`{m.group(1)}`"), judge.instructions)
+    return TEMPLATE_VARIABLE.sub(lambda m: static.get(m.group(1), f"`{m.group(1)}`"), judge.instructions)
 
 
 def _annotation(value_type: ValueType) -> Any:
@@ -166,7 +164,7 @@ def _guidance(seed: str, learned: str, demos: Sequence[Any], gold: dict[tuple[st
     if learned.startswith(seed):  # SIMBA appends advice to the seed; keep only what it added
         learned = learned[len(seed) :]
     # the guidance is prose: a stray {{ x }} in it must not become a template variable
-    learned = _VARIABLE.sub(lambda m: m.group(1), learned).strip()
+    learned = TEMPLATE_VARIABLE.sub(lambda m: m.group(1), learned).strip()
     lines = []
     for demo in list(demos)[-MAX_DEMOS:]:
         key = (str(demo.get("inputs")), str(demo.get("outputs")))
@@ -255,7 +253,7 @@ class _DSPyPromptOptimizer(AlignmentOptimizer):
         if not guidance:
             log.warning("%s found nothing better than the judge's instructions; they stay as they are", self.name)
         static = judge.static_sections()  # built-in judges' fixed sections are written into the template
-        template = _VARIABLE.sub(lambda m: static.get(m.group(1), m.group(0)), judge.instructions)
+        template = TEMPLATE_VARIABLE.sub(lambda m: static.get(m.group(1), m.group(0)), judge.instructions)
         self.last_run = {"labels": len(labels), "demos": len(predictor.demos), "guidance": guidance}
         return make_judge(
             name=judge.name,

@@ -16,8 +16,9 @@ def demo_command(
     test_size: int = typer.Option(40, "--test-size", help="Traces in the held-out test split."),
     experiment: str = typer.Option("support-demo", "--experiment", "-e", help="Experiment name (a fresh one is made)."),
 ) -> None:
-    """Import the example support traces, judge a held-out test split with the local model, and print the
-    judge's agreement with the human experts."""
+    """The whole loop on the example support traces with the embedded model: a generic judge's agreement
+    with the experts on a held-out test split, alignment on the training split (MemAlign), the aligned judge
+    on the same test split, and both judge versions registered."""
     from accord.demo.run import run_demo
 
     run_demo(model or default_model(), test_size=test_size, experiment=experiment)

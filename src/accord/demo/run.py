@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections import defaultdict
 from typing import Any, Literal
 
@@ -11,14 +12,13 @@ from rich.table import Table
 
 from accord.demo import DATA, JUDGE_NAME
 from accord.entities import Trace
-from accord.evaluation import evaluate
 from accord.experiments import set_experiment
 from accord.importing import import_traces
 from accord.judges import Judge, make_judge
-from accord.metrics import Agreement, human_label, judge_agreement
+from accord.metrics import Agreement, human_label
 from accord.store import get_store
 
-console = Console()
+console = Console(soft_wrap=True)  # long lines stay whole: easier to read back and to grep
 
 GENERIC_INSTRUCTIONS = (
     "You review answers written by the customer-support assistant of an outdoor-gear shop. Decide whether "
@@ -77,7 +77,12 @@ def print_agreement(title: str, result: Agreement) -> None:
     console.print(table)
 
 
-def run_demo(model: str, test_size: int = 40, experiment: str = "support-demo") -> Agreement:
+def run_demo(model: str, test_size: int = 40, experiment: str = "support-demo") -> dict[str, Agreement]:
+    """Baseline on the test split → align on the training split → aligned judge on the same test split →
+    register. Returns both agreements."""
+    from accord.agreement import evaluate_agreement
+    from accord.align import MemAlignOptimizer
+
     name = fresh_experiment_name(experiment)
     exp = set_experiment(name)
     report = import_traces(DATA, name, on_conflict="new-ids")
@@ -87,19 +92,39 @@ def run_demo(model: str, test_size: int = 40, experiment: str = "support-demo") 
     store = get_store()
     traces = store.get_traces(store.search_trace_ids([exp.experiment_id], newest_first=False))
     train, test = stratified_split(traces, test_size)
-    console.print(f"split: {len(train)} train traces (for alignment), {len(test)} held-out test traces")
+    console.print(f"split: {len(train)} training traces for alignment, {len(test)} held-out test traces")
+
     judge = demo_judge(model)
-    console.print(f"judging the test split with [bold]{model}[/] …")
-    result = evaluate(test, [judge], concurrency=4)
-    agreement, disagreements = judge_agreement(test, result.all_verdicts(), JUDGE_NAME)
-    print_agreement("generic judge vs experts (test split)", agreement)
-    if disagreements:
-        console.print(f"{len(disagreements)} disagreements, for example:")
-        for row in disagreements[:3]:
+    judge.register(experiment_id=exp.experiment_id)
+    console.rule("1. the generic judge on the held-out test split")
+    before = evaluate_agreement(judge, test, concurrency=4)
+    print_agreement(f"{judge.key} vs experts", before.agreement)
+
+    console.rule("2. align on the training split (MemAlign)")
+    started = time.perf_counter()
+    aligned = judge.align(train, MemAlignOptimizer())
+    version = aligned.register(experiment_id=exp.experiment_id, tags={"optimizer": "memalign"})
+    console.print(f"aligned in {time.perf_counter() - started:.0f} s; registered {aligned.key}; guidelines learned:")
+    for i, text in enumerate(aligned.guidelines, start=1):
+        console.print(f"  {i}. {text}", markup=False)
+
+    console.rule("3. the aligned judge on the same held-out test split")
+    after = evaluate_agreement(aligned, test, concurrency=4)
+    print_agreement(f"{aligned.key} vs experts", after.agreement)
+
+    gain = after.agreement.cohen_kappa - before.agreement.cohen_kappa
+    console.rule("result")
+    console.print(
+        f"Cohen's kappa {before.agreement.cohen_kappa:.2f} → {after.agreement.cohen_kappa:.2f} ({gain:+.2f}); "
+        f"accuracy {before.agreement.accuracy:.2f} → {after.agreement.accuracy:.2f}; "
+        f"unparseable verdicts: {before.agreement.extra['unparseable']} before, "
+        f"{after.agreement.extra['unparseable']} after"
+    )
+    console.print(f"judge versions: {JUDGE_NAME}@1 (generic), {JUDGE_NAME}@{version} (aligned) in experiment {name}")
+    if after.disagreements:
+        console.print(f"{len(after.disagreements)} test traces where the aligned judge still disagrees, e.g.:")
+        for row in after.disagreements[:3]:
             console.print(
-                f"  {row['trace_id']}: experts say {row['human']}, judge says {row['judge']} — {row['rationale']}",
-                markup=False,
+                f"  {row['trace_id']}: experts {row['human']}, judge {row['judge']} — {row['rationale']}", markup=False
             )
-    errors = len(result.errors)
-    console.print(f"unparseable or failed verdicts: {errors}")
-    return agreement
+    return {"before": before.agreement, "after": after.agreement}

@@ -24,14 +24,14 @@ from accord.llm import ChatRequest, get_model
 log = logging.getLogger("accord.judges")
 
 PUBLIC_VARIABLES = ("inputs", "outputs", "expectations", "trace", "conversation")
-_VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+TEMPLATE_VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 SPEC_VERSION = 1
 
 
 def template_variables(instructions: str) -> list[str]:
     """Variables used in a template, in order of first use."""
     seen: list[str] = []
-    for name in _VARIABLE.findall(instructions):
+    for name in TEMPLATE_VARIABLE.findall(instructions):
         if name not in seen:
             seen.append(name)
     return seen
@@ -172,7 +172,7 @@ class Judge:
             name = match.group(1)
             return static[name] if name in static else f"<{name}>"
 
-        instructions = _VARIABLE.sub(refer, self.instructions)
+        instructions = TEMPLATE_VARIABLE.sub(refer, self.instructions)
         return (
             "You are an expert judge. Evaluate the content given in tagged sections by following the "
             "instructions exactly.\n\n"

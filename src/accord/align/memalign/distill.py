@@ -28,7 +28,7 @@ from accord.align.labels import Label
 from accord.align.memalign.memory import Guideline
 from accord.embeddings import Embedder
 from accord.errors import ModelError
-from accord.judges.base import _VARIABLE, Judge
+from accord.judges.base import TEMPLATE_VARIABLE, Judge
 from accord.judges.rendering import clip, render_value
 from accord.llm import ChatRequest, get_model
 
@@ -61,7 +61,7 @@ class ReasonBatch:
 
 
 def _task(judge: Judge) -> str:
-    return _VARIABLE.sub(lambda m: f"<{m.group(1)}>", judge.instructions)
+    return TEMPLATE_VARIABLE.sub(lambda m: f"<{m.group(1)}>", judge.instructions)
 
 
 def _reason(label: Label) -> str:

@@ -1,0 +1,317 @@
+"""Alignment benchmark: baseline judge vs MemAlign vs SIMBA vs MLflow 3.17.2's MemAlign, same rows, same
+embedded model, agreement measured on held-out traces the alignment never saw.
+
+    python bench/alignment.py --dataset faithbench --methods baseline,memalign,mlflow --n-train 60 --n-test 50
+    python bench/alignment.py --dataset halueval --methods baseline,memalign,simba --n-test 60
+    python bench/alignment.py --dataset faithbench --curve 10,25,50,100,200 --n-test 50
+
+faithbench is split by source document (no source in both train and test); halueval is a stratified
+sample (--sample rows) split stratified by label. Results are merged into
+bench/results/alignment_<dataset>.json, one entry per method, so methods can run in separate processes.
+The MLflow comparator needs ../shared/bench/mlflow_memalign/setup.sh RUN first (--mlflow-run RUN).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Literal
+
+from _common import RESULTS, isolated_home
+
+isolated_home(keep_cache=False)
+os.environ["ACCORD_NO_CACHE"] = "1"  # every verdict and reflection call is really computed
+
+import accord  # noqa: E402
+from accord.align import MemAlignOptimizer  # noqa: E402
+from accord.judges import make_judge  # noqa: E402
+from accord.llm import get_model  # noqa: E402
+from accord.metrics import agreement  # noqa: E402
+from accord.store import get_store  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DATASETS: dict[str, dict[str, Any]] = {
+    "faithbench": {
+        "file": "faithbench_dev.jsonl",
+        "name": "faithful",
+        "input_key": "source",
+        # the comparator's own instructions, word for word, so both judges start from the same prompt
+        "instructions": (
+            "Decide whether the summary in {{ outputs }} is faithful to the source document in {{ inputs }}: "
+            "every claim in the summary must be supported by the source. Answer 'yes' if faithful, 'no' if it "
+            "contains any unsupported or contradicted information."
+        ),
+    },
+    "halueval": {
+        "file": "halueval_general.jsonl",
+        "name": "hallucination_free",
+        "input_key": "query",
+        "instructions": (
+            "Decide whether the response in {{ outputs }} to the user's request in {{ inputs }} is free of "
+            "hallucination: every factual claim in it must be true. Answer 'yes' if it is hallucination-free, "
+            "'no' if it contains any false, invented or unsupported information."
+        ),
+    },
+}
+
+
+def label(row: dict[str, Any]) -> str:
+    return row["assessments"][0]["value"]
+
+
+def split(dataset: str, rows: list[dict[str, Any]], sample: int, seed: int) -> tuple[list, list]:
+    rng = random.Random(seed)
+    if dataset == "faithbench":  # by source document, so retrieval can't find the test document itself
+        groups: dict[str, list] = defaultdict(list)
+        for row in rows:
+            groups[row["inputs"]["source"]].append(row)
+        keys = sorted(groups)
+        rng.shuffle(keys)
+        cut = round(len(keys) * 0.6)
+        train = [r for k in keys[:cut] for r in groups[k]]
+        test = [r for k in keys[cut:] for r in groups[k]]
+    else:
+        by_label: dict[str, list] = defaultdict(list)
+        for row in rows:
+            by_label[label(row)].append(row)
+        picked = []
+        for _value, members in sorted(by_label.items()):
+            rng.shuffle(members)
+            picked += members[: round(sample * len(members) / len(rows))]
+        rng.shuffle(picked)
+        cut = round(len(picked) * 0.6)
+        train, test = picked[:cut], picked[cut:]
+    rng.shuffle(train)
+    rng.shuffle(test)
+    return train, test
+
+
+def stratified_prefix(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """The first n rows, keeping the label mix of the whole list (so small training sets are not one-sided)."""
+    by_label: dict[str, list] = defaultdict(list)
+    for row in rows:
+        by_label[label(row)].append(row)
+    out: list[dict[str, Any]] = []
+    for members in by_label.values():
+        out += members[: max(1, round(n * len(members) / len(rows)))]
+    return out[:n] if len(out) >= n else out
+
+
+def usage_delta(model_uri: str, before: dict[str, float]) -> dict[str, float]:
+    usage = get_model(model_uri).usage
+    now = {"calls": usage.calls, "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
+    return {k: now[k] - before.get(k, 0) for k in now}
+
+
+def snapshot(model_uri: str) -> dict[str, float]:
+    return usage_delta(model_uri, {})
+
+
+def measure(judge: Any, test_traces: list, model_uri: str) -> dict[str, Any]:
+    before = snapshot(model_uri)
+    started = time.perf_counter()
+    report = accord.evaluate_agreement(judge, test_traces, concurrency=1, log_verdicts=False, show_progress=True)
+    wall = time.perf_counter() - started
+    a = report.agreement
+    return {
+        "n": len(test_traces),
+        "n_compared": a.n,
+        "unparseable": a.extra.get("unparseable", 0),
+        "accuracy": round(a.accuracy, 4),
+        "kappa": round(a.cohen_kappa, 4),
+        "kappa_ci": [round(x, 4) for x in a.kappa_ci],
+        "confusion": {"labels": a.labels, "matrix": a.confusion},
+        "eval_wall_s": round(wall, 1),
+        "eval_s_per_verdict": round(wall / max(1, len(test_traces)), 2),
+        "eval_llm": usage_delta(model_uri, before),
+    }
+
+
+def accord_traces(rows: list[dict[str, Any]], experiment: str, path: Path) -> list:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = accord.import_traces(path, experiment, on_conflict="new-ids")
+    store = get_store()
+    return store.get_traces(store.search_trace_ids([report.experiment_id], newest_first=False))
+
+
+def run_mlflow(args: argparse.Namespace, cfg: dict[str, Any], train_file: Path, test_file: Path) -> dict[str, Any]:
+    run = Path(args.mlflow_run).resolve()
+    harness = SHARED / "bench" / "mlflow_memalign"
+    env = {**os.environ, "ANCHOR_DIR": str(run), "HOME": str(run / "home")}
+    (run / "home").mkdir(exist_ok=True)
+    tag = f"{args.dataset}_{args.n_train}_{args.n_test}"
+    for stale in (run / f"results_{tag}.jsonl", run / f"summary_{tag}.json"):
+        stale.unlink(missing_ok=True)
+    server = subprocess.Popen(
+        [str(run / "venv/bin/python"), str(harness / "serve_local.py"), str(args.mlflow_port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):  # the server loads the model first
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{args.mlflow_port}/stats", timeout=2)
+                break
+            except OSError:
+                time.sleep(1)
+        subprocess.run(
+            [
+                str(run / "venv/bin/python"),
+                str(harness / "run_mlflow_memalign.py"),
+                "--train-file",
+                str(train_file),
+                "--test-file",
+                str(test_file),
+                "--name",
+                cfg["name"],
+                "--input-key",
+                cfg["input_key"],
+                "--n-train",
+                str(args.n_train),
+                "--n-test",
+                str(args.n_test),
+                "--port",
+                str(args.mlflow_port),
+                "--tag",
+                tag,
+            ],
+            env=env,
+            check=True,
+        )
+    finally:
+        server.terminate()
+        server.wait()
+    summary = json.loads((run / f"summary_{tag}.json").read_text())
+    rows = [json.loads(line) for line in (run / f"results_{tag}.jsonl").read_text().splitlines()]
+    out: dict[str, Any] = {
+        "align_wall_s": summary["align"]["wall_s"],
+        "align_llm": summary["align"]["proxy_stats"],
+        "guidelines": [g["text"] for g in summary["align"]["guidelines"]],
+    }
+    for run_name, key in (("baseline", "mlflow_baseline"), ("aligned", "mlflow_memalign")):
+        mine = [r for r in rows if r["run"] == run_name]
+        parsed = [r for r in mine if r["verdict"] in ("yes", "no")]
+        a = agreement([r["human"] for r in parsed], [r["verdict"] for r in parsed]) if parsed else None
+        out[key] = {
+            "n": len(mine),
+            "n_compared": len(parsed),
+            "unparseable": len(mine) - len(parsed),
+            "accuracy": round(a.accuracy, 4) if a else None,
+            "accuracy_errors_as_wrong": round(sum(r["verdict"] == r["human"] for r in parsed) / max(1, len(mine)), 4),
+            "kappa": round(a.cohen_kappa, 4) if a else None,
+            "kappa_ci": [round(x, 4) for x in a.kappa_ci] if a else None,
+            "eval_wall_s": summary[run_name]["total_wall_s"],
+            "eval_s_per_verdict": round(summary[run_name]["total_wall_s"] / max(1, len(mine)), 2),
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="faithbench")
+    parser.add_argument("--methods", default="baseline,memalign", help="baseline,memalign,simba,mlflow")
+    parser.add_argument("--n-train", type=int, default=60)
+    parser.add_argument("--n-test", type=int, default=50)
+    parser.add_argument("--sample", type=int, default=300, help="halueval: rows in the stratified sample")
+    parser.add_argument("--curve", default="", help="training sizes for a MemAlign learning curve, e.g. 10,25,50")
+    parser.add_argument("--simba-steps", type=int, default=2)
+    parser.add_argument("--simba-candidates", type=int, default=3)
+    parser.add_argument("--simba-bsize", type=int, default=8)
+    parser.add_argument("--model", default="local:/qwen2.5-coder-1.5b")
+    parser.add_argument("--mlflow-run", default=str(ROOT.parent / "runs" / "mlflow"))
+    parser.add_argument("--mlflow-port", type=int, default=18181)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    cfg = DATASETS[args.dataset]
+    rows = [json.loads(line) for line in (SHARED / "data" / cfg["file"]).read_text().splitlines()]
+    train_rows, test_rows = split(args.dataset, rows, args.sample, args.seed)
+    train_rows = stratified_prefix(train_rows, max([args.n_train, *[int(n) for n in args.curve.split(",") if n]]))
+    test_rows = stratified_prefix(test_rows, args.n_test)
+    work = Path(os.environ["ACCORD_HOME"])
+    train_file, test_file = work / "train.jsonl", work / "test.jsonl"
+    train = accord_traces(train_rows, "train", train_file)
+    test = accord_traces(test_rows, "test", test_file)
+    judge = make_judge(cfg["name"], cfg["instructions"], model=args.model, feedback_value_type=Literal["yes", "no"])
+    out_path = RESULTS / f"alignment_{args.dataset}.json"
+    results = json.loads(out_path.read_text()) if out_path.exists() else {}
+    results.update(
+        {
+            "dataset": args.dataset,
+            "model": args.model,
+            "date": time.strftime("%Y-%m-%d"),
+            "split": {
+                "train_available": len(train),
+                "test": len(test_rows),
+                "n_train": args.n_train,
+                "test_labels": {v: sum(label(r) == v for r in test_rows) for v in ("yes", "no")},
+                "by": "source document" if args.dataset == "faithbench" else "stratified sample",
+                "seed": args.seed,
+            },
+        }
+    )
+
+    def save() -> None:
+        RESULTS.mkdir(exist_ok=True)
+        out_path.write_text(json.dumps(results, indent=2) + "\n")
+
+    methods = [m for m in args.methods.split(",") if m]
+    train_n = stratified_prefix_traces(train, train_rows, args.n_train)
+    if "baseline" in methods:
+        results["baseline"] = measure(judge, test, args.model)
+        save()
+    if "memalign" in methods:
+        results["memalign"] = align_and_measure(judge, train_n, test, args.model, MemAlignOptimizer(show_progress=True))
+        save()
+    if "simba" in methods:
+        from accord.align.dspy_optimizers import SIMBAOptimizer
+
+        optimizer = SIMBAOptimizer(
+            max_steps=args.simba_steps, num_candidates=args.simba_candidates, bsize=args.simba_bsize
+        )
+        results["simba"] = align_and_measure(judge, train_n, test, args.model, optimizer)
+        results["simba"]["settings"] = optimizer.config()
+        save()
+    if "mlflow" in methods:
+        results.update(run_mlflow(args, cfg, train_file, test_file))
+        save()
+    if args.curve:
+        curve = results.setdefault("curve", {})
+        for n in [int(x) for x in args.curve.split(",")]:
+            subset = stratified_prefix_traces(train, train_rows, n)
+            curve[str(n)] = align_and_measure(judge, subset, test, args.model, MemAlignOptimizer(show_progress=False))
+            save()
+    print(json.dumps(results, indent=2))
+
+
+def stratified_prefix_traces(traces: list, rows: list[dict[str, Any]], n: int) -> list:
+    """The stored traces for `stratified_prefix(rows, n)` (import kept the row order)."""
+    wanted = {r["trace_id"] for r in stratified_prefix(rows, n)}
+    return [t for t in traces if t.tags.get("source_trace_id") in wanted]
+
+
+def align_and_measure(judge: Any, train: list, test: list, model_uri: str, optimizer: Any) -> dict[str, Any]:
+    before = snapshot(model_uri)
+    started = time.perf_counter()
+    aligned = judge.align(train, optimizer)
+    align_wall = time.perf_counter() - started
+    result = {"n_train": len(train), "align_wall_s": round(align_wall, 1), "align_llm": usage_delta(model_uri, before)}
+    result.update(measure(aligned, test, model_uri))
+    if hasattr(aligned, "guidelines"):
+        result["guidelines"] = aligned.guidelines
+    elif aligned.instructions != judge.instructions:
+        result["instructions"] = aligned.instructions
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
