@@ -49,11 +49,11 @@ def play(
     from a callable) and the judge (`verdict(request)`, default "yes")."""
 
     def reply(request: ChatRequest) -> Any:
-        if "rule" in (request.json_schema or {}).get("properties", {}):
+        if "condition" in (request.json_schema or {}).get("properties", {}):
             if callable(rules):
                 return rules(request)
             wanted = "no" if "verdict 'no'" in request.messages[0]["content"] else "yes"
-            return {"rule": (rules or {}).get(wanted, f"If nothing else applies, the verdict is '{wanted}'.")}
+            return {"condition": (rules or {}).get(wanted, "nothing else applies")}
         value = verdict(request) if verdict else "yes"
         return {"rationale": "scripted", "result": value}
 
@@ -61,9 +61,10 @@ def play(
 
 
 RULES = {
-    "no": "If the answer promises a refund, replacement or credit, the verdict is 'no'.",
-    "yes": "If the answer explains the returns form or claim process, the verdict is 'yes'.",
+    "no": "the answer promises a refund, replacement or credit",
+    "yes": "the answer explains the returns form or claim process",
 }
+SENTENCES = {verdict: f"verdict {verdict!r} when: {condition}" for verdict, condition in RULES.items()}
 
 
 def says_no_when_promised(request: ChatRequest) -> str:

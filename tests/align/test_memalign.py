@@ -11,7 +11,7 @@ from accord.embeddings import others
 from accord.entities import Trace
 from accord.judges import Guidelines, judge_from_dict, make_judge
 from accord.llm import fake
-from tests.align.helpers import PROMISES, RULES, labelled_traces, play, says_no_when_promised
+from tests.align.helpers import PROMISES, RULES, SENTENCES, labelled_traces, play, says_no_when_promised
 
 
 def _judge(model: str = "fake:") -> accord.judges.Judge:
@@ -35,18 +35,19 @@ def test_align_returns_a_new_judge_with_guidelines_and_examples_and_leaves_the_i
     assert judge.to_dict() == before
     assert isinstance(aligned, MemAlignJudge) and aligned.name == "policy" and aligned.embedder == "minilm"
     assert len(aligned.memory) == 20
-    assert sorted(aligned.guidelines) == sorted(RULES.values())
+    assert sorted(aligned.guidelines) == sorted(SENTENCES.values())
     by_text = {g.text: set(g.sources) for g in aligned.guideline_list}
+    assert {g.verdict for g in aligned.guideline_list} == {"yes", "no"}
     assert by_text[RULES["no"]] == {f"t{i}" for i in range(0, 20, 2)}
 
 
 def test_rules_that_restate_the_task_or_copy_the_form_fall_back_to_the_experts_reason() -> None:
     task = "Decide whether the answer in outputs to the customer message in inputs follows the policy."
-    play(lambda r: {"rule": task if "verdict 'no'" in r.messages[0]["content"] else "If <thing>, the verdict is x."})
+    play(lambda r: {"condition": task if "verdict 'no'" in r.messages[0]["content"] else "<thing> happens"})
     aligned = _judge().align(labelled_traces(12), MemAlignOptimizer(show_progress=False))
     assert sorted(aligned.guidelines) == [
-        "The experts' verdict is 'no' when: Promises a refund, replacement or credit (rule 2).",
-        "The experts' verdict is 'yes' when: Explains the returns form or claim process.",
+        "verdict 'no' when: Promises a refund, replacement or credit (rule 2).",
+        "verdict 'yes' when: Explains the returns form or claim process.",
     ]
 
 
@@ -57,16 +58,16 @@ def test_near_duplicate_guidelines_are_merged_by_embedding_similarity() -> None:
 
     merged = merge_guidelines(
         [
-            Guideline("If the answer promises a refund or a credit, the verdict is 'no'.", ["a"]),
-            Guideline("If the answer promises a credit or a refund, the verdict is 'no'.", ["b"]),
-            Guideline("If the answer explains the warranty claim, the verdict is 'yes'.", ["c"]),
+            Guideline("the answer promises a refund or a credit to the customer", ["a"], "no"),
+            Guideline("the answer promises a credit or a refund to the customer", ["b"], "no"),
+            Guideline("the answer explains how to file a warranty claim", ["c"], "yes"),
         ],
         get_embedder(),
         DistillStats(),
     )
     assert [(g.text[:30], g.sources) for g in merged] == [
-        ("If the answer promises a refun", ["a", "b"]),
-        ("If the answer explains the war", ["c"]),
+        ("the answer promises a refund o", ["a", "b"]),
+        ("the answer explains how to fil", ["c"]),
     ]
 
 
@@ -78,7 +79,8 @@ def test_aligned_judge_prompt_has_guidelines_first_and_similar_examples_then_the
     case = Trace(inputs={"question": "broken tent"}, outputs=f"Sorry! {PROMISES[0]} for order 99.")
     verdict = aligned(trace=case)
     system, user = script.requests[0].messages[0]["content"], script.requests[0].messages[1]["content"]
-    assert "Guidelines from the domain experts" in system and RULES["no"] in system
+    assert "What the domain experts check" in system and RULES["no"] in system
+    assert "The verdict is 'no' when the case shows any of:" in system
     assert user.index("Similar cases already judged") < user.index("<outputs>")
     assert user.count("[Example ") == 3 and "Expert verdict: 'no'" in user
     assert verdict.value == "no"
@@ -123,9 +125,9 @@ def test_unalign_forgets_examples_and_guidelines_whose_sources_are_gone() -> Non
     aligned.add_guideline("Answers must not quote internal ticket numbers.")  # no sources: kept
     partly = aligned.unalign(["t0", "t1"])
     assert len(partly.memory) == 18 and "t0" not in partly.memory.ids()
-    assert RULES["no"] in partly.guidelines  # other sources of the rule remain
+    assert SENTENCES["no"] in partly.guidelines  # other sources of the rule remain
     forgotten = aligned.unalign([f"t{i}" for i in range(0, 20, 2)])
-    assert RULES["no"] not in forgotten.guidelines and RULES["yes"] in forgotten.guidelines
+    assert SENTENCES["no"] not in forgotten.guidelines and SENTENCES["yes"] in forgotten.guidelines
     assert "Answers must not quote internal ticket numbers." in forgotten.guidelines
     assert len(aligned.memory) == 20  # unalign returns a new judge
 
@@ -134,7 +136,7 @@ def test_guidelines_are_editable_and_logged_at_debug(caplog: pytest.LogCaptureFi
     play(RULES)
     with caplog.at_level(logging.DEBUG, logger="accord.align.memalign"):
         aligned = _judge().align(labelled_traces(12), _optimizer())
-    assert "guideline: If the answer promises a refund" in caplog.text
+    assert "guideline: the answer promises a refund" in caplog.text
     assert "rule from 6 reasons" in caplog.text
     aligned.remove_guideline(0)
     aligned.add_guideline("Ship dates are promises too.")
@@ -148,8 +150,8 @@ def test_malformed_guidelines_fall_back_to_the_experts_reasons(caplog: pytest.Lo
     with caplog.at_level(logging.WARNING, logger="accord.align.memalign"):
         aligned = _judge().align(labelled_traces(12), _optimizer())
     assert len(aligned.memory) == 12
-    assert "The experts' verdict is 'no' when: Promises a refund, replacement or credit (rule 2)." in aligned.guidelines
-    assert "reflection failed for a batch of 6 reasons (the answer has no rule)" in caplog.text
+    assert "verdict 'no' when: Promises a refund, replacement or credit (rule 2)." in aligned.guidelines
+    assert "reflection failed for a batch of 6 reasons (the answer has no condition)" in caplog.text
     assert len(script.requests) == 4  # each batch asked twice
 
 

@@ -142,7 +142,7 @@ def test_validation_warns_loudly_when_the_aligned_judge_is_worse() -> None:
     def contrarian(request):
         promised = any(p in request.messages[-1]["content"].rsplit("<outputs>", 1)[-1] for p in PROMISES)
         wrong = "yes" if promised else "no"  # the opposite of the experts
-        return wrong if "Guidelines from the domain experts" in request.messages[0]["content"] else "no"
+        return wrong if "What the domain experts check" in request.messages[0]["content"] else "no"
 
     play(RULES, verdict=contrarian)
     with warnings.catch_warnings(record=True) as caught:

@@ -47,7 +47,10 @@ def test_align_registers_a_new_version_and_prints_before_and_after(tmp_path: Pat
     versions = json.loads(run("judges", "versions", "policy", "--json"))
     assert [(v["version"], v["kind"]) for v in versions] == [(1, "instructions"), (2, "memalign")]
     guidelines = json.loads(run("judges", "guidelines", "policy@2", "--json"))
-    assert {g["text"] for g in guidelines} == set(RULES.values())
+    assert {g["text"] for g in guidelines} == set(RULES.values()) and {g["verdict"] for g in guidelines} == {
+        "yes",
+        "no",
+    }
     result = json.loads(
         run(
             "align",

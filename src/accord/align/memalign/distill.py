@@ -6,8 +6,9 @@ embedded 1.5B model: every rule restated the task). So the reflection task is ma
    by embedding, so each batch holds reasons that say the same thing;
 2. one structured call per batch asks for the single rule those reasons share, in the form
    "If ..., the verdict is X" (batches run concurrently, packed to the reflection model's budget);
-3. a rule is kept only if it is checkable, does not restate the task, and stays close to the reasons it
-   came from; otherwise the batch's most typical reason itself becomes the guideline;
+3. the answer is a condition ("the verdict is X when ..."), kept only if it is checkable, does not restate
+   the task, and stays close to the reasons it came from; otherwise the batch's most typical reason itself
+   becomes the guideline;
 4. near-duplicate rules are merged by embedding similarity, not only exact text.
 """
 
@@ -36,7 +37,7 @@ log = logging.getLogger("accord.align.memalign")
 
 RULE_MAX_CHARS = 220
 CHARS_PER_TOKEN = 3.5
-SAME_REASON = 0.55  # cosine similarity at which two reasons join one cluster
+REASONS_PER_BATCH = 6  # about this many reasons per cluster: a condition should generalize over cases
 RESTATES_TASK = 0.85  # cosine similarity to the task above which a rule only restates it
 GROUNDED = 0.35  # a rule must be at least this similar to the reasons it summarizes
 DUPLICATE = 0.88  # cosine similarity above which two rules say the same
@@ -73,42 +74,45 @@ def _reason(label: Label) -> str:
 def reason_batches(
     labels: Sequence[Label], embedder: Embedder, budget_tokens: int, max_batches: int
 ) -> list[ReasonBatch]:
-    """Reasons grouped by verdict, clustered greedily by similarity; verdicts take turns (biggest cluster
-    first within each), so every verdict gets rules. Clusters of one reason are kept only when nothing
-    recurs for that verdict."""
+    """Reasons grouped by verdict and clustered by meaning (k-means on their embeddings, about one cluster
+    per REASONS_PER_BATCH reasons, so a condition summarizes several cases and stays general); verdicts take
+    turns, biggest cluster first, so every verdict gets conditions. A cluster over the token budget is cut."""
+    from sklearn.cluster import KMeans
+
     reasons = [_reason(label) for label in labels]
     vectors = embedder.embed(reasons)
-    per_verdict: list[list[ReasonBatch]] = []
     by_verdict: dict[str, list[int]] = {}
     for i, label in enumerate(labels):
         by_verdict.setdefault(repr(label.value), []).append(i)
+    per_verdict: list[list[ReasonBatch]] = []
     for indices in by_verdict.values():
-        clusters: list[list[int]] = []
-        centroids: list[np.ndarray] = []
-        for i in indices:
-            scores = [float(vectors[i] @ c) for c in centroids]
-            best = int(np.argmax(scores)) if scores else -1
-            cost = sum(len(reasons[j]) for j in clusters[best]) / CHARS_PER_TOKEN if best >= 0 else 0
-            if best >= 0 and scores[best] >= SAME_REASON and cost < budget_tokens:
-                clusters[best].append(i)
-                mean = vectors[clusters[best]].mean(axis=0)
-                centroids[best] = mean / max(float(np.linalg.norm(mean)), 1e-9)
-            else:
-                clusters.append([i])
-                centroids.append(vectors[i])
-        recurring = [c for c in clusters if len(c) > 1] or clusters
+        k = max(1, min(len(indices) // REASONS_PER_BATCH, max_batches))
+        assignment = (
+            KMeans(n_clusters=k, n_init=4, random_state=0).fit_predict(vectors[indices])
+            if k > 1
+            else [0] * len(indices)
+        )
         found: list[ReasonBatch] = []
-        for members, centroid in zip(clusters, centroids, strict=True):
-            if members not in recurring:
+        for cluster in range(k):
+            members = [i for i, a in zip(indices, assignment, strict=True) if a == cluster]
+            if not members:
                 continue
-            typical = max(members, key=lambda j: float(vectors[j] @ centroid))
+            centroid = vectors[members].mean(axis=0)
+            centroid /= max(float(np.linalg.norm(centroid)), 1e-9)
+            members.sort(key=lambda j: -float(vectors[j] @ centroid))  # most typical first
+            kept, used = [], 0.0
+            for j in members:
+                used += len(reasons[j]) / CHARS_PER_TOKEN
+                if kept and used > budget_tokens:
+                    break
+                kept.append(j)
             found.append(
                 ReasonBatch(
-                    labels[members[0]].value,
+                    labels[kept[0]].value,
                     [labels[j] for j in members],
-                    [reasons[j] for j in members],
+                    [reasons[j] for j in kept],
                     centroid,
-                    reasons[typical],
+                    reasons[kept[0]],
                 )
             )
         per_verdict.append(sorted(found, key=lambda b: -len(b.labels)))
@@ -121,29 +125,30 @@ def _request(judge: Judge, batch: ReasonBatch) -> ChatRequest:
     system = (
         "You help an automatic judge agree with a team of domain experts.\n"
         f"The task given to the judge: {_task(judge)}\n\n"
-        f"The experts gave the verdict {verdict!r} to several cases, for the reasons listed by the user. Write "
-        "the one rule that these reasons have in common, so the judge can apply it to new cases. Write it as: "
-        f"If <the concrete thing the experts noticed>, the verdict is {verdict!r}. Use the experts' own terms. "
-        "Do not restate the task and do not give general advice."
+        f"The experts gave the verdict {verdict!r} to several cases, for the reasons listed by the user. State "
+        "the one condition these reasons have in common, so the judge can check it on new cases, by completing "
+        f"the sentence: The verdict is {verdict!r} when ... Give only the condition, in the experts' own terms, "
+        "as a short phrase about the output. Do not restate the task and do not give general advice."
     )
     user = "Reasons the experts gave:\n" + "\n".join(f"- {r}" for r in batch.reasons)
     return ChatRequest(
         messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
         json_schema={
             "type": "object",
-            "properties": {"rule": {"type": "string", "maxLength": RULE_MAX_CHARS}},
-            "required": ["rule"],
+            "properties": {"condition": {"type": "string", "maxLength": RULE_MAX_CHARS}},
+            "required": ["condition"],
         },
         max_tokens=120,
         temperature=0.0,
     )
 
 
-def _parse_rule(text: str) -> str:
+def _parse_condition(text: str) -> str:
     data = json.loads(text)
-    if not isinstance(data, dict) or not isinstance(data.get("rule"), str) or not data["rule"].strip():
-        raise ValueError("the answer has no rule")
-    return " ".join(data["rule"].split())
+    if not isinstance(data, dict) or not isinstance(data.get("condition"), str) or not data["condition"].strip():
+        raise ValueError("the answer has no condition")
+    condition = " ".join(data["condition"].split()).rstrip(".")
+    return re.sub(r"^(the verdict is \S+ )?when\s+", "", condition, flags=re.I)
 
 
 def _is_checkable(text: str) -> bool:
@@ -153,6 +158,7 @@ def _is_checkable(text: str) -> bool:
         and not re.search(r"[<>{}]", text)
         and not re.search(r"\bcase \d+", text, re.I)
         and "the concrete thing" not in text.lower()
+        and not re.search(r"\bthe verdict is\b", text, re.I)
     )
 
 
@@ -161,15 +167,15 @@ def _rule_for(
 ) -> Guideline:
     """The reflection model's rule for one batch, or the batch's most typical reason when the rule fails."""
     sources = sorted(label.trace.trace_id for label in batch.labels)
-    fallback = Guideline(f"The experts' verdict is {batch.verdict!r} when: {batch.typical}", sources)
+    fallback = Guideline(batch.typical, sources, verdict=batch.verdict)
     request = _request(judge, batch)
     try:
         completion = get_model(model_uri or judge.model).complete(request)
         try:
-            rule = _parse_rule(completion.text)
+            rule = _parse_condition(completion.text)
         except (ValueError, json.JSONDecodeError):
             completion = get_model(model_uri or judge.model).complete(request, use_cache=False)
-            rule = _parse_rule(completion.text)  # a second malformed answer fails the batch
+            rule = _parse_condition(completion.text)  # a second malformed answer fails the batch
     except (ValueError, json.JSONDecodeError, ModelError) as exc:
         stats.failed_batches += 1
         log.warning(
@@ -192,8 +198,8 @@ def _rule_for(
         log.debug("dropped rule %r (%s); using the most typical reason instead", rule, why)
         stats.fallbacks += 1
         return fallback
-    log.debug("rule from %d reasons: %s", len(batch.reasons), rule)
-    return Guideline(rule, sources)
+    log.debug("rule from %d reasons: verdict %r when %s", len(batch.reasons), batch.verdict, rule)
+    return Guideline(rule, sources, verdict=batch.verdict)
 
 
 def merge_guidelines(candidates: list[Guideline], embedder: Embedder, stats: DistillStats) -> list[Guideline]:
@@ -211,7 +217,7 @@ def merge_guidelines(candidates: list[Guideline], embedder: Embedder, stats: Dis
             stats.dropped.append({"rule": rule.text, "why": f"duplicate of: {target.text}"})
             log.debug("dropped guideline %r: duplicate of %r", rule.text, target.text)
             continue
-        kept.append(Guideline(rule.text, sorted(set(rule.sources))))
+        kept.append(Guideline(rule.text, sorted(set(rule.sources)), verdict=rule.verdict))
         kept_vectors.append(vector)
     return kept
 

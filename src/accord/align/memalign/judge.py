@@ -40,6 +40,21 @@ def render_example(inputs: Any, outputs: Any, value: Any, rationale: str) -> str
     )
 
 
+def render_guidelines(guidelines: Sequence[Guideline]) -> str:
+    """Conditions grouped by the verdict they lead to: a checklist a small model can follow."""
+    lines = ["What the domain experts check (this takes precedence over your own judgment):"]
+    by_verdict: dict[str, list[Guideline]] = {}
+    for g in guidelines:
+        by_verdict.setdefault(repr(g.verdict), []).append(g)
+    for key, group in by_verdict.items():
+        if group[0].verdict is not None:
+            lines.append(f"The verdict is {key} when the case shows any of:")
+        else:
+            lines.append("Also:")
+        lines += [f"- {g.text}" for g in group]
+    return "\n".join(lines)
+
+
 def fingerprint(value: Any, rationale: str, rendered: str) -> str:
     return hashlib.sha256(f"{value!r}\x00{rationale}\x00{rendered}".encode()).hexdigest()[:16]
 
@@ -54,7 +69,7 @@ class MemAlignJudge(Judge):
         memory: EpisodicMemory,
         embedder: str,
         retrieval_k: int = 5,
-        embed: str = "both",
+        embed: str = "outputs",
         optimizer_config: dict[str, Any] | None = None,
     ) -> None:
         if isinstance(base, MemAlignJudge):
@@ -83,7 +98,7 @@ class MemAlignJudge(Judge):
     # inspecting and editing -------------------------------------------------------------------------
     @property
     def guidelines(self) -> list[str]:
-        return [g.text for g in self.guideline_list]
+        return [g.sentence() for g in self.guideline_list]
 
     def add_guideline(self, text: str) -> None:
         if not text.strip():
@@ -95,7 +110,7 @@ class MemAlignJudge(Judge):
             del self.guideline_list[index_or_text]
             return
         before = len(self.guideline_list)
-        self.guideline_list = [g for g in self.guideline_list if g.text != index_or_text]
+        self.guideline_list = [g for g in self.guideline_list if index_or_text not in (g.text, g.sentence())]
         if len(self.guideline_list) == before:
             raise ValueError(f"no guideline {index_or_text!r}")
 
@@ -128,8 +143,7 @@ class MemAlignJudge(Judge):
         prompt = self.base.system_prompt()
         if not self.guideline_list:
             return prompt
-        rules = "\n".join(f"{i}. {g.text}" for i, g in enumerate(self.guideline_list, start=1))
-        return f"{prompt}\n\nGuidelines from the domain experts (they take precedence over your own judgment):\n{rules}"
+        return f"{prompt}\n\n{render_guidelines(self.guideline_list)}"
 
     def retrieve(self, given: JudgeInput) -> list[tuple[Any, float]]:
         from accord.embeddings import get_embedder
@@ -162,7 +176,7 @@ class MemAlignJudge(Judge):
     def fingerprint(self) -> str:
         """Cheap even with a large memory: the memory's digest stands for its contents."""
         parts = [self.base.fingerprint, self.memory.digest, self.embedder, str(self.retrieval_k), self.embed]
-        parts += [g.text for g in self.guideline_list]
+        parts += [g.sentence() for g in self.guideline_list]
         return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:12]
 
     # serialization -----------------------------------------------------------------------------------
@@ -189,7 +203,7 @@ class MemAlignJudge(Judge):
             memory=EpisodicMemory.from_dict(spec["memory"]),
             embedder=spec["embedder"],
             retrieval_k=int(spec.get("retrieval_k", 5)),
-            embed=spec.get("embed", "both"),
+            embed=spec.get("embed", "outputs"),
             optimizer_config=spec.get("optimizer"),
         )
         judge.name = spec.get("name", base.name)

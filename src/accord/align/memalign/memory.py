@@ -14,9 +14,14 @@ import numpy as np
 class Guideline:
     text: str
     sources: list[str] = field(default_factory=list)  # ids of the traces it was distilled from
+    verdict: Any = None  # the verdict the condition leads to; None for a free-standing rule
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "sources": list(self.sources)}
+        return {"text": self.text, "sources": list(self.sources), "verdict": self.verdict}
+
+    def sentence(self) -> str:
+        """Readable on its own: "verdict 'no' when: promises a refund"."""
+        return self.text if self.verdict is None else f"verdict {self.verdict!r} when: {self.text}"
 
 
 @dataclass

@@ -36,7 +36,7 @@ class MemAlignOptimizer(AlignmentOptimizer):
         reflection_model: str | None = None,
         embedding_model: str | None = None,
         retrieval_k: int = 5,
-        embed: str = "both",
+        embed: str = "outputs",
         distill_guidelines: bool = True,
         max_guidelines: int = 12,
         batch_tokens: int = 1500,
