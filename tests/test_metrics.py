@@ -42,3 +42,75 @@ def test_judge_name_that_matches_no_feedback_names_what_exists() -> None:
         AccordError, match=r"HUMAN feedback named 'quality'; HUMAN feedback names found: relevance, tone"
     ):
         judge_agreement(traces, [_verdict(0, "yes")], "quality")
+
+
+def test_per_class_and_binary_rates() -> None:
+    result = agreement(["yes", "yes", "no", "no"], ["yes", "no", "no", "no"])
+    assert result.per_class["yes"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+    assert result.extra["positive_label"] == "yes"
+    assert result.extra["true_positive_rate"] == 0.5 and result.extra["true_negative_rate"] == 1.0
+
+
+def test_ordinal_scales_get_partial_credit() -> None:
+    order = ["poor", "fair", "good", "excellent"]
+    near = agreement(["good", "fair", "poor", "excellent"], ["excellent", "good", "fair", "excellent"], order=order)
+    far = agreement(["good", "fair", "poor", "excellent"], ["poor", "excellent", "excellent", "excellent"], order=order)
+    assert near.accuracy == far.accuracy == 0.25  # exact match cannot tell them apart
+    assert near.extra["weighted_kappa"] > far.extra["weighted_kappa"]
+    assert near.extra["mae"] == 0.75 and far.extra["mae"] == 1.75
+    assert near.extra["spearman"] > 0.9 > far.extra["spearman"]
+
+
+def test_numeric_scales() -> None:
+    from accord.metrics import numeric_agreement
+
+    result = agreement([1, 2, 3, 4, 5], [1, 2, 4, 4, 5], order=[1, 2, 3, 4, 5])
+    assert result.extra["mae"] == 0.2 and result.extra["weighted_kappa"] > 0.9
+    assert numeric_agreement([0.1, 0.5, 0.9], [0.2, 0.4, 1.0])["mae"] == pytest.approx(0.1)
+
+
+def test_fleiss_kappa_matches_the_textbook_example() -> None:
+    from accord.metrics import fleiss_kappa
+
+    counts = [
+        [0, 0, 0, 0, 14],
+        [0, 2, 6, 4, 2],
+        [0, 0, 3, 5, 6],
+        [0, 3, 9, 2, 0],
+        [2, 2, 8, 1, 1],
+        [7, 7, 0, 0, 0],
+        [3, 2, 6, 3, 0],
+        [2, 5, 3, 2, 2],
+        [6, 5, 2, 1, 0],
+        [0, 2, 2, 3, 7],
+    ]
+    ratings = [[c for c, n in enumerate(row) for _ in range(n)] for row in counts]
+    assert fleiss_kappa(ratings) == pytest.approx(0.210, abs=0.001)
+
+
+def test_krippendorff_alpha_by_hand_and_with_missing_ratings() -> None:
+    from accord.metrics import krippendorff_alpha
+
+    assert krippendorff_alpha([["a", "a"], ["a", "b"], ["b", "b"], ["b", "b"]]) == pytest.approx(1 - 14 / 30)
+    assert krippendorff_alpha([["a", "a", None], ["b", "b", "b"], ["a"]]) == 1.0
+    assert krippendorff_alpha([[1, 2], [3, 3], [4, 5]], level="interval") > krippendorff_alpha(
+        [[1, 5], [3, 3], [4, 1]], level="interval"
+    )
+
+
+def test_reviewer_agreement_lists_disagreements() -> None:
+    from accord.entities import AssessmentSource
+    from accord.metrics import reviewer_agreement
+
+    def vote(value: str, who: str) -> Feedback:
+        return Feedback(name="quality", value=value, source=AssessmentSource(source_id=who))
+
+    traces = [
+        Trace(trace_id="a", assessments=[vote("yes", "ann"), vote("yes", "bob")]),
+        Trace(trace_id="b", assessments=[vote("yes", "ann"), vote("no", "bob")]),
+        Trace(trace_id="c", assessments=[vote("no", "ann"), vote("no", "bob")]),
+    ]
+    result = reviewer_agreement(traces, "quality")
+    assert result["reviewers"] == ["ann", "bob"] and result["items_with_several_reviewers"] == 3
+    assert result["disagreements"] == [{"trace_id": "b", "labels": {"ann": "yes", "bob": "no"}}]
+    assert result["fleiss_kappa"] == pytest.approx(1 / 3, abs=0.01)

@@ -55,7 +55,7 @@ def decode_vectors(blob: dict[str, Any]) -> np.ndarray:
 
 
 class EpisodicMemory:
-    """Examples and one unit vector each; search is one matrix-vector product and a partial sort."""
+    """Examples and one unit vector each; search is one matrix-vector product and a partial sort (exact)."""
 
     def __init__(self, examples: list[Example] | None = None, vectors: np.ndarray | None = None) -> None:
         self.examples: list[Example] = list(examples or [])
@@ -99,12 +99,14 @@ class EpisodicMemory:
         """The k most similar examples, most similar first (never the trace being judged itself)."""
         if not len(self.examples) or k <= 0:
             return []
-        scores = self.vectors @ np.asarray(query, dtype=np.float32).reshape(-1)
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        rows, scores = np.arange(len(self.examples)), self.vectors @ query
         want = min(len(scores), k + len(exclude or ()))
         top = np.argpartition(-scores, want - 1)[:want] if want < len(scores) else np.arange(len(scores))
         ranked = top[np.argsort(-scores[top], kind="stable")]
+        skip = exclude or set()
         found = [
-            (self.examples[i], float(scores[i])) for i in ranked if self.examples[i].trace_id not in (exclude or ())
+            (self.examples[rows[i]], float(scores[i])) for i in ranked if self.examples[rows[i]].trace_id not in skip
         ]
         return found[:k]
 
