@@ -191,3 +191,13 @@ def test_default_embedder_is_the_int8_minilm() -> None:
     vectors = get_embedder().embed(["I issued a refund", "A refund was issued to you", "Tents keep rain out"])
     assert vectors.shape == (3, 384)
     assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2])
+
+
+def test_labels_without_rationales_teach_only_through_examples() -> None:
+    script = play(RULES)
+    traces = labelled_traces(12)
+    for trace in traces:
+        trace.assessments[0].rationale = None
+    aligned = _judge().align(traces, _optimizer())
+    assert aligned.guidelines == [] and len(aligned.memory) == 12
+    assert script.requests == []  # no reflection call without reasons to distill

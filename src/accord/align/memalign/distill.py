@@ -2,8 +2,8 @@
 
 Small models asked for "guidelines" over a long batch of cases echo the prompt back (measured on the
 embedded 1.5B model: every rule restated the task). So the reflection task is made small and grounded:
-1. the experts' reasons (rationale, or the output when there is none) are grouped by verdict and clustered
-   by embedding, so each batch holds reasons that say the same thing;
+1. the experts' reasons (their rationales; labels without one teach only as examples) are grouped by
+   verdict and clustered by embedding, so each batch holds reasons that say the same thing;
 2. one structured call per batch asks for the single rule those reasons share, in the form
    "If ..., the verdict is X" (batches run concurrently, packed to the reflection model's budget);
 3. the answer is a condition ("the verdict is X when ..."), kept only if it is checkable, does not restate
@@ -30,7 +30,7 @@ from accord.align.memalign.memory import Guideline
 from accord.embeddings import Embedder
 from accord.errors import ModelError
 from accord.judges.base import TEMPLATE_VARIABLE, Judge
-from accord.judges.rendering import clip, render_value
+from accord.judges.rendering import clip
 from accord.llm import ChatRequest, get_model
 
 log = logging.getLogger("accord.align.memalign")
@@ -66,9 +66,7 @@ def _task(judge: Judge) -> str:
 
 
 def _reason(label: Label) -> str:
-    if label.rationale.strip():
-        return clip(" ".join(label.rationale.split()), 300)
-    return "Output: " + clip(" ".join(render_value(label.trace.outputs).split()), 300)
+    return clip(" ".join(label.rationale.split()), 300)
 
 
 def reason_batches(
@@ -232,9 +230,14 @@ def distill(
     concurrency: int,
     on_batch_done: Any = None,
 ) -> tuple[list[Guideline], DistillStats]:
-    """One structured call per batch of similar reasons, batches concurrently."""
+    """One structured call per batch of similar reasons, batches concurrently. Labels without a rationale
+    state no reason to distill (they still teach through the episodic memory)."""
     stats = DistillStats()
-    packed = reason_batches(labels, embedder, budget_tokens, max_batches)
+    with_reasons = [label for label in labels if label.rationale.strip()]
+    if not with_reasons:
+        log.info("none of the %d labels has a rationale: no guidelines to distill", len(labels))
+        return [], stats
+    packed = reason_batches(with_reasons, embedder, budget_tokens, max_batches)
     stats.batches = len(packed)
 
     def run(batch: ReasonBatch) -> Guideline:

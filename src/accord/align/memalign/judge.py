@@ -32,10 +32,10 @@ def example_text(inputs: Any, outputs: Any, expectations: Any, embed: str) -> st
 
 def render_example(inputs: Any, outputs: Any, value: Any, rationale: str) -> str:
     """Compact: the lesson is in the output, the verdict and the reason, not in a whole source document."""
-    reason = f" Reason: {clip(' '.join(rationale.split()), 300)}" if rationale else ""
+    reason = f" Reason: {clip(' '.join(rationale.split()), 200)}" if rationale else ""
     return (
-        f"Input: {clip(' '.join(render_value(inputs).split()), 300)}\n"
-        f"Output: {clip(' '.join(render_value(outputs).split()), 500)}\n"
+        f"Input: {clip(' '.join(render_value(inputs).split()), 200)}\n"
+        f"Output: {clip(' '.join(render_value(outputs).split()), 350)}\n"
         f"Expert verdict: {value!r}.{reason}"
     )
 
