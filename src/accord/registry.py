@@ -107,5 +107,10 @@ def resolve_judge(ref: str) -> Judge:
             raise
         try:
             return builtin_judge(name)
+        except TypeError as exc:  # a built-in that needs parameters, such as Guidelines
+            raise NotFoundError(
+                f"the built-in judge {name!r} needs parameters ({exc}); register it from a spec file with "
+                "`builtin: <ClassName>` and `params:`"
+            ) from None
         except KeyError:
             raise NotFoundError(f"{not_registered}; {ref!r} is not a built-in judge or a spec file either") from None

@@ -96,3 +96,13 @@ def test_demo_runs_end_to_end_on_the_fake_model(size: int) -> None:
     assert "Cohen's kappa" in text and "n=10" in text
     assert "registered policy_compliant@2" in text and "guidelines learned" in text
     assert "unparseable verdicts: 0 before, 0 after" in text
+
+
+def test_builtin_judges_with_parameters_come_from_spec_files(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["judges", "show", "guidelines"])
+    assert result.exit_code == 1 and "needs parameters" in result.output
+    spec = tmp_path / "g.yaml"
+    spec.write_text("builtin: Guidelines\nname: tone\nparams:\n  guidelines: [Be polite, Never promise refunds]\n")
+    assert json.loads(run("judges", "create", str(spec), "--json")) == {"name": "tone", "version": 1}
+    shown = json.loads(run("judges", "show", "tone", "--json"))
+    assert shown["class"] == "Guidelines" and shown["params"]["guidelines"][1] == "Never promise refunds"
