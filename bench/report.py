@@ -1,0 +1,74 @@
+"""Print the alignment results in bench/results as the README's markdown tables.
+
+python bench/report.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+ROWS = [
+    ("baseline", "accord baseline judge"),
+    ("memalign", "accord MemAlign"),
+    ("simba", "accord SIMBA (DSPy)"),
+    ("mlflow_baseline", "MLflow 3.17.2 baseline judge"),
+    ("mlflow_memalign", "MLflow 3.17.2 MemAlign"),
+]
+
+
+def ci(entry: dict) -> str:
+    low, high = entry["kappa_ci"]
+    return f"{entry['kappa']:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def table(path: Path) -> str:
+    data = json.loads(path.read_text())
+    lines = [
+        f"**{data['dataset']}** ({data['split']['test']} held-out traces, split by {data['split']['by']}; "
+        f"test labels {data['split']['test_labels']})",
+        "",
+        "| method | accuracy | Cohen's kappa [95% CI] | unparseable | align wall s | align LLM calls / tokens "
+        "| s per verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for key, name in ROWS:
+        entry = data.get(key)
+        if not entry:
+            continue
+        align = entry.get("align_wall_s")
+        llm = entry.get("align_llm") or {}
+        if key == "mlflow_memalign":
+            align = data.get("align_wall_s")
+            stats = data.get("align_llm") or {}
+            llm = {
+                "calls": stats.get("chat_calls"),
+                "prompt_tokens": stats.get("chat_prompt_tokens"),
+                "completion_tokens": stats.get("chat_completion_tokens"),
+            }
+        calls = f"{llm.get('calls')} / {llm.get('prompt_tokens', 0) + llm.get('completion_tokens', 0)}" if llm else "—"
+        n_train = f" (n_train {entry['n_train']})" if "n_train" in entry else ""
+        lines.append(
+            f"| {name}{n_train} | {entry['accuracy']:.3f} | {ci(entry)} | {entry['unparseable']} of {entry['n']} | "
+            f"{align if align is not None else '—'} | {calls} | {entry['eval_s_per_verdict']} |"
+        )
+    curve = data.get("curve")
+    if curve:
+        lines += [
+            "",
+            "Learning curve (MemAlign, same test traces):",
+            "",
+            "| feedback examples | accuracy | kappa [95% CI] | align s |",
+            "| --- | --- | --- | --- |",
+        ]
+        for n, entry in sorted(curve.items(), key=lambda kv: int(kv[0])):
+            lines.append(f"| {n} | {entry['accuracy']:.3f} | {ci(entry)} | {entry['align_wall_s']} |")
+    if "simba" in data and "settings" in data["simba"]:
+        lines += ["", f"SIMBA settings: {json.dumps(data['simba']['settings'])}"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    for path in sorted(RESULTS.glob("alignment_*.json")):
+        print(table(path) + "\n")
