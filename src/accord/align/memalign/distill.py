@@ -84,7 +84,8 @@ def reason_batches(
         by_verdict.setdefault(repr(label.value), []).append(i)
     per_verdict: list[list[ReasonBatch]] = []
     for indices in by_verdict.values():
-        k = max(1, min(len(indices) // REASONS_PER_BATCH, max_batches))
+        distinct = len({reasons[i] for i in indices})  # identical reasons cannot fill separate clusters
+        k = max(1, min(len(indices) // REASONS_PER_BATCH, max_batches, distinct))
         assignment = (
             KMeans(n_clusters=k, n_init=4, random_state=0).fit_predict(vectors[indices])
             if k > 1
