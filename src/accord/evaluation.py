@@ -23,7 +23,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from accord.cli_progress import PROGRESS_CONSOLE
 from accord.entities import (
     AssessmentError,
     AssessmentSource,
@@ -33,6 +32,7 @@ from accord.entities import (
     Trace,
 )
 from accord.judges import Judge
+from accord.progress import PROGRESS_CONSOLE
 from accord.store import get_store
 
 FLUSH_EVERY = 200

@@ -14,10 +14,10 @@ from accord.align.labels import collect_labels
 from accord.align.memalign.distill import distill, merge_guidelines
 from accord.align.memalign.judge import MemAlignJudge, example_text, fingerprint, render_example
 from accord.align.memalign.memory import EpisodicMemory, Example
-from accord.cli_progress import PROGRESS_CONSOLE
 from accord.embeddings import DEFAULT_EMBEDDER, get_embedder
 from accord.entities import Trace
 from accord.judges import Judge
+from accord.progress import PROGRESS_CONSOLE
 
 log = logging.getLogger("accord.align.memalign")
 
