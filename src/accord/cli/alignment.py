@@ -7,12 +7,11 @@ from typing import Any
 
 import click
 import typer
-from rich.table import Table
 from typer.core import TyperCommand
 
 from accord.agreement import AgreementReport, evaluate_agreement
 from accord.align.base import load_optimizer
-from accord.cli.common import console, handle_errors, print_json
+from accord.cli.common import confusion_table, console, handle_errors, print_json
 from accord.evaluation import resolve_traces
 from accord.metrics import Agreement
 from accord.registry import register_judge, resolve_judge
@@ -50,13 +49,7 @@ def show_agreement(title: str, agreement: Agreement) -> None:
         f"kappa={agreement.cohen_kappa:.3f} (95% CI {low:.3f} to {high:.3f})"
         + (f"  unparseable={agreement.extra['unparseable']}" if agreement.extra.get("unparseable") else "")
     )
-    table = Table(title="confusion (rows: humans, columns: judge)", title_justify="left")
-    table.add_column("")
-    for label in agreement.labels:
-        table.add_column(f"judge {label}")
-    for label, row in zip(agreement.labels, agreement.confusion, strict=True):
-        table.add_row(f"human {label}", *map(str, row))
-    console.print(table)
+    console.print(confusion_table(agreement.labels, agreement.confusion))
 
 
 @handle_errors

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from accord.errors import AccordError
 
@@ -46,3 +47,14 @@ def short(value: Any, width: int = 60) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
     text = " ".join(str(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def confusion_table(labels: list[Any], confusion: list[list[int]], rows_are: str = "humans") -> Table:
+    """The confusion matrix as a table: rows are the humans' labels, columns the judge's."""
+    table = Table(title=f"confusion (rows: {rows_are}, columns: judge)", title_justify="left")
+    table.add_column("")
+    for label in labels:
+        table.add_column(f"judge {label}")
+    for label, row in zip(labels, confusion, strict=True):
+        table.add_row(f"{rows_are.rstrip('s')} {label}", *map(str, row))
+    return table

@@ -8,8 +8,8 @@ from collections import defaultdict
 from typing import Any, Literal
 
 from rich.console import Console
-from rich.table import Table
 
+from accord.cli.common import confusion_table
 from accord.demo import DATA, JUDGE_NAME
 from accord.entities import Trace
 from accord.experiments import set_experiment
@@ -68,13 +68,7 @@ def print_agreement(title: str, result: Agreement) -> None:
         f"[bold]{title}[/]: n={result.n}  accuracy={result.accuracy:.2f}  "
         f"Cohen's kappa={result.cohen_kappa:.2f} (95% CI {low:.2f} to {high:.2f})"
     )
-    table = Table(title="confusion (rows: experts, columns: judge)")
-    table.add_column("")
-    for label in result.labels:
-        table.add_column(f"judge {label}")
-    for label, row in zip(result.labels, result.confusion, strict=True):
-        table.add_row(f"expert {label}", *map(str, row))
-    console.print(table)
+    console.print(confusion_table(result.labels, result.confusion, rows_are="experts"))
 
 
 def run_demo(model: str, test_size: int = 40, experiment: str = "support-demo") -> dict[str, Agreement]:
