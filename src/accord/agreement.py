@@ -92,6 +92,7 @@ def compare(
     before = evaluate_agreement(original, traces, concurrency, log_verdicts, show_progress)
     after = evaluate_agreement(aligned, traces, concurrency, log_verdicts, show_progress)
     first = {v.trace_id: v for v in before.verdicts}
+    by_id = {t.trace_id: t for t in traces}
     changed = []
     for verdict in after.verdicts:
         old = first.get(verdict.trace_id)
@@ -99,7 +100,7 @@ def compare(
             changed.append(
                 {
                     "trace_id": verdict.trace_id,
-                    "human": human_label(next(t for t in traces if t.trace_id == verdict.trace_id), aligned.name),
+                    "human": human_label(by_id[verdict.trace_id], aligned.name),
                     "before": old.value,
                     "after": verdict.value,
                 }

@@ -62,6 +62,7 @@ class JudgeInput:
     expectations: dict[str, Any] | None = None
     trace: Trace | None = None
     session: list[Trace] | None = None
+    retrieved: list[Any] | None = None  # examples an aligned judge retrieved for this case, once per verdict
 
 
 class Judge:

@@ -169,11 +169,12 @@ def _rule_for(
     fallback = Guideline(batch.typical, sources, verdict=batch.verdict)
     request = _request(judge, batch)
     try:
-        completion = get_model(model_uri or judge.model).complete(request)
+        model = get_model(model_uri or judge.model)
+        completion = model.complete(request)
         try:
             rule = _parse_condition(completion.text)
         except (ValueError, json.JSONDecodeError):
-            completion = get_model(model_uri or judge.model).complete(request, use_cache=False)
+            completion = model.complete(request, use_cache=False)
             rule = _parse_condition(completion.text)  # a second malformed answer fails the batch
     except (ValueError, json.JSONDecodeError, ModelError) as exc:
         stats.failed_batches += 1

@@ -157,7 +157,7 @@ class MemAlignJudge(Judge):
 
     def user_prompt(self, given: JudgeInput) -> str:
         case = self.base.user_prompt(given)
-        found = getattr(given, "retrieved", None)
+        found = given.retrieved
         if found is None:
             found = self.retrieve(given)
         if not found:
@@ -167,7 +167,7 @@ class MemAlignJudge(Judge):
 
     def judge(self, given: JudgeInput) -> Feedback:
         found = self.retrieve(given)
-        given.retrieved = found  # type: ignore[attr-defined]
+        given.retrieved = found
         feedback = super().judge(given)
         feedback.metadata["retrieved"] = [{"trace_id": e.trace_id, "similarity": round(s, 3)} for e, s in found]
         return feedback
