@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from accord.cli import alignment, demo, feedback, judges, traces
+from accord.cli import alignment, demo, feedback, judges, review, traces
 
 app = typer.Typer(
     help="accord: make LLM judges agree with human experts.",
@@ -22,6 +22,8 @@ app.add_typer(judges.run_app, name="judge")
 app.command("evaluate", cls=alignment.JsonOutCommand)(alignment.evaluate_command)
 app.command("align", cls=alignment.JsonOutCommand)(alignment.align_command)
 app.command("demo")(demo.demo_command)
+app.command("review")(review.review_command)
+app.command("report")(review.report_command)
 
 
 @app.callback()

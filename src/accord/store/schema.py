@@ -74,6 +74,7 @@ assessments = Table(
     Column("schema_version", Integer, nullable=False),
     Index("ix_assessments_trace", "trace_id"),
     Index("ix_assessments_name_source", "name", "source_type"),
+    Index("ix_assessments_name_updated", "name", "last_update_time_ms"),
 )
 
 judges = Table(

@@ -114,6 +114,13 @@ class MemAlignJudge(Judge):
         if len(self.guideline_list) == before:
             raise ValueError(f"no guideline {index_or_text!r}")
 
+    def with_guideline_sentences(self, sentences: Sequence[str]) -> MemAlignJudge:
+        """A copy whose guidelines are these sentences, as `guidelines` shows them (edited as text); a
+        sentence left unchanged keeps its guideline's source trace ids."""
+        known = {g.sentence(): g for g in self.guideline_list}
+        kept = [known.get(s.strip()) or Guideline.from_sentence(s) for s in sentences if s.strip()]
+        return self._copy(guidelines=kept)
+
     @property
     def examples(self) -> list[dict[str, Any]]:
         return [e.to_dict() for e in self.memory.examples]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+_SENTENCE = re.compile(r"^verdict (?P<verdict>.+?) when: (?P<text>.+)$", re.S)
 
 
 @dataclass
@@ -22,6 +26,17 @@ class Guideline:
     def sentence(self) -> str:
         """Readable on its own: "verdict 'no' when: promises a refund"."""
         return self.text if self.verdict is None else f"verdict {self.verdict!r} when: {self.text}"
+
+    @classmethod
+    def from_sentence(cls, sentence: str) -> Guideline:
+        """The inverse of `sentence()`, for guidelines edited as text."""
+        match = _SENTENCE.match(sentence.strip())
+        if match:
+            try:
+                return cls(match["text"].strip(), verdict=ast.literal_eval(match["verdict"]))
+            except (ValueError, SyntaxError):
+                pass
+        return cls(sentence.strip())
 
 
 @dataclass

@@ -1,0 +1,67 @@
+"""`accord review` (the review web page) and `accord report` (the same figures as one HTML file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from accord.cli.common import console, handle_errors, print_json
+from accord.registry import resolve_judge
+from accord.store import get_store
+
+
+@handle_errors
+def review_command(
+    experiment: str | None = typer.Option(None, "--experiment", "-e", help="Experiment to review (name or id)."),
+    judge: str | None = typer.Option(
+        None,
+        "--judge",
+        "-j",
+        help="NAME[@VERSION] whose verdicts to show and whose feedback name to collect "
+        "(default: the experiment's only registered judge).",
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback needs a token."),
+    port: int = typer.Option(8765, "--port", "-p", help="Port to listen on."),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        help="Access token every request must carry (or set ACCORD_REVIEW_TOKEN); required "
+        "when --host is not a loopback address.",
+        show_default=False,
+    ),
+    reviewer: str | None = typer.Option(None, "--reviewer", help="Default reviewer name for this browser."),
+) -> None:
+    """Open the review page: a queue of traces to give feedback on, and the alignment view with agreement
+    charts, guidelines and an Align button. Stop it with Ctrl-C."""
+    from accord.review import ReviewSettings, serve
+    from accord.review.server import check_exposure
+
+    if experiment:
+        get_store().resolve_experiment(experiment)  # a clear error now rather than on the first page
+    if judge:
+        resolve_judge(judge)
+    settings = ReviewSettings(experiment=experiment, judge=judge, token=token, reviewer=reviewer)
+    settings.token = check_exposure(host, token)
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    link = f"http://{shown}:{port}/" + (f"?token={settings.token}" if settings.token else "")
+    console.print(f"review page: {link}  (Ctrl-C to stop)", soft_wrap=True, highlight=False)
+    serve(settings, host=host, port=port)
+
+
+@handle_errors
+def report_command(
+    experiment: str = typer.Option(..., "--experiment", "-e", help="Experiment (name or id)."),
+    judge: str = typer.Option(..., "--judge", "-j", help="NAME[@VERSION]: every registered version is compared."),
+    out: Path = typer.Option(Path("report.html"), "--out", "-o", help="Where to write the HTML file."),
+    json_output: bool = typer.Option(False, "--json", help="Also print the figures as JSON."),
+) -> None:
+    """Write one self-contained HTML file with agreement before/after (with intervals), confusion matrices,
+    the learning curve, disagreements and guidelines, from the verdicts and feedback already stored."""
+    from accord.review.report import write_report
+
+    board = write_report(experiment, resolve_judge(judge), out)
+    if json_output:
+        print_json(board.to_dict())
+        return
+    console.print(f"wrote {out} ({len(board.scored)} scored version(s), {board.labelled} labelled traces)")

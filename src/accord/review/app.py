@@ -1,0 +1,302 @@
+"""The review web app: a queue of traces, a page per trace to give feedback, and the alignment view.
+
+Server-rendered with Jinja2 (autoescaping on, so trace content always renders as text); one small script
+adds keyboard shortcuts and saving without a page reload. Feedback goes through `accord.log_feedback`,
+exactly as from code, with the reviewer's name as the source id.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from accord.align.memalign.judge import MemAlignJudge
+from accord.api import log_feedback
+from accord.entities import AssessmentSource, AssessmentSourceType, Experiment, Span
+from accord.errors import AccordError, NotFoundError
+from accord.judges import Judge
+from accord.registry import list_judge_versions, list_judges, resolve_judge
+from accord.review import charts
+from accord.review.dashboard import build_dashboard
+from accord.review.jobs import JobRunner
+from accord.review.queue import PAGE_SIZE, QueueRegistry, value_label
+from accord.review.security import CSRF_FIELD, csrf_token, security_middleware
+from accord.store import get_store
+
+HERE = Path(__file__).parent
+REVIEWER_COOKIE = "accord_reviewer"
+_REVIEWER_NAME = re.compile(r"^[\w .@\-]{1,64}$")
+
+
+@dataclass
+class ReviewSettings:
+    experiment: str | None = None  # shown when a URL names none
+    judge: str | None = None  # NAME, NAME@VERSION, a built-in or a spec file
+    token: str | None = None
+    reviewer: str | None = None  # the default reviewer name
+
+
+@dataclass
+class Context:
+    experiment: Experiment
+    judge: Judge
+    judge_ref: str
+
+    def query(self, **extra: Any) -> str:
+        params = {"experiment": self.experiment.name, "judge": self.judge_ref}
+        params.update({k: v for k, v in extra.items() if v not in (None, "")})
+        return urlencode(params)
+
+
+def value_choices(judge: Judge) -> list[tuple[str, str]]:
+    """(value as posted, label on the button) for judges with a fixed set of values; [] for open ones."""
+    kind = judge.value_type.kind
+    if kind == "bool":
+        return [("true", "Yes"), ("false", "No")]
+    if kind == "categorical":
+        return [(value_label(c), str(c)) for c in judge.value_type.categories]
+    return []
+
+
+def parse_value(judge: Judge, posted: str) -> Any:
+    """The posted text as a value of the judge's type; `ValueError` naming the allowed values otherwise."""
+    for value, _ in value_choices(judge):
+        if judge.value_type.kind == "categorical" and value == posted:
+            return next(c for c in judge.value_type.categories if value_label(c) == posted)
+    if not posted.strip():
+        raise ValueError("choose a value before saving")
+    return judge.value_type.coerce(posted)
+
+
+def span_tree(spans: list[Span]) -> list[dict[str, Any]]:
+    """Spans nested under their parents (orphans at the top), in start order."""
+    children: dict[str | None, list[Span]] = {}
+    ids = {s.span_id for s in spans}
+    for span in sorted(spans, key=lambda s: s.start_time_ms):
+        children.setdefault(span.parent_id if span.parent_id in ids else None, []).append(span)
+
+    def node(span: Span) -> dict[str, Any]:
+        return {"span": span, "children": [node(c) for c in children.get(span.span_id, [])]}
+
+    return [node(s) for s in children.get(None, [])]
+
+
+def pretty(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def preview(value: Any, width: int = 160) -> str:
+    text = " ".join((value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def create_app(settings: ReviewSettings | None = None) -> FastAPI:
+    settings = settings or ReviewSettings()
+    app = FastAPI(title="accord review", debug=False, docs_url=None, redoc_url=None, openapi_url=None)
+    app.middleware("http")(security_middleware(settings.token))
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals.update(pretty=pretty, preview=preview, value_label=value_label, charts=charts)
+    queues = QueueRegistry(get_store())
+    jobs = JobRunner()
+
+    def reviewer_of(request: Request) -> str | None:
+        name = request.cookies.get(REVIEWER_COOKIE) or settings.reviewer
+        return name if name and _REVIEWER_NAME.match(name) else None
+
+    def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        context.update(reviewer=reviewer_of(request), csrf=csrf_token(request), csrf_field=CSRF_FIELD)
+        return templates.TemplateResponse(request, template, context, status_code=status)
+
+    def resolve(experiment: str | None, judge: str | None) -> Context:
+        store = get_store()
+        name = experiment or settings.experiment
+        if not name:
+            known = [e.name for e in store.list_experiments()]
+            if len(known) != 1:
+                raise NotFoundError(f"name an experiment with ?experiment= (known: {', '.join(known) or 'none'})")
+            name = known[0]
+        found = store.resolve_experiment(name)
+        ref = judge or settings.judge
+        if not ref:
+            registered = list_judges(found.experiment_id)
+            if len(registered) != 1:
+                names = ", ".join(j.name for j in registered) or "none registered"
+                raise NotFoundError(f"name a judge with ?judge= or --judge (registered: {names})")
+            ref = registered[0].name
+        return Context(found, resolve_judge(ref), ref)
+
+    @app.exception_handler(AccordError)
+    async def accord_error(request: Request, exc: AccordError) -> Response:
+        status = 404 if isinstance(exc, NotFoundError) else 400
+        if request.headers.get("accept", "").startswith("application/json"):
+            return JSONResponse({"error": str(exc)}, status)
+        return render(request, "error.html", status=status, message=str(exc))
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/")
+    def home(experiment: str | None = None, judge: str | None = None) -> RedirectResponse:
+        params = {k: v for k, v in (("experiment", experiment), ("judge", judge)) if v}
+        return RedirectResponse("/queue" + (f"?{urlencode(params)}" if params else ""), 303)
+
+    @app.get("/queue", response_class=HTMLResponse)
+    def queue_page(
+        request: Request,
+        experiment: str | None = None,
+        judge: str | None = None,
+        tag: str | None = None,
+        says: str | None = None,
+        offset: int = 0,
+    ) -> HTMLResponse:
+        ctx = resolve(experiment, judge)
+        queue = queues.get(ctx.experiment.experiment_id, ctx.judge.name)
+        page = queue.page(max(0, offset), PAGE_SIZE, tag or None, says or None)
+        traces = {t.trace_id: t for t in get_store().get_traces([e.trace_id for e in page.entries])}
+        return render(
+            request,
+            "queue.html",
+            ctx=ctx,
+            page=page,
+            traces=traces,
+            tag=tag or "",
+            says=says or "",
+            tags=queue.tag_choices(),
+            choices=value_choices(ctx.judge),
+            page_size=PAGE_SIZE,
+        )
+
+    @app.get("/trace/{trace_id}", response_class=HTMLResponse)
+    def trace_page(
+        request: Request,
+        trace_id: str,
+        experiment: str | None = None,
+        judge: str | None = None,
+        tag: str | None = None,
+        says: str | None = None,
+    ) -> HTMLResponse:
+        ctx = resolve(experiment, judge)
+        trace = get_store().get_trace(trace_id)
+        reviewer = reviewer_of(request)
+        name = ctx.judge.name
+        human = [a for a in trace.search_assessments(name=name, type="feedback", source_type="HUMAN")]
+        verdicts = trace.search_assessments(name=name, type="feedback", source_type="LLM_JUDGE", all=True)
+        mine = next((a for a in reversed(human) if a.source.source_id == reviewer), None)
+        queue = queues.get(ctx.experiment.experiment_id, name)
+        return render(
+            request,
+            "trace.html",
+            ctx=ctx,
+            trace=trace,
+            spans=span_tree(trace.spans),
+            verdict=verdicts[-1] if verdicts else None,
+            others=[a for a in human if a is not mine],
+            mine=mine,
+            choices=value_choices(ctx.judge),
+            next_id=queue.next_for(reviewer or "", after=trace_id, tag=tag or None, judge_says=says or None),
+            tag=tag or "",
+            says=says or "",
+        )
+
+    @app.post("/trace/{trace_id}/feedback")
+    async def save_feedback(request: Request, trace_id: str) -> Response:
+        wants_json = request.headers.get("accept", "").startswith("application/json")
+        form = await request.form()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        ctx = resolve(fields.get("experiment"), fields.get("judge"))
+        reviewer = reviewer_of(request)
+        if reviewer is None:
+            raise HTTPException(400, "say who you are first: enter a reviewer name at the top of the page")
+        try:
+            value = parse_value(ctx.judge, fields.get("value", ""))
+        except ValueError as exc:
+            if wants_json:
+                return JSONResponse({"error": str(exc)}, 422)
+            raise HTTPException(422, str(exc)) from None
+        feedback = log_feedback(
+            trace_id,
+            name=ctx.judge.name,
+            value=value,
+            rationale=(fields.get("rationale") or "").strip() or None,
+            source=AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id=reviewer),
+            metadata={"via": "review page"},
+        )
+        queue = queues.get(ctx.experiment.experiment_id, ctx.judge.name)
+        queue.note_feedback(trace_id, reviewer)
+        next_id = queue.next_for(
+            reviewer, after=trace_id, tag=fields.get("tag") or None, judge_says=fields.get("says") or None
+        )
+        extra = {"tag": fields.get("tag"), "says": fields.get("says")}
+        next_url = f"/trace/{next_id}?{ctx.query(**extra)}" if next_id else f"/queue?{ctx.query(**extra)}"
+        if wants_json:
+            return JSONResponse({"assessment_id": feedback.assessment_id, "next": next_url})
+        return RedirectResponse(next_url, 303)
+
+    @app.post("/reviewer")
+    def set_reviewer(name: str = Form(...), back: str = Form("/queue")) -> Response:
+        name = name.strip()
+        if not _REVIEWER_NAME.match(name):
+            raise HTTPException(422, "a reviewer name is 1 to 64 letters, digits, spaces or . @ - _")
+        response = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/queue", 303)
+        response.set_cookie(REVIEWER_COOKIE, name, httponly=True, samesite="strict", max_age=365 * 24 * 3600)
+        return response
+
+    @app.get("/alignment", response_class=HTMLResponse)
+    def alignment_page(request: Request, experiment: str | None = None, judge: str | None = None) -> HTMLResponse:
+        ctx = resolve(experiment, judge)
+        registered = ctx.judge.registered_name or ctx.judge.name
+        try:
+            rows = list_judge_versions(registered)
+        except NotFoundError:
+            rows = []
+        board = build_dashboard(ctx.experiment.experiment_id, ctx.experiment.name, ctx.judge, rows)
+        job = jobs.get(ctx.experiment.experiment_id, ctx.judge_ref)
+        return render(request, "alignment.html", ctx=ctx, board=board, job=job.to_dict() if job else None)
+
+    @app.post("/alignment/run")
+    async def run_alignment(request: Request) -> Response:
+        form = await request.form()
+        ctx = resolve(_str(form.get("experiment")), _str(form.get("judge")))
+        jobs.start(ctx.experiment.experiment_id, ctx.judge_ref, ctx.judge)
+        if request.headers.get("accept", "").startswith("application/json"):
+            return JSONResponse({"started": True})
+        return RedirectResponse(f"/alignment?{ctx.query()}", 303)
+
+    @app.get("/alignment/job")
+    def alignment_job(experiment: str | None = None, judge: str | None = None) -> JSONResponse:
+        ctx = resolve(experiment, judge)
+        job = jobs.get(ctx.experiment.experiment_id, ctx.judge_ref)
+        return JSONResponse(job.to_dict() if job else {"state": "none"})
+
+    @app.post("/alignment/guidelines")
+    async def edit_guidelines(request: Request) -> Response:
+        form = await request.form()
+        ctx = resolve(_str(form.get("experiment")), _str(form.get("judge")))
+        if not isinstance(ctx.judge, MemAlignJudge):
+            raise HTTPException(400, "only an aligned judge has guidelines; align it first")
+        lines = [line.strip() for line in (_str(form.get("guidelines")) or "").splitlines() if line.strip()]
+        edited = ctx.judge.with_guideline_sentences(lines)
+        version = edited.register(name=ctx.judge.registered_name, experiment_id=ctx.experiment.experiment_id)
+        name = ctx.judge.registered_name or ctx.judge.name
+        return RedirectResponse(
+            f"/alignment?{urlencode({'experiment': ctx.experiment.name, 'judge': name})}&saved={version}", 303
+        )
+
+    return app
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

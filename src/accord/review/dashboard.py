@@ -1,0 +1,159 @@
+"""How each version of a judge agrees with the humans, from what is already stored (no model calls).
+
+A version is scored only on labelled traces it has verdicts for and did not learn from (an aligned judge's
+own examples are left out), so before/after figures and the learning curve are on unseen traces.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from accord.agreement import scale_order
+from accord.align.memalign.memory import Guideline
+from accord.entities import Feedback, Trace
+from accord.errors import AccordError
+from accord.judges import Judge
+from accord.metrics import Agreement, agreement, human_label, reviewer_agreement
+from accord.registry import JudgeVersion
+from accord.store import get_store
+
+MAX_DISAGREEMENTS = 50
+
+
+@dataclass
+class VersionAgreement:
+    key: str  # name@version, or name#fingerprint for an unregistered judge
+    label: str
+    version: int | None
+    n_examples: int  # feedback examples it was aligned with (0 for an unaligned judge)
+    training_ids: set[str] = field(default_factory=set, repr=False)
+    agreement: Agreement | None = None  # None when it has no verdicts on unseen labelled traces
+    unparseable: int = 0
+    disagreements: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "version": self.version,
+            "n_examples": self.n_examples,
+            "agreement": self.agreement.to_dict() if self.agreement else None,
+            "unparseable": self.unparseable,
+            "disagreements": self.disagreements,
+        }
+
+
+@dataclass
+class Dashboard:
+    experiment: str
+    name: str
+    labelled: int
+    versions: list[VersionAgreement]
+    reviewers: dict[str, Any]
+    guidelines: list[str]
+    guidelines_version: str | None
+
+    @property
+    def scored(self) -> list[VersionAgreement]:
+        return [v for v in self.versions if v.agreement is not None]
+
+    @property
+    def curve(self) -> list[VersionAgreement]:
+        """Agreement against the number of feedback examples, one point per scored version."""
+        return sorted(self.scored, key=lambda v: (v.n_examples, v.version or 0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "experiment": self.experiment,
+            "name": self.name,
+            "labelled": self.labelled,
+            "versions": [v.to_dict() for v in self.versions],
+            "learning_curve": [
+                {"n_examples": v.n_examples, "key": v.key, "cohen_kappa": v.agreement.cohen_kappa}
+                for v in self.curve
+                if v.agreement
+            ],
+            "reviewers": self.reviewers,
+            "guidelines": self.guidelines,
+        }
+
+
+def _versions_of(name: str, judge_rows: list[JudgeVersion]) -> list[VersionAgreement]:
+    found = []
+    for row in judge_rows:
+        spec = row.spec
+        if spec.get("name") != name:
+            continue
+        examples = spec.get("memory", {}).get("examples", []) if spec.get("kind") == "memalign" else []
+        found.append(
+            VersionAgreement(
+                key=f"{row.name}@{row.version}",
+                label=f"{row.name} v{row.version}" + (" (aligned)" if examples else ""),
+                version=row.version,
+                n_examples=len(examples),
+                training_ids={e["trace_id"] for e in examples},
+            )
+        )
+    return found
+
+
+def _newest_verdicts(traces: list[Trace], name: str) -> dict[str, dict[str, Feedback]]:
+    """judge key -> trace id -> that judge's newest verdict (including verdicts a human overrode)."""
+    by_key: dict[str, dict[str, Feedback]] = defaultdict(dict)
+    for trace in traces:
+        for verdict in trace.search_assessments(name=name, type="feedback", source_type="LLM_JUDGE", all=True):
+            key = verdict.metadata.get("judge_key") or verdict.source.source_id
+            by_key[key][trace.trace_id] = verdict  # type: ignore[assignment]  # sorted oldest first
+    return by_key
+
+
+def _score(version: VersionAgreement, traces: list[Trace], verdicts: dict[str, Feedback], judge: Judge) -> None:
+    human, judged = [], []
+    for trace in traces:
+        verdict = verdicts.get(trace.trace_id)
+        if verdict is None or trace.trace_id in version.training_ids:
+            continue
+        if verdict.error is not None:
+            version.unparseable += 1
+            continue
+        label = human_label(trace, judge.name)
+        human.append(label)
+        judged.append(verdict.value)
+        if str(label) != str(verdict.value) and len(version.disagreements) < MAX_DISAGREEMENTS:
+            version.disagreements.append(
+                {"trace_id": trace.trace_id, "human": label, "judge": verdict.value, "rationale": verdict.rationale}
+            )
+    if human:
+        version.agreement = agreement(human, judged, order=scale_order(judge.value_type, human + judged))
+
+
+def build_dashboard(
+    experiment_id: str, experiment_name: str, judge: Judge, judge_rows: list[JudgeVersion]
+) -> Dashboard:
+    store = get_store()
+    name = judge.name
+    ids = store.search_trace_ids([experiment_id], assessment_name=name, assessment_source_type="HUMAN")
+    traces = [t for t in store.get_traces(ids) if human_label(t, name) is not None]
+    verdicts = _newest_verdicts(traces, name)
+    versions = _versions_of(name, judge_rows)
+    known = {v.key for v in versions}
+    for key in sorted(verdicts):
+        if key not in known:  # verdicts of a judge that was never registered
+            versions.append(
+                VersionAgreement(key=key, label=f"{key.split('#')[0]} (unregistered)", version=None, n_examples=0)
+            )
+    for version in versions:
+        _score(version, traces, verdicts.get(version.key, {}), judge)
+    guidelines: list[str] = []
+    guidelines_version = None
+    for row in reversed(judge_rows):
+        if row.spec.get("name") == name and row.spec.get("kind") == "memalign":
+            guidelines = [Guideline(**g).sentence() for g in row.spec.get("guidelines", [])]
+            guidelines_version = f"{row.name}@{row.version}"
+            break
+    try:
+        reviewers = reviewer_agreement(traces, name)
+    except AccordError:
+        reviewers = {"items_with_several_reviewers": 0, "reviewers": [], "disagreements": []}
+    return Dashboard(experiment_name, name, len(traces), versions, reviewers, guidelines, guidelines_version)

@@ -1,0 +1,259 @@
+"""The review queue: an experiment's traces ordered so the most useful ones to review come first.
+
+Order: traces without HUMAN feedback first; among them, traces where judge versions disagree, then where
+the judge's verdict is an error (it was unsure), then traces no judge has seen, then the rest; newest
+first within each group. Computing that order reads every verdict of the judge's name, too slow to do per
+request with 100,000 traces, so each queue keeps an in-memory index, checks on every request with one
+indexed query whether anything changed, and rebuilds in the background while the last order is served.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Text, cast, func, or_, select
+
+from accord.store import SqlStore
+from accord.store import schema as t
+
+PAGE_SIZE = 50
+_FILTER_CACHE_SIZE = 16
+
+
+def value_label(value: Any) -> str:
+    """One spelling per verdict value, for filters and display: true/false, numbers, strings as they are."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+@dataclass
+class QueueEntry:
+    trace_id: str
+    request_time_ms: int
+    tags: dict[str, str] = field(default_factory=dict)
+    reviewers: set[str] = field(default_factory=set)  # source ids of valid HUMAN feedback
+    verdict: Any = None  # the newest valid judge verdict's value
+    verdict_time_ms: int = -1
+    verdict_error: bool = False
+    judged: bool = False
+    versions: dict[str, str] = field(default_factory=dict)  # judge key -> its newest verdict, as JSON text
+
+    @property
+    def disagreement(self) -> bool:
+        return len(set(self.versions.values())) > 1
+
+    @property
+    def priority(self) -> int:
+        if self.disagreement:
+            return 3
+        if self.verdict_error:
+            return 2
+        return 0 if self.judged else 1
+
+    @property
+    def reason(self) -> str:
+        return {3: "judge versions disagree", 2: "judge unsure (no usable verdict)", 1: "not judged yet"}.get(
+            self.priority, ""
+        )
+
+    def sort_key(self) -> tuple[int, int, int]:
+        return (1 if self.reviewers else 0, -self.priority, -self.request_time_ms)
+
+
+@dataclass
+class QueuePage:
+    entries: list[QueueEntry]
+    total: int  # traces matching the filters
+    unreviewed: int  # of those, without any HUMAN feedback
+    offset: int
+
+
+class ReviewQueue:
+    """The ordered queue of one experiment for one feedback name."""
+
+    def __init__(self, store: SqlStore, experiment_id: str, name: str) -> None:
+        self.store = store
+        self.experiment_id = experiment_id
+        self.name = name
+        self._lock = threading.Lock()
+        self._entries: list[QueueEntry] = []
+        self._by_id: dict[str, QueueEntry] = {}
+        self._stamp: tuple[Any, ...] | None = None
+        self._filtered: dict[tuple[str | None, str | None], list[QueueEntry]] = {}
+        self._rebuilding = False
+        self.last_build_seconds = 0.0
+
+    # change detection --------------------------------------------------------------------------------
+    def _current_stamp(self) -> tuple[Any, ...]:
+        with self.store.engine.connect() as conn:
+            traces = conn.execute(
+                select(func.count()).select_from(t.traces).where(t.traces.c.experiment_id == self.experiment_id)
+            ).scalar_one()
+            count, newest = conn.execute(
+                select(func.count(), func.max(t.assessments.c.last_update_time_ms)).where(
+                    t.assessments.c.name == self.name
+                )
+            ).one()
+        return (traces, count, newest)
+
+    def _load(self) -> tuple[list[QueueEntry], dict[str, QueueEntry]]:
+        a = t.assessments
+        by_id: dict[str, QueueEntry] = {}
+        with self.store.engine.connect() as conn:
+            for trace_id, request_time in conn.execute(
+                select(t.traces.c.trace_id, t.traces.c.request_time_ms).where(
+                    t.traces.c.experiment_id == self.experiment_id
+                )
+            ):
+                by_id[trace_id] = QueueEntry(trace_id, request_time)
+            tags = select(t.trace_tags.c.trace_id, t.trace_tags.c.key, t.trace_tags.c.value).join(
+                t.traces, t.traces.c.trace_id == t.trace_tags.c.trace_id
+            )
+            for trace_id, key, value in conn.execute(tags.where(t.traces.c.experiment_id == self.experiment_id)):
+                by_id[trace_id].tags[key] = value
+            rows = (
+                select(
+                    a.c.trace_id,
+                    a.c.source_type,
+                    a.c.source_id,
+                    cast(a.c.value, Text),
+                    a.c.error.is_not(None),
+                    a.c.meta["judge_key"].as_string(),
+                    a.c.create_time_ms,
+                )
+                .join(t.traces, t.traces.c.trace_id == a.c.trace_id)
+                .where(
+                    t.traces.c.experiment_id == self.experiment_id,
+                    a.c.name == self.name,
+                    a.c.kind == "feedback",
+                    # a verdict a human overrode is still what the judge said
+                    or_(a.c.valid.is_(True), a.c.source_type == "LLM_JUDGE"),
+                )
+                .order_by(a.c.create_time_ms)
+            )
+            for trace_id, source_type, source_id, value, errored, judge_key, created in conn.execute(rows):
+                entry = by_id[trace_id]
+                if source_type == "HUMAN":
+                    if not errored:
+                        entry.reviewers.add(source_id)
+                elif source_type == "LLM_JUDGE":
+                    entry.judged = True
+                    if created >= entry.verdict_time_ms:
+                        entry.verdict_time_ms = created
+                        entry.verdict_error = bool(errored)
+                        entry.verdict = None if errored or value is None else json.loads(value)
+                    if not errored and value is not None:
+                        entry.versions[judge_key or source_id] = value
+        entries = sorted(by_id.values(), key=QueueEntry.sort_key)
+        return entries, by_id
+
+    def _rebuild(self, stamp: tuple[Any, ...]) -> None:
+        started = time.perf_counter()
+        entries, by_id = self._load()
+        with self._lock:
+            self._entries, self._by_id, self._stamp = entries, by_id, stamp
+            self._filtered.clear()
+            self._rebuilding = False
+        self.last_build_seconds = time.perf_counter() - started
+
+    def refresh(self, wait: bool = False) -> None:
+        """Bring the order up to date: at once when there is none yet (or `wait`), else in the background."""
+        stamp = self._current_stamp()
+        with self._lock:
+            if stamp == self._stamp or self._rebuilding:
+                return
+            self._rebuilding = True
+            first = self._stamp is None
+        if first or wait:
+            try:
+                self._rebuild(stamp)
+            except BaseException:
+                with self._lock:
+                    self._rebuilding = False
+                raise
+        else:
+            threading.Thread(target=self._rebuild_quietly, args=(stamp,), daemon=True).start()
+
+    def _rebuild_quietly(self, stamp: tuple[Any, ...]) -> None:
+        try:
+            self._rebuild(stamp)
+        finally:
+            with self._lock:
+                self._rebuilding = False
+
+    # reading -----------------------------------------------------------------------------------------
+    def _matching(self, tag: str | None, judge_says: str | None) -> list[QueueEntry]:
+        key = (tag, judge_says)
+        with self._lock:
+            cached = self._filtered.get(key)
+            entries = self._entries
+        if cached is not None:
+            return cached
+        tag_key, _, tag_value = (tag or "").partition("=")
+        found = [
+            e
+            for e in entries
+            if (not tag or e.tags.get(tag_key.strip()) == tag_value.strip())
+            and (judge_says is None or (e.verdict is not None and value_label(e.verdict) == judge_says))
+        ]
+        with self._lock:
+            if entries is self._entries:
+                if len(self._filtered) >= _FILTER_CACHE_SIZE:
+                    self._filtered.clear()
+                self._filtered[key] = found
+        return found
+
+    def page(
+        self, offset: int = 0, limit: int = PAGE_SIZE, tag: str | None = None, judge_says: str | None = None
+    ) -> QueuePage:
+        self.refresh()
+        matching = self._matching(tag, judge_says)
+        unreviewed = next((i for i, e in enumerate(matching) if e.reviewers), len(matching))
+        return QueuePage(matching[offset : offset + limit], len(matching), unreviewed, offset)
+
+    def next_for(
+        self, reviewer: str, after: str | None = None, tag: str | None = None, judge_says: str | None = None
+    ) -> str | None:
+        """The first trace in queue order this reviewer has not reviewed yet, other than `after`."""
+        self.refresh()
+        for entry in self._matching(tag, judge_says):
+            if entry.trace_id != after and reviewer not in entry.reviewers:
+                return entry.trace_id
+        return None
+
+    def tag_choices(self, limit: int = 50) -> list[str]:
+        with self._lock:
+            entries = self._entries
+        seen: dict[str, None] = {}
+        for entry in entries:
+            for key, value in entry.tags.items():
+                seen.setdefault(f"{key}={value}")
+                if len(seen) >= limit:
+                    return sorted(seen)
+        return sorted(seen)
+
+    def note_feedback(self, trace_id: str, reviewer: str) -> None:
+        """Show a review saved through this server at once, before the next rebuild re-sorts the queue."""
+        with self._lock:
+            entry = self._by_id.get(trace_id)
+            if entry is not None:
+                entry.reviewers.add(reviewer)
+
+
+class QueueRegistry:
+    """One queue per (experiment, feedback name), shared by every request of a server."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+        self._queues: dict[tuple[str, str], ReviewQueue] = {}
+        self._lock = threading.Lock()
+
+    def get(self, experiment_id: str, name: str) -> ReviewQueue:
+        with self._lock:
+            queue = self._queues.get((experiment_id, name))
+            if queue is None:
+                queue = self._queues[(experiment_id, name)] = ReviewQueue(self.store, experiment_id, name)
+            return queue

@@ -1,0 +1,106 @@
+"""Access token, cross-site request forgery protection and security headers for the review page.
+
+- Token: when the server has one, every request must carry it: `Authorization: Bearer`, the cookie set on
+  the first visit, or `?token=` in the link that visit used (then moved into the cookie and off the URL).
+- Forgery: a random per-browser value in a SameSite=Strict cookie must come back with every POST, in the
+  form field `csrf` or the `X-CSRF-Token` header; another site can neither read it nor make the browser
+  send the cookie. A POST whose Origin is another host is refused too.
+- Headers: a Content-Security-Policy without inline scripts, so even escaped content could not run.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+
+TOKEN_COOKIE = "accord_token"
+CSRF_COOKIE = "accord_csrf"
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "x-csrf-token"
+TOKEN_ENV = "ACCORD_REVIEW_TOKEN"
+
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return bool(a) and bool(b) and hmac.compare_digest(str(a).encode(), str(b).encode())
+
+
+def csrf_token(request: Request) -> str:
+    """This browser's forgery-protection value (set as a cookie by the middleware when missing)."""
+    return request.state.csrf
+
+
+async def _csrf_ok(request: Request) -> bool:
+    expected = request.cookies.get(CSRF_COOKIE)
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+        return False
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        # the raw body, not request.form(): the body stays readable for the endpoint that follows
+        values = parse_qs((await request.body()).decode("utf-8", "replace")).get(CSRF_FIELD)
+        sent = values[0] if values else None
+    return _same(sent, expected)
+
+
+def security_middleware(token: str | None) -> Callable[[Request, Handler], Awaitable[Response]]:
+    async def middleware(request: Request, call_next: Handler) -> Response:
+        if token is not None:
+            offered = request.query_params.get("token")
+            if _same(offered, token) and request.method == "GET":
+                query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+                response: Response = RedirectResponse(request.url.path + (f"?{query}" if query else ""), 303)
+                response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+                return _with_headers(response)
+            bearer = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not (_same(bearer, token) or _same(request.cookies.get(TOKEN_COOKIE), token)):
+                return _with_headers(
+                    PlainTextResponse("401: this review page needs its access token (open the link with ?token=…)", 401)
+                )
+        new_csrf = None
+        request.state.csrf = request.cookies.get(CSRF_COOKIE)
+        if not request.state.csrf:
+            new_csrf = request.state.csrf = secrets.token_urlsafe(24)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not await _csrf_ok(request):
+            return _with_headers(
+                PlainTextResponse("403: refused, the request did not come from this review page (CSRF check)", 403)
+            )
+        response = await call_next(request)
+        if new_csrf:
+            response.set_cookie(CSRF_COOKIE, new_csrf, httponly=True, samesite="strict")
+        return _with_headers(response)
+
+    return middleware
+
+
+def _with_headers(response: Response) -> Response:
+    for key, value in HEADERS.items():
+        response.headers.setdefault(key, value)
+    return response

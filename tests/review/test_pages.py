@@ -1,0 +1,236 @@
+"""The review page over real HTTP on 127.0.0.1, on SQLite and PostgreSQL: pages, feedback, security."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+
+from accord import api
+from accord.registry import list_judge_versions
+from tests.review.conftest import XSS_OUTPUT, Populated, RunningServer, csrf_of, human
+
+
+def start(serve_review, populated: Populated, **settings) -> RunningServer:  # type: ignore[no-untyped-def]
+    return serve_review(experiment=populated.experiment, judge="policy", **settings)
+
+
+def human_feedback(trace_id: str) -> list:  # type: ignore[type-arg]
+    trace = api.get_trace(trace_id)
+    return trace.search_assessments(name="policy", type="feedback", source_type="HUMAN")
+
+
+def test_queue_lists_unreviewed_traces_first(serve_review, populated: Populated) -> None:
+    server = start(serve_review, populated)
+    with server.client() as client:
+        page = client.get("/queue")
+    assert page.status_code == 200
+    html = page.text
+    assert "13 of 25 traces without feedback" in html
+    first_reviewed = html.index("t000")  # reviewed traces come after every unreviewed one
+    for unreviewed in ("t012", "t023", "xss"):
+        assert html.index(unreviewed) < first_reviewed
+
+
+def test_trace_page_shows_verdict_spans_and_other_reviewers(serve_review, populated: Populated) -> None:
+    server = start(serve_review, populated)
+    with server.client() as client:
+        html = client.get("/trace/t003").text
+    assert "I promise it arrives Friday (order 3)." in html
+    assert 'id="judge-value">no<' in html
+    assert "llm-call" in html and "<details" in html  # the span tree, collapsible
+    assert "<b>ana</b>: no" in html  # earlier feedback from another reviewer
+
+
+def test_feedback_saved_with_reviewer_as_source(serve_review, populated: Populated) -> None:
+    server = start(serve_review, populated)
+    with server.client() as client:
+        token = csrf_of(client)
+        client.post("/reviewer", data={"name": "bo", "csrf": token})
+        response = client.post(
+            "/trace/t020/feedback",
+            data={"value": "no", "rationale": "promises a date", "csrf": token, "experiment": "support"},
+            headers={"Accept": "application/json"},
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["next"].startswith("/trace/")
+    saved = human_feedback("t020")
+    assert [(f.value, f.rationale, f.source.source_id) for f in saved] == [("no", "promises a date", "bo")]
+
+
+def test_value_outside_the_judges_type_is_refused(serve_review, populated: Populated) -> None:
+    server = start(serve_review, populated)
+    with server.client() as client:
+        token = csrf_of(client)
+        client.post("/reviewer", data={"name": "bo", "csrf": token})
+        response = client.post(
+            "/trace/t020/feedback", data={"value": "maybe", "csrf": token}, headers={"Accept": "application/json"}
+        )
+    assert response.status_code == 422
+    assert "'maybe' is not one of ['yes', 'no']" in response.json()["error"]
+    assert human_feedback("t020") == []
+
+
+def test_post_without_csrf_token_is_refused(serve_review, populated: Populated) -> None:
+    server = start(serve_review, populated, reviewer="bo")
+    with server.client() as client:
+        csrf_of(client)
+        response = client.post("/trace/t020/feedback", data={"value": "no"})
+        forged = client.post(
+            "/trace/t020/feedback", data={"value": "no", "csrf": "guess"}, headers={"Accept": "application/json"}
+        )
+    assert response.status_code == 403 and forged.status_code == 403
+    assert "CSRF" in response.text
+    assert human_feedback("t020") == []
+
+
+def test_cross_site_origin_is_refused_even_with_cookie(serve_review, populated: Populated) -> None:
+    server = start(serve_review, populated, reviewer="bo")
+    with server.client() as client:
+        token = csrf_of(client)
+        response = client.post(
+            "/trace/t020/feedback",
+            data={"value": "no", "csrf": token},
+            headers={"Origin": "http://evil.example"},
+        )
+    assert response.status_code == 403
+    assert human_feedback("t020") == []
+
+
+def test_token_required_when_set(serve_review, populated: Populated) -> None:
+    secret = "s3cret-token-for-tests-0123"
+    server = start(serve_review, populated, token=secret)
+    with server.client() as client:
+        assert client.get("/queue").status_code == 401
+        assert client.get("/queue?token=wrong").status_code == 401
+        assert client.get("/static/review.js").status_code == 401
+    with server.client(follow_redirects=True) as client:
+        page = client.get(f"/queue?token={secret}")  # the link `accord review` prints
+        assert page.status_code == 200 and "token=" not in str(page.url)
+        assert client.get("/queue").status_code == 200  # now from the cookie
+    with server.client(headers={"Authorization": f"Bearer {secret}"}) as client:
+        assert client.get("/queue").status_code == 200
+
+
+def test_xss_payload_is_escaped(serve_review, populated: Populated) -> None:
+    server = start(serve_review, populated)
+    with server.client() as client:
+        trace_html = client.get("/trace/xss").text
+        queue_html = client.get("/queue").text
+        headers = client.get("/queue").headers
+    assert XSS_OUTPUT not in trace_html and "<script>window" not in trace_html
+    assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in trace_html
+    assert "<img src=x" not in trace_html and "<img src=x" not in queue_html
+    assert "&lt;b&gt;bold?&lt;/b&gt;" in trace_html
+    assert "script-src 'self'" in headers["content-security-policy"]
+
+
+def test_two_reviewers_saving_at_the_same_moment_both_land(serve_review, populated: Populated) -> None:
+    server = start(serve_review, populated)
+    clients = [server.client() for _ in range(2)]
+    tokens = []
+    for name, client in zip(("ana", "bo"), clients, strict=True):
+        tokens.append(csrf_of(client))
+        client.post("/reviewer", data={"name": name, "csrf": tokens[-1]})
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+
+    def save(client: httpx.Client, token: str, value: str) -> None:
+        barrier.wait()
+        response = client.post(
+            "/trace/t020/feedback", data={"value": value, "csrf": token}, headers={"Accept": "application/json"}
+        )
+        results.append(response.status_code)
+
+    threads = [
+        threading.Thread(target=save, args=(c, t, v)) for c, t, v in zip(clients, tokens, ("yes", "no"), strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for client in clients:
+        client.close()
+    assert results == [200, 200]
+    assert sorted((f.source.source_id, f.value) for f in human_feedback("t020")) == [("ana", "yes"), ("bo", "no")]
+
+
+def test_alignment_view_shows_versions_and_reviewers(serve_review, populated: Populated) -> None:
+    api.log_assessments([])  # nothing to add: scores come from what is stored
+    server = start(serve_review, populated)
+    with server.client() as client:
+        html = client.get("/alignment").text
+    assert "policy v1" in html
+    assert "<svg" in html and "Cohen" in html
+    assert 'class="confusion"' in html
+    assert "1 reviewer(s): ana" in html
+
+
+def test_align_button_registers_a_new_version_and_scores_it(serve_review, populated: Populated) -> None:
+    import time
+
+    api.log_assessments([human(f"t{i:03d}", "no" if i % 3 == 0 else "yes", who="bo") for i in range(12, 20)])
+    server = start(serve_review, populated)
+    with server.client() as client:
+        token = csrf_of(client)
+        started = client.post(
+            "/alignment/run",
+            data={"csrf": token, "experiment": "support", "judge": "policy"},
+            headers={"Accept": "application/json"},
+        )
+        assert started.json() == {"started": True}
+        deadline = time.monotonic() + 60
+        while (job := client.get("/alignment/job").json())["state"] in ("queued", "running"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.1)
+        assert job["state"] == "done", job
+        assert job["result"]["version"] == "policy@2"
+        assert job["total"] == job["done"] > 0
+        html = client.get("/alignment?judge=policy").text
+    assert [v.version for v in list_judge_versions("policy")] == [1, 2]
+    assert "policy v2 (aligned)" in html
+    assert '<textarea name="guidelines"' in html and "verdict &#39;" in html  # distilled guidelines, editable
+
+
+def test_guidelines_edit_registers_a_new_version(serve_review, populated: Populated) -> None:
+    from accord.registry import get_judge
+
+    aligned = populated.judge.align(api.search_traces(experiment_ids=[api.get_trace("t000").experiment_id]))
+    aligned.register(name="policy")
+    server = start(serve_review, populated)
+    with server.client() as client:
+        token = csrf_of(client)
+        response = client.post(
+            "/alignment/guidelines",
+            data={"csrf": token, "experiment": "support", "judge": "policy@2", "guidelines": "never promise dates\n"},
+        )
+    assert response.status_code in (200, 303)
+    latest = get_judge("policy")
+    assert latest.version == 3
+    assert latest.guidelines == ["never promise dates"]  # type: ignore[attr-defined]
+
+
+def test_align_button_with_too_little_feedback_says_so(serve_review, populated: Populated) -> None:
+    import time
+
+    server = start(serve_review, populated)
+    with server.client() as client:
+        token = csrf_of(client)
+        client.post("/alignment/run", data={"csrf": token}, headers={"Accept": "application/json"})
+        while (job := client.get("/alignment/job").json())["state"] in ("queued", "running"):
+            time.sleep(0.05)
+        html = client.get("/alignment").text
+    assert job["state"] == "failed"
+    assert "needs at least 10 labelled traces to learn from" in job["error"]
+    assert "review a few more traces" in html
+    assert [v.version for v in list_judge_versions("policy")] == [1]
+
+
+@pytest.mark.parametrize("path", ["/queue?experiment=nope", "/trace/missing"])
+def test_unknown_names_give_a_clear_404(serve_review, populated: Populated, path: str) -> None:
+    server = start(serve_review, populated)
+    with server.client() as client:
+        response = client.get(path)
+    assert response.status_code == 404
+    assert "nope" in response.text or "missing" in response.text
