@@ -74,7 +74,9 @@ def judge_reply(request: ChatRequest) -> dict[str, Any]:
         return {"condition": "promises a refund or a delivery date"}
     text = request.messages[-1]["content"]
     case = text.rsplit("<outputs>", 1)[-1]  # the case being judged comes after any retrieved examples
-    return {"rationale": "scripted", "result": "no" if "promise" in case else "yes"}
+    if "promise" in case:
+        return {"rationale": "Promises a delivery date.", "result": "no"}
+    return {"rationale": "Points to tracking and promises nothing.", "result": "yes"}
 
 
 def policy_judge() -> Judge:
@@ -93,7 +95,12 @@ def make_traces(n: int) -> list[Trace]:
         promise = i % 3 == 0
         root = Span(span_id=f"root{i}", name="answer", span_type="CHAIN", inputs={"q": i}, start_time_ms=1000 + i)
         child = Span(
-            span_id=f"llm{i}", parent_id=f"root{i}", name="llm-call", span_type="LLM", outputs="draft", start_time_ms=1001 + i
+            span_id=f"llm{i}",
+            parent_id=f"root{i}",
+            name="llm-call",
+            span_type="LLM",
+            outputs="draft",
+            start_time_ms=1001 + i,
         )
         traces.append(
             Trace(
@@ -106,9 +113,16 @@ def make_traces(n: int) -> list[Trace]:
             )
         )
     traces.append(
-        Trace(trace_id="xss", inputs={"question": "<b>bold?</b>"}, outputs=XSS_OUTPUT, request_time_ms=1_800_000_000_000)
+        Trace(
+            trace_id="xss", inputs={"question": "<b>bold?</b>"}, outputs=XSS_OUTPUT, request_time_ms=1_800_000_000_000
+        )
     )
     return traces
+
+
+def expert_label(i: int) -> str:
+    """The experts also reject trace 7, 14, ... which the scripted judge lets pass."""
+    return "no" if i % 3 == 0 or i % 7 == 0 else "yes"
 
 
 def human(trace_id: str, value: str, who: str = "ana", rationale: str = "as policy says") -> Feedback:
@@ -139,7 +153,7 @@ def populated(store_uri: str) -> Populated:
     judge = policy_judge()
     judge.register(experiment_id=experiment.experiment_id)
     evaluate(traces[:16], [judge], show_progress=False)
-    store.log_assessments([human(t.trace_id, "no" if i % 3 == 0 else "yes") for i, t in enumerate(traces[:12])])
+    store.log_assessments([human(t.trace_id, expert_label(i)) for i, t in enumerate(traces[:12])])
     return Populated("support", judge, traces)
 
 
@@ -193,7 +207,7 @@ def csrf_of(client: httpx.Client, path: str = "/healthz") -> str:
 
 
 # the browser -----------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # Playwright's sync API holds an event loop: keep it to the browser tests
 def chromium() -> Iterator[Any]:
     need(shutil.which(CHROMIUM) is not None or os.path.exists(CHROMIUM), f"Chromium at {CHROMIUM}")
     from playwright.sync_api import sync_playwright

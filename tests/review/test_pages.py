@@ -9,7 +9,7 @@ import pytest
 
 from accord import api
 from accord.registry import list_judge_versions
-from tests.review.conftest import XSS_OUTPUT, Populated, RunningServer, csrf_of, human
+from tests.review.conftest import XSS_OUTPUT, Populated, RunningServer, csrf_of, expert_label, human
 
 
 def start(serve_review, populated: Populated, **settings) -> RunningServer:  # type: ignore[no-untyped-def]
@@ -170,7 +170,7 @@ def test_alignment_view_shows_versions_and_reviewers(serve_review, populated: Po
 def test_align_button_registers_a_new_version_and_scores_it(serve_review, populated: Populated) -> None:
     import time
 
-    api.log_assessments([human(f"t{i:03d}", "no" if i % 3 == 0 else "yes", who="bo") for i in range(12, 20)])
+    api.log_assessments([human(f"t{i:03d}", expert_label(i), who="bo") for i in range(12, 20)])
     server = start(serve_review, populated)
     with server.client() as client:
         token = csrf_of(client)
@@ -214,6 +214,7 @@ def test_guidelines_edit_registers_a_new_version(serve_review, populated: Popula
 def test_align_button_with_too_little_feedback_says_so(serve_review, populated: Populated) -> None:
     import time
 
+    api.delete_traces(["t000"])  # 11 labelled traces: enough to align, too few to also hold out a fifth
     server = start(serve_review, populated)
     with server.client() as client:
         token = csrf_of(client)

@@ -30,7 +30,7 @@ def kappa_chart(versions: Sequence[VersionAgreement]) -> Markup:
     scored = [v for v in versions if v.agreement is not None]
     if not scored:
         return Markup('<p class="muted">No judge version has verdicts on labelled traces yet.</p>')
-    left, width = 190, _WIDTH - 230
+    left, width = 190, _WIDTH - 190 - 190  # room for labels on the left and figures on the right
     height = 40 + _ROW * len(scored)
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {_WIDTH} {height}" width="{_WIDTH}" height="{height}" '
@@ -64,13 +64,14 @@ def learning_curve(points: Sequence[VersionAgreement]) -> Markup:
     if len(scored) < 2:
         return Markup('<p class="muted">The curve needs at least two scored versions (align more than once).</p>')
     left, top, width, height = 50, 16, _WIDTH - 80, 200
+    full = height + 60
     most = max(p.n_examples for p in scored) or 1
 
     def at(n: int, kappa: float) -> tuple[float, float]:
         return left + n / most * width, top + (1 - (max(-1.0, min(1.0, kappa)) + 1) / 2) * height
 
     parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {_WIDTH} {height + 50}" width="{_WIDTH}" height="{height + 50}" '
+        f'<svg class="chart" role="img" viewBox="0 0 {_WIDTH} {full}" width="{_WIDTH}" height="{full}" '
         'xmlns="http://www.w3.org/2000/svg"><title>Learning curve: kappa against feedback examples</title>'
     ]
     for tick in (-1.0, -0.5, 0.0, 0.5, 1.0):

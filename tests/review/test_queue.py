@@ -1,0 +1,91 @@
+"""The review queue's order, filters and freshness, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+from accord import api
+from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Feedback
+from accord.review.queue import ReviewQueue
+from accord.store import get_store
+from tests.review.conftest import Populated, human
+
+
+def verdict(trace_id: str, value: str | None, key: str, error: bool = False) -> Feedback:
+    return Feedback(
+        trace_id=trace_id,
+        name="policy",
+        value=value,
+        source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id="fake:"),
+        metadata={"judge_key": key},
+        error=AssessmentError(error_code="OutputParseError", error_message="no JSON") if error else None,
+    )
+
+
+def queue_of(populated: Populated) -> ReviewQueue:
+    store = get_store()
+    return ReviewQueue(store, store.resolve_experiment(populated.experiment).experiment_id, "policy")
+
+
+def test_order_reviewed_last_then_disagreement_error_unjudged_newest(populated: Populated) -> None:
+    api.log_assessments(
+        [
+            verdict("t013", "no", "policy@2"),  # t013: v1 said yes, v2 says no
+            verdict("t014", None, "policy@1", error=True),  # newer than its good verdict: unsure
+        ]
+    )
+    order = [e.trace_id for e in queue_of(populated).page(limit=100).entries]
+    assert order[:3] == ["t013", "t014", "xss"]  # disagreement, error, then unjudged (newest first)
+    assert order[3:11] == ["t023", "t022", "t021", "t020", "t019", "t018", "t017", "t016"]  # unjudged
+    assert order[11:13] == ["t015", "t012"]  # judged, agreeing
+    assert set(order[13:]) == {f"t{i:03d}" for i in range(12)}  # reviewed last
+    entries = {e.trace_id: e for e in queue_of(populated).page(limit=100).entries}
+    assert entries["t013"].reason == "judge versions disagree"
+    assert entries["t014"].reason.startswith("judge unsure")
+
+
+def test_filters_by_tag_and_verdict(populated: Populated) -> None:
+    queue = queue_of(populated)
+    says_no = queue.page(limit=100, judge_says="no").entries
+    assert {e.trace_id for e in says_no} == {"t000", "t003", "t006", "t009", "t012", "t015"}
+    shipping = queue.page(limit=100, tag="topic=shipping")
+    assert shipping.total == 12 and all(e.tags["topic"] == "shipping" for e in shipping.entries)
+    both = queue.page(limit=100, tag="topic=shipping", judge_says="no")
+    assert {e.trace_id for e in both.entries} == {"t003", "t009", "t015"}
+    assert "topic=returns" in queue.tag_choices()
+
+
+def test_new_feedback_moves_a_trace_to_the_end(populated: Populated) -> None:
+    queue = queue_of(populated)
+    assert queue.page().unreviewed == 13
+    api.log_assessments([human("t015", "no", who="bo")])
+    queue.refresh(wait=True)
+    page = queue.page(limit=100)
+    assert page.unreviewed == 12
+    assert [e.trace_id for e in page.entries].index("t015") >= 12
+
+
+def test_refresh_serves_the_last_order_while_rebuilding(populated: Populated) -> None:
+    queue = queue_of(populated)
+    queue.page()
+    api.log_assessments([human("t016", "yes", who="bo")])
+    stale = queue.page()  # starts a background rebuild, answers at once
+    assert stale.unreviewed in (12, 13)
+    deadline = time.monotonic() + 10
+    while queue.page().unreviewed != 12:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def test_next_for_skips_what_the_reviewer_did(populated: Populated) -> None:
+    queue = queue_of(populated)
+    first = queue.next_for("bo")
+    assert first == "xss"
+    api.log_assessments([human("xss", "no", who="bo")])
+    queue.refresh(wait=True)
+    assert queue.next_for("bo") == "t023"
+    assert queue.next_for("ana", after="xss") == "t023"
+    # traces nobody reviewed come first for everyone; bo's review does not count as ana's
+    assert queue.next_for("ana", tag="topic=returns") == "t022"
+    ana_order = [e.trace_id for e in queue.page(limit=100).entries if "ana" not in e.reviewers]
+    assert "xss" in ana_order and "t000" not in ana_order
