@@ -36,7 +36,7 @@ test: install-dev
 	ACCORD_FULL_SUITE=1 ACCORD_TEST_POSTGRES_URI="$$(bash scripts/test_postgres.sh)" $(PY) -m pytest
 
 bench: install-dev install-local
-	$(PY) bench/run_all.py
+	ACCORD_TEST_POSTGRES_URI="$$(bash scripts/test_postgres.sh)" $(PY) bench/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -235,3 +235,24 @@ def test_unknown_names_give_a_clear_404(serve_review, populated: Populated, path
         response = client.get(path)
     assert response.status_code == 404
     assert "nope" in response.text or "missing" in response.text
+
+
+def test_ui_review_then_align_learns_from_that_feedback(serve_review, populated: Populated) -> None:
+    """The reference workflow's "UI review" path: feedback given in the page, then `judge.align(traces)`."""
+    server = start(serve_review, populated)
+    with server.client() as client:
+        token = csrf_of(client)
+        client.post("/reviewer", data={"name": "dana", "csrf": token})
+        for i in range(12, 24):
+            response = client.post(
+                f"/trace/t{i:03d}/feedback",
+                data={"value": expert_label(i), "rationale": f"page review {i}", "csrf": token},
+                headers={"Accept": "application/json"},
+            )
+            assert response.status_code == 200, response.text
+    experiment_id = api.get_trace("t012").experiment_id
+    traces = api.search_traces(experiment_ids=[experiment_id])
+    aligned = populated.judge.align(traces)
+    learned = {e["trace_id"]: e["rationale"] for e in aligned.examples}  # type: ignore[attr-defined]
+    assert {f"t{i:03d}" for i in range(12, 24)} <= set(learned)
+    assert learned["t014"] == "page review 14"

@@ -3,12 +3,13 @@
 Order: traces without HUMAN feedback first; among them, traces where judge versions disagree, then where
 the judge's verdict is an error (it was unsure), then traces no judge has seen, then the rest; newest
 first within each group. Computing that order reads every verdict of the judge's name, too slow to do per
-request with 100,000 traces, so each queue keeps an in-memory index, checks on every request with one
-indexed query whether anything changed, and rebuilds in the background while the last order is served.
+request with 100,000 traces, so each queue keeps an in-memory index, checks at most once a second with two
+indexed counts whether anything changed, and rebuilds in the background while the last order is served.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
 import time
@@ -21,6 +22,8 @@ from accord.store import SqlStore
 from accord.store import schema as t
 
 PAGE_SIZE = 50
+CHECK_EVERY_S = 1.0  # how stale the order may get (saves through this server show at once regardless)
+MAX_TAG_CHOICES = 200
 _FILTER_CACHE_SIZE = 16
 
 
@@ -81,9 +84,11 @@ class ReviewQueue:
         self._lock = threading.Lock()
         self._entries: list[QueueEntry] = []
         self._by_id: dict[str, QueueEntry] = {}
+        self._tags: list[str] = []
         self._stamp: tuple[Any, ...] | None = None
         self._filtered: dict[tuple[str | None, str | None], list[QueueEntry]] = {}
         self._rebuilding = False
+        self._checked = 0.0
         self.last_build_seconds = 0.0
 
     # change detection --------------------------------------------------------------------------------
@@ -99,7 +104,7 @@ class ReviewQueue:
             ).one()
         return (traces, count, newest)
 
-    def _load(self) -> tuple[list[QueueEntry], dict[str, QueueEntry]]:
+    def _load(self) -> tuple[list[QueueEntry], dict[str, QueueEntry], list[str]]:
         a = t.assessments
         by_id: dict[str, QueueEntry] = {}
         with self.store.engine.connect() as conn:
@@ -112,8 +117,11 @@ class ReviewQueue:
             tags = select(t.trace_tags.c.trace_id, t.trace_tags.c.key, t.trace_tags.c.value).join(
                 t.traces, t.traces.c.trace_id == t.trace_tags.c.trace_id
             )
+            tag_pairs: set[str] = set()
             for trace_id, key, value in conn.execute(tags.where(t.traces.c.experiment_id == self.experiment_id)):
                 by_id[trace_id].tags[key] = value
+                if len(tag_pairs) < 10 * MAX_TAG_CHOICES:
+                    tag_pairs.add(f"{key}={value}")
             rows = (
                 select(
                     a.c.trace_id,
@@ -148,19 +156,24 @@ class ReviewQueue:
                     if not errored and value is not None:
                         entry.versions[judge_key or source_id] = value
         entries = sorted(by_id.values(), key=QueueEntry.sort_key)
-        return entries, by_id
+        return entries, by_id, sorted(tag_pairs)[:MAX_TAG_CHOICES]
 
     def _rebuild(self, stamp: tuple[Any, ...]) -> None:
         started = time.perf_counter()
-        entries, by_id = self._load()
+        entries, by_id, tags = self._load()
         with self._lock:
-            self._entries, self._by_id, self._stamp = entries, by_id, stamp
+            self._entries, self._by_id, self._tags, self._stamp = entries, by_id, tags, stamp
             self._filtered.clear()
             self._rebuilding = False
         self.last_build_seconds = time.perf_counter() - started
 
     def refresh(self, wait: bool = False) -> None:
         """Bring the order up to date: at once when there is none yet (or `wait`), else in the background."""
+        now = time.monotonic()
+        with self._lock:
+            if self._stamp is not None and not wait and now - self._checked < CHECK_EVERY_S:
+                return
+            self._checked = now
         stamp = self._current_stamp()
         with self._lock:
             if stamp == self._stamp or self._rebuilding:
@@ -211,7 +224,7 @@ class ReviewQueue:
     ) -> QueuePage:
         self.refresh()
         matching = self._matching(tag, judge_says)
-        unreviewed = next((i for i, e in enumerate(matching) if e.reviewers), len(matching))
+        unreviewed = bisect.bisect_left(matching, 1, key=lambda e: 1 if e.reviewers else 0)  # reviewed sort last
         return QueuePage(matching[offset : offset + limit], len(matching), unreviewed, offset)
 
     def next_for(
@@ -224,16 +237,10 @@ class ReviewQueue:
                 return entry.trace_id
         return None
 
-    def tag_choices(self, limit: int = 50) -> list[str]:
+    def tag_choices(self) -> list[str]:
+        """The experiment's tags as key=value, for the filter (the first few hundred, computed per rebuild)."""
         with self._lock:
-            entries = self._entries
-        seen: dict[str, None] = {}
-        for entry in entries:
-            for key, value in entry.tags.items():
-                seen.setdefault(f"{key}={value}")
-                if len(seen) >= limit:
-                    return sorted(seen)
-        return sorted(seen)
+            return self._tags
 
     def note_feedback(self, trace_id: str, reviewer: str) -> None:
         """Show a review saved through this server at once, before the next rebuild re-sorts the queue."""
