@@ -44,8 +44,9 @@ def review_command(
     settings = ReviewSettings(experiment=experiment, judge=judge, token=token, reviewer=reviewer)
     settings.token = check_exposure(host, token)
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    link = f"http://{shown}:{port}/" + (f"?token={settings.token}" if settings.token else "")
-    console.print(f"review page: {link}  (Ctrl-C to stop)", soft_wrap=True, highlight=False)
+    # the token itself is never printed: whoever started the server already has it
+    hint = "  (first visit: add ?token=<your token> to the link)" if settings.token else ""
+    console.print(f"review page: http://{shown}:{port}/{hint}  (Ctrl-C to stop)", soft_wrap=True, highlight=False)
     serve(settings, host=host, port=port)
 
 

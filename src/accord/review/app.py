@@ -192,7 +192,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         trace = get_store().get_trace(trace_id)
         reviewer = reviewer_of(request)
         name = ctx.judge.name
-        human = [a for a in trace.search_assessments(name=name, type="feedback", source_type="HUMAN")]
+        human = trace.search_assessments(name=name, type="feedback", source_type="HUMAN")
         verdicts = trace.search_assessments(name=name, type="feedback", source_type="LLM_JUDGE", all=True)
         mine = next((a for a in reversed(human) if a.source.source_id == reviewer), None)
         queue = queues.get(ctx.experiment.experiment_id, name)
