@@ -6,7 +6,8 @@ For each store: fills an experiment with N traces (each judged by a registered j
 reviewed), starts `accord review` in its own process on 127.0.0.1, and drives GET /queue from a load
 generator in another process (httpx clients in threads, each with its own connection). Requests cycle
 through the first pages, a tag filter and a verdict filter. The first request after start-up builds the
-queue's order and is reported separately (cold); the percentiles are over the rest. Without --postgres,
+queue's order and is reported separately (cold); the percentiles are over the rest. A second run reads
+while a reviewer saves feedback twice a second, so the order keeps changing underneath. Without --postgres,
 the URI in ACCORD_TEST_POSTGRES_URI is used when set (`bash scripts/test_postgres.sh` starts a server).
 """
 
@@ -20,6 +21,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -91,7 +93,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def load(url: str, requests: int, clients: int) -> dict[str, Any]:
+def load(url: str, requests: int, clients: int, writes_per_s: float = 0) -> dict[str, Any]:
     """Run in its own process: `python bench/review_queue.py --load URL ...` prints latencies in ms."""
     cold_started = time.perf_counter()
     httpx.get(url + PATHS[0], timeout=60).raise_for_status()
@@ -109,11 +111,39 @@ def load(url: str, requests: int, clients: int) -> dict[str, Any]:
                 response.raise_for_status()
         return times
 
+    stop = threading.Event()
+    saved: list[float] = []
+
+    def reviewer() -> None:
+        """Saves feedback on a fresh trace every 1/writes_per_s seconds, like reviewers working meanwhile."""
+        with httpx.Client(base_url=url, timeout=30) as client:
+            client.get("/healthz")
+            client.post("/reviewer", data={"name": "bench", "csrf": client.cookies["accord_csrf"]})
+            k = 0
+            while not stop.wait(1 / writes_per_s):
+                k += 1
+                started = time.perf_counter()
+                client.post(
+                    f"/trace/tr-{k * 10 + 1:06d}/feedback",
+                    data={"value": "false", "rationale": "bench", "csrf": client.cookies["accord_csrf"]},
+                    headers={"Accept": "application/json"},
+                ).raise_for_status()
+                saved.append((time.perf_counter() - started) * 1000)
+
+    writer = threading.Thread(target=reviewer, daemon=True)
+    if writes_per_s:
+        writer.start()
     began = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         latencies = [t for part in pool.map(worker, range(clients)) for t in part]
     wall = time.perf_counter() - began
+    stop.set()
+    if writes_per_s:
+        writer.join(30)
     return {
+        "writes_per_s": writes_per_s,
+        "saves": len(saved),
+        "save_p95_ms": round(percentile(saved, 0.95), 1) if saved else None,
         "cold_first_request_ms": round(cold, 1),
         "requests": len(latencies),
         "clients": clients,
@@ -126,6 +156,7 @@ def load(url: str, requests: int, clients: int) -> dict[str, Any]:
 
 
 def measure(uri: str, n: int, requests: int, clients: int) -> dict[str, Any]:
+    """Steady reading, then the same reading while a reviewer saves feedback twice a second."""
     fill_s = fill(uri, n)
     port = free_port()
     env = {**os.environ, "ACCORD_STORE_URI": uri}
@@ -145,17 +176,30 @@ def measure(uri: str, n: int, requests: int, clients: int) -> dict[str, Any]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("accord review did not start") from None
                 time.sleep(0.2)
-        generator = subprocess.run(
-            [sys.executable, __file__, "--load", url, "--requests", str(requests), "--clients", str(clients)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        result = json.loads(generator.stdout.strip().splitlines()[-1])
+        runs = {}
+        for label, writes in (("reading", 0), ("reading_while_saving", 2)):
+            generator = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--load",
+                    url,
+                    "--requests",
+                    str(requests),
+                    "--clients",
+                    str(clients),
+                    "--writes-per-s",
+                    str(writes),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs[label] = json.loads(generator.stdout.strip().splitlines()[-1])
     finally:
         server.terminate()
         server.wait(10)
-    return {"traces": n, "fill_s": round(fill_s, 1), **result}
+    return {"traces": n, "fill_s": round(fill_s, 1), **runs}
 
 
 def fresh_postgres(base: str) -> str:
@@ -174,9 +218,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--postgres", default=os.environ.get("ACCORD_TEST_POSTGRES_URI"))
     parser.add_argument("--load", help=argparse.SUPPRESS)
+    parser.add_argument("--writes-per-s", type=float, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
-        print(json.dumps(load(args.load, args.requests, args.clients)))
+        print(json.dumps(load(args.load, args.requests, args.clients, args.writes_per_s)))
         return
     home = isolated_home()
     results = {"sqlite": measure(f"sqlite:///{home / 'bench.db'}", args.traces, args.requests, args.clients)}

@@ -89,3 +89,23 @@ def test_next_for_skips_what_the_reviewer_did(populated: Populated) -> None:
     assert queue.next_for("ana", tag="topic=returns") == "t022"
     ana_order = [e.trace_id for e in queue.page(limit=100).entries if "ana" not in e.reviewers]
     assert "xss" in ana_order and "t000" not in ana_order
+
+
+def test_changed_feedback_is_applied_incrementally_new_traces_rebuild(populated: Populated) -> None:
+    queue = queue_of(populated)
+    queue.page()
+    assert queue.last_refresh == "full"
+    time.sleep(0.002)  # a later millisecond than anything read so far
+    api.log_assessments([verdict("t015", "yes", "policy@2"), human("t013", "yes", who="bo")])
+    queue.refresh(wait=True)
+    assert queue.last_refresh == "incremental"
+    page = queue.page(limit=100)
+    order = [e.trace_id for e in page.entries]
+    assert order[0] == "t015" and page.entries[0].reason == "judge versions disagree"
+    assert order.index("t013") >= page.unreviewed == 12
+    store = get_store()
+    extra = api.get_trace("t000").model_copy(update={"trace_id": "t999", "assessments": []})
+    store.insert_traces([extra], store.resolve_experiment(populated.experiment).experiment_id)
+    queue.refresh(wait=True)
+    assert queue.last_refresh == "full"
+    assert "t999" in [e.trace_id for e in queue.page(limit=100).entries]

@@ -3,8 +3,10 @@
 Order: traces without HUMAN feedback first; among them, traces where judge versions disagree, then where
 the judge's verdict is an error (it was unsure), then traces no judge has seen, then the rest; newest
 first within each group. Computing that order reads every verdict of the judge's name, too slow to do per
-request with 100,000 traces, so each queue keeps an in-memory index, checks at most once a second with two
-indexed counts whether anything changed, and rebuilds in the background while the last order is served.
+request with 100,000 traces, so each queue keeps an in-memory index and checks at most once a second, with two
+indexed counts, whether anything changed. Changed feedback is applied in the background by re-reading just
+the traces it touches (an index on assessment name and update time finds them); new or deleted traces, and
+every five minutes regardless, trigger a full rebuild. The last order is served meanwhile.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy import Select, Text, cast, func, or_, select
 
 from accord.store import SqlStore
 from accord.store import schema as t
 
 PAGE_SIZE = 50
 CHECK_EVERY_S = 1.0  # how stale the order may get (saves through this server show at once regardless)
+FULL_REBUILD_EVERY_S = 300.0  # changes are applied incrementally in between
+CLOCK_SLACK_MS = 5_000  # writers on other machines may stamp updates with a clock running a little behind
+MAX_INCREMENTAL = 5_000  # more changed traces than this: a full rebuild is as cheap
 MAX_TAG_CHOICES = 200
 _FILTER_CACHE_SIZE = 16
 
@@ -89,6 +94,8 @@ class ReviewQueue:
         self._filtered: dict[tuple[str | None, str | None], list[QueueEntry]] = {}
         self._rebuilding = False
         self._checked = 0.0
+        self._full_at = 0.0
+        self.last_refresh = ""
         self.last_build_seconds = 0.0
 
     # change detection --------------------------------------------------------------------------------
@@ -104,8 +111,47 @@ class ReviewQueue:
             ).one()
         return (traces, count, newest)
 
-    def _load(self) -> tuple[list[QueueEntry], dict[str, QueueEntry], list[str]]:
+    def _assessment_rows(self, *conditions: Any) -> Select[Any]:
         a = t.assessments
+        return (
+            select(
+                a.c.trace_id,
+                a.c.source_type,
+                a.c.source_id,
+                cast(a.c.value, Text),
+                a.c.error.is_not(None),
+                a.c.meta["judge_key"].as_string(),
+                a.c.create_time_ms,
+            )
+            .join(t.traces, t.traces.c.trace_id == a.c.trace_id)
+            .where(
+                t.traces.c.experiment_id == self.experiment_id,
+                a.c.name == self.name,
+                a.c.kind == "feedback",
+                # a verdict a human overrode is still what the judge said
+                or_(a.c.valid.is_(True), a.c.source_type == "LLM_JUDGE"),
+                *conditions,
+            )
+            .order_by(a.c.create_time_ms)
+        )
+
+    @staticmethod
+    def _apply(entry: QueueEntry, row: Any) -> None:
+        _, source_type, source_id, value, errored, judge_key, created = row
+        if source_type == "HUMAN":
+            if not errored:
+                entry.reviewers.add(source_id)
+        elif source_type == "LLM_JUDGE":
+            entry.judged = True
+            if created >= entry.verdict_time_ms:
+                entry.verdict_time_ms = created
+                entry.verdict_error = bool(errored)
+                entry.verdict = None if errored or value is None else json.loads(value)
+            if not errored and value is not None:
+                entry.versions[judge_key or source_id] = value
+
+    def _load(self) -> tuple[list[QueueEntry], dict[str, QueueEntry], list[str]]:
+        """Every trace of the experiment with its feedback of this name, in queue order."""
         by_id: dict[str, QueueEntry] = {}
         with self.store.engine.connect() as conn:
             for trace_id, request_time in conn.execute(
@@ -122,48 +168,64 @@ class ReviewQueue:
                 by_id[trace_id].tags[key] = value
                 if len(tag_pairs) < 10 * MAX_TAG_CHOICES:
                     tag_pairs.add(f"{key}={value}")
-            rows = (
-                select(
-                    a.c.trace_id,
-                    a.c.source_type,
-                    a.c.source_id,
-                    cast(a.c.value, Text),
-                    a.c.error.is_not(None),
-                    a.c.meta["judge_key"].as_string(),
-                    a.c.create_time_ms,
-                )
-                .join(t.traces, t.traces.c.trace_id == a.c.trace_id)
-                .where(
-                    t.traces.c.experiment_id == self.experiment_id,
-                    a.c.name == self.name,
-                    a.c.kind == "feedback",
-                    # a verdict a human overrode is still what the judge said
-                    or_(a.c.valid.is_(True), a.c.source_type == "LLM_JUDGE"),
-                )
-                .order_by(a.c.create_time_ms)
-            )
-            for trace_id, source_type, source_id, value, errored, judge_key, created in conn.execute(rows):
-                entry = by_id[trace_id]
-                if source_type == "HUMAN":
-                    if not errored:
-                        entry.reviewers.add(source_id)
-                elif source_type == "LLM_JUDGE":
-                    entry.judged = True
-                    if created >= entry.verdict_time_ms:
-                        entry.verdict_time_ms = created
-                        entry.verdict_error = bool(errored)
-                        entry.verdict = None if errored or value is None else json.loads(value)
-                    if not errored and value is not None:
-                        entry.versions[judge_key or source_id] = value
+            for row in conn.execute(self._assessment_rows()):
+                self._apply(by_id[row[0]], row)
         entries = sorted(by_id.values(), key=QueueEntry.sort_key)
         return entries, by_id, sorted(tag_pairs)[:MAX_TAG_CHOICES]
 
+    def _update(self, since_ms: int) -> bool:
+        """Re-read only the traces whose feedback changed since `since_ms` (by the name-and-update-time
+        index) and move them to their new place; False when that is not enough and a full rebuild is due."""
+        a = t.assessments
+        with self.store.engine.connect() as conn:
+            changed = list(
+                conn.execute(
+                    select(a.c.trace_id)
+                    .distinct()
+                    .where(a.c.name == self.name, a.c.last_update_time_ms >= since_ms - CLOCK_SLACK_MS)
+                ).scalars()
+            )
+            if len(changed) > MAX_INCREMENTAL:
+                return False
+            with self._lock:
+                known = self._by_id
+            fresh: dict[str, QueueEntry] = {}
+            for trace_id in changed:  # ids of other experiments' traces are not in this index: skipped
+                old = known.get(trace_id)
+                if old is not None:
+                    fresh[trace_id] = QueueEntry(trace_id, old.request_time_ms, old.tags)
+            for start in range(0, len(fresh), 500):
+                chunk = list(fresh)[start : start + 500]
+                for row in conn.execute(self._assessment_rows(a.c.trace_id.in_(chunk))):
+                    self._apply(fresh[row[0]], row)
+        with self._lock:
+            entries = [e for e in self._entries if e.trace_id not in fresh]
+            for entry in fresh.values():
+                bisect.insort(entries, entry, key=QueueEntry.sort_key)
+            self._entries = entries
+            self._by_id = {**self._by_id, **fresh}
+            self._filtered.clear()
+        return True
+
     def _rebuild(self, stamp: tuple[Any, ...]) -> None:
         started = time.perf_counter()
-        entries, by_id, tags = self._load()
+        previous = self._stamp
+        incremental = (
+            previous is not None
+            and previous[0] == stamp[0]  # same number of traces: none added or deleted
+            and previous[2] is not None
+            and time.monotonic() - self._full_at < FULL_REBUILD_EVERY_S
+            and self._update(previous[2])
+        )
+        if not incremental:
+            entries, by_id, tags = self._load()
+            with self._lock:
+                self._entries, self._by_id, self._tags = entries, by_id, tags
+                self._filtered.clear()
+            self._full_at = time.monotonic()
+        self.last_refresh = "incremental" if incremental else "full"
         with self._lock:
-            self._entries, self._by_id, self._tags, self._stamp = entries, by_id, tags, stamp
-            self._filtered.clear()
+            self._stamp = stamp
             self._rebuilding = False
         self.last_build_seconds = time.perf_counter() - started
 
