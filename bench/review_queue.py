@@ -1,6 +1,6 @@
 """Review queue latency with 100,000 traces, on SQLite and PostgreSQL (target: p95 under 100 ms).
 
-    python bench/review_queue.py [--traces 100000] [--requests 400] [--clients 4] [--postgres URI]
+    python bench/review_queue.py [--traces 100000] [--requests 2000] [--clients 4] [--postgres URI]
 
 For each store: fills an experiment with N traces (each judged by a registered judge, every tenth one
 reviewed), starts `accord review` in its own process on 127.0.0.1, and drives GET /queue from a load
@@ -214,7 +214,7 @@ def fresh_postgres(base: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--traces", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--postgres", default=os.environ.get("ACCORD_TEST_POSTGRES_URI"))
     parser.add_argument("--load", help=argparse.SUPPRESS)

@@ -121,4 +121,8 @@ def run_demo(model: str, test_size: int = 40, experiment: str = "support-demo") 
             console.print(
                 f"  {row['trace_id']}: experts {row['human']}, judge {row['judge']} — {row['rationale']}", markup=False
             )
+    console.print(
+        f"see it as charts, or review more traces: accord review --experiment {name} --judge {JUDGE_NAME}",
+        markup=False,
+    )
     return {"before": before.agreement, "after": after.agreement}
