@@ -62,7 +62,8 @@ def test_feedback_by_keyboard(page: Any, server: RunningServer) -> None:
     page.keyboard.press("Enter")  # opens the first trace to review
     page.wait_for_url("**/trace/**")
     first = page.locator(".review").get_attribute("data-trace")
-    page.keyboard.press("2")  # the second value: "no"
+    page.keyboard.press("1")
+    page.keyboard.press("n")  # changes it to "no"
     page.keyboard.press("r")
     page.keyboard.type("Promises a delivery date.")
     page.keyboard.press("Control+Enter")

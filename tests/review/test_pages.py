@@ -257,3 +257,29 @@ def test_ui_review_then_align_learns_from_that_feedback(serve_review, populated:
     learned = {e["trace_id"]: e["rationale"] for e in aligned.examples}  # type: ignore[attr-defined]
     assert {f"t{i:03d}" for i in range(12, 24)} <= set(learned)
     assert learned["t014"] == "page review 14"
+
+
+def test_numeric_judge_takes_a_number_and_refuses_text(serve_review, store_uri: str) -> None:
+    from accord.judges import make_judge
+    from accord.store import get_store
+    from tests.review.conftest import make_traces
+
+    store = get_store()
+    experiment = store.get_or_create_experiment("scores")
+    store.insert_traces(make_traces(3), experiment.experiment_id)
+    make_judge(name="helpfulness", instructions="Rate {{ outputs }} from 1 to 5.", feedback_value_type=int).register()
+    server = serve_review(experiment="scores", judge="helpfulness", reviewer="kim")
+    with server.client() as client:
+        page = client.get("/trace/t001").text
+        token = csrf_of(client)
+        bad = client.post(
+            "/trace/t001/feedback", data={"value": "high", "csrf": token}, headers={"Accept": "application/json"}
+        )
+        good = client.post(
+            "/trace/t001/feedback", data={"value": "4", "csrf": token}, headers={"Accept": "application/json"}
+        )
+    assert 'type="number" step="1"' in page
+    assert bad.status_code == 422 and "'high' is not an integer" in bad.json()["error"]
+    assert good.status_code == 200
+    saved = api.get_trace("t001").search_assessments(name="helpfulness", source_type="HUMAN")
+    assert [(f.value, f.source.source_id) for f in saved] == [(4, "kim")]

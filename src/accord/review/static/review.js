@@ -65,8 +65,8 @@ function setupFeedback(form) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const radios = [...form.querySelectorAll("input[type=radio]")];
     const byNumber = radios.find((r) => r.dataset.key === event.key);
-    const yesNo = {y: "true", n: "false"}[event.key];
-    const byLetter = yesNo && radios.find((r) => r.value === yesNo);
+    const yesNo = {y: ["true", "yes"], n: ["false", "no"]}[event.key];
+    const byLetter = yesNo && radios.find((r) => yesNo.includes(r.value.toLowerCase()));
     if (byNumber || byLetter) { (byNumber || byLetter).checked = true; saveDraft(); event.preventDefault(); return; }
     if (event.key === "r") { event.preventDefault(); rationale.focus(); }
     else if (event.key === "j" || event.key === "ArrowRight") follow("next");
