@@ -63,7 +63,9 @@ def table(path: Path) -> str:
             "| --- | --- | --- | --- |",
         ]
         for n, entry in sorted(curve.items(), key=lambda kv: int(kv[0])):
-            lines.append(f"| {n} | {entry['accuracy']:.3f} | {ci(entry)} | {entry['align_wall_s']} |")
+            used = entry.get("n_train", int(n))  # fewer when the sample's training split has fewer
+            shown = str(n) if used == int(n) else f"{used} ({n} asked: the sample's whole training split)"
+            lines.append(f"| {shown} | {entry['accuracy']:.3f} | {ci(entry)} | {entry['align_wall_s']} |")
     if "simba" in data and "settings" in data["simba"]:
         lines += ["", f"SIMBA settings: {json.dumps(data['simba']['settings'])}"]
     return "\n".join(lines)

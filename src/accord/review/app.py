@@ -7,7 +7,6 @@ exactly as from code, with the reviewer's name as the source id.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +20,14 @@ from fastapi.templating import Jinja2Templates
 
 from accord.align.memalign.judge import MemAlignJudge
 from accord.api import log_feedback
-from accord.entities import AssessmentSource, AssessmentSourceType, Experiment, Span
+from accord.entities import AssessmentSource, AssessmentSourceType, Experiment
 from accord.errors import AccordError, NotFoundError
 from accord.judges import Judge
 from accord.registry import list_judge_versions, list_judges, resolve_judge
 from accord.review import charts
 from accord.review.dashboard import build_dashboard
 from accord.review.jobs import JobRunner
+from accord.review.presenting import parse_value, pretty, preview, span_tree, value_choices
 from accord.review.queue import PAGE_SIZE, QueueRegistry, value_label
 from accord.review.security import CSRF_FIELD, csrf_token, security_middleware
 from accord.store import get_store
@@ -55,50 +55,6 @@ class Context:
         params = {"experiment": self.experiment.name, "judge": self.judge_ref}
         params.update({k: v for k, v in extra.items() if v not in (None, "")})
         return urlencode(params)
-
-
-def value_choices(judge: Judge) -> list[tuple[str, str]]:
-    """(value as posted, label on the button) for judges with a fixed set of values; [] for open ones."""
-    kind = judge.value_type.kind
-    if kind == "bool":
-        return [("true", "Yes"), ("false", "No")]
-    if kind == "categorical":
-        return [(value_label(c), str(c)) for c in judge.value_type.categories]
-    return []
-
-
-def parse_value(judge: Judge, posted: str) -> Any:
-    """The posted text as a value of the judge's type; `ValueError` naming the allowed values otherwise."""
-    for value, _ in value_choices(judge):
-        if judge.value_type.kind == "categorical" and value == posted:
-            return next(c for c in judge.value_type.categories if value_label(c) == posted)
-    if not posted.strip():
-        raise ValueError("choose a value before saving")
-    return judge.value_type.coerce(posted)
-
-
-def span_tree(spans: list[Span]) -> list[dict[str, Any]]:
-    """Spans nested under their parents (orphans at the top), in start order."""
-    children: dict[str | None, list[Span]] = {}
-    ids = {s.span_id for s in spans}
-    for span in sorted(spans, key=lambda s: s.start_time_ms):
-        children.setdefault(span.parent_id if span.parent_id in ids else None, []).append(span)
-
-    def node(span: Span) -> dict[str, Any]:
-        return {"span": span, "children": [node(c) for c in children.get(span.span_id, [])]}
-
-    return [node(s) for s in children.get(None, [])]
-
-
-def pretty(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
-
-
-def preview(value: Any, width: int = 160) -> str:
-    text = " ".join((value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def create_app(settings: ReviewSettings | None = None) -> FastAPI:

@@ -11,8 +11,9 @@ from accord.errors import NotFoundError
 from accord.judges import Judge
 from accord.registry import list_judge_versions
 from accord.review import charts
-from accord.review.app import HERE, pretty, preview
+from accord.review.app import HERE
 from accord.review.dashboard import Dashboard, build_dashboard
+from accord.review.presenting import pretty, preview
 from accord.review.queue import value_label
 from accord.store import get_store
 

@@ -1,0 +1,54 @@
+"""How traces and verdict values are shown on the page, and how a posted value is read back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from accord.entities import Span
+from accord.judges import Judge
+from accord.review.queue import value_label
+
+
+def value_choices(judge: Judge) -> list[tuple[str, str]]:
+    """(value as posted, label on the button) for judges with a fixed set of values; [] for open ones."""
+    kind = judge.value_type.kind
+    if kind == "bool":
+        return [("true", "Yes"), ("false", "No")]
+    if kind == "categorical":
+        return [(value_label(c), str(c)) for c in judge.value_type.categories]
+    return []
+
+
+def parse_value(judge: Judge, posted: str) -> Any:
+    """The posted text as a value of the judge's type; `ValueError` naming the allowed values otherwise."""
+    for value, _ in value_choices(judge):
+        if judge.value_type.kind == "categorical" and value == posted:
+            return next(c for c in judge.value_type.categories if value_label(c) == posted)
+    if not posted.strip():
+        raise ValueError("choose a value before saving")
+    return judge.value_type.coerce(posted)
+
+
+def span_tree(spans: list[Span]) -> list[dict[str, Any]]:
+    """Spans nested under their parents (orphans at the top), in start order."""
+    children: dict[str | None, list[Span]] = {}
+    ids = {s.span_id for s in spans}
+    for span in sorted(spans, key=lambda s: s.start_time_ms):
+        children.setdefault(span.parent_id if span.parent_id in ids else None, []).append(span)
+
+    def node(span: Span) -> dict[str, Any]:
+        return {"span": span, "children": [node(c) for c in children.get(span.span_id, [])]}
+
+    return [node(s) for s in children.get(None, [])]
+
+
+def pretty(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def preview(value: Any, width: int = 160) -> str:
+    text = " ".join((value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
