@@ -90,6 +90,27 @@ def test_aligned_judge_prompt_has_guidelines_first_and_similar_examples_then_the
     assert other.value == "yes"
 
 
+def test_verdict_first_is_an_option_and_specs_without_it_keep_reason_first() -> None:
+    play(RULES, verdict=says_no_when_promised, name="order")
+    base = _judge("fake:/order")
+    aligned = base.align(labelled_traces(12), _optimizer(retrieval_k=2, result_first=True))
+    script = fake.get_script("order")
+    script.requests.clear()
+    aligned(inputs={"question": "x"}, outputs="please use the returns form")
+    request = script.requests[0]
+    assert list(request.json_schema["properties"]) == ["result", "rationale"]
+    system = request.messages[0]["content"]
+    assert system.index('"result":') < system.index('"rationale":')
+    base(inputs={"question": "x"}, outputs="y")  # the base judge still reasons first
+    assert list(script.requests[-1].json_schema["properties"]) == ["rationale", "result"]
+    spec = json.loads(json.dumps(aligned.to_dict()))
+    assert judge_from_dict(spec).result_first is True and aligned.optimizer_config["result_first"] is True
+    del spec["result_first"]  # a spec registered before the option existed is restored exactly
+    old = judge_from_dict(spec)
+    assert old.result_first is False and old.fingerprint != aligned.fingerprint
+    assert base.align(labelled_traces(12), _optimizer()).result_first is False  # the default
+
+
 def test_works_for_builtin_judges_too() -> None:
     play(RULES)
     traces = labelled_traces(12, name="guidelines")

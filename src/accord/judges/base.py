@@ -18,7 +18,7 @@ from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceT
 from accord.errors import ModelError, OutputParseError, TemplateError
 from accord.judges import rendering
 from accord.judges.value_types import ValueType
-from accord.judges.verdicts import RATIONALE_MAX_CHARS, parse_verdict, verdict_schema
+from accord.judges.verdicts import parse_verdict, reply_format, verdict_schema
 from accord.llm import ChatRequest, get_model
 
 log = logging.getLogger("accord.judges")
@@ -70,6 +70,7 @@ class Judge:
 
     kind: ClassVar[str] = "instructions"
     allowed_variables: ClassVar[tuple[str, ...]] = PUBLIC_VARIABLES
+    result_first: bool = False  # answer order: reason then verdict (see judges.verdicts)
 
     def __init__(
         self,
@@ -178,10 +179,7 @@ class Judge:
             "You are an expert judge. Evaluate the content given in tagged sections by following the "
             "instructions exactly.\n\n"
             f"Instructions:\n{instructions}\n\n"
-            "Reply with a JSON object with two fields:\n"
-            f'"rationale": your reasoning in one or two short sentences (at most {RATIONALE_MAX_CHARS} '
-            "characters);\n"
-            f'"result": {self.value_type.describe()}.'
+            f"{reply_format(self.value_type, self.result_first)}"
         )
 
     def section_text(self, variable: str, given: JudgeInput) -> str:
@@ -213,7 +211,7 @@ class Judge:
                 {"role": "system", "content": self.system_prompt()},
                 {"role": "user", "content": self.user_prompt(given)},
             ],
-            json_schema=verdict_schema(self.value_type),
+            json_schema=verdict_schema(self.value_type, result_first=self.result_first),
             max_tokens=max_tokens,
             temperature=temperature,
             extra=params,

@@ -1,6 +1,7 @@
 """The answer format every judge asks for — `{"rationale": ..., "result": ...}` — and its parser.
 
-The rationale comes first (the model reasons, then decides) and is bounded in the schema, so a
+The rationale comes first (the model reasons, then decides) unless a judge asks for the result first
+(`MemAlignOptimizer(result_first=True)`), and it is bounded in the schema, so a
 grammar-constrained local model can never loop until the token cap and cut the JSON. When a hosted model
 still returns broken JSON, a verdict that already began (`"result": "no"`) is salvaged.
 """
@@ -27,16 +28,31 @@ class ParsedVerdict:
     salvaged: bool = False
 
 
-def verdict_schema(value_type: ValueType, rationale_max_chars: int = RATIONALE_MAX_CHARS) -> dict[str, Any]:
+def verdict_schema(
+    value_type: ValueType, rationale_max_chars: int = RATIONALE_MAX_CHARS, result_first: bool = False
+) -> dict[str, Any]:
+    """The answer's JSON schema; a grammar-constrained model writes the fields in this order."""
+    fields = {
+        "rationale": {"type": "string", "maxLength": rationale_max_chars},
+        "result": value_type.json_schema(),
+    }
+    order = ["result", "rationale"] if result_first else ["rationale", "result"]
     return {
         "type": "object",
-        "properties": {
-            "rationale": {"type": "string", "maxLength": rationale_max_chars},
-            "result": value_type.json_schema(),
-        },
-        "required": ["rationale", "result"],
+        "properties": {name: fields[name] for name in order},
+        "required": order,
         "additionalProperties": False,
     }
+
+
+def reply_format(value_type: ValueType, result_first: bool = False) -> str:
+    """The system prompt's description of the answer, in the schema's field order."""
+    rationale = (
+        f'"rationale": your reasoning in one or two short sentences (at most {RATIONALE_MAX_CHARS} characters)'
+    )
+    result = f'"result": {value_type.describe()}'
+    first, second = (result, rationale) if result_first else (rationale, result)
+    return f"Reply with a JSON object with two fields:\n{first};\n{second}."
 
 
 def _strip_fences(text: str) -> str:

@@ -71,6 +71,7 @@ class MemAlignJudge(Judge):
         retrieval_k: int = 5,
         embed: str = "outputs",
         optimizer_config: dict[str, Any] | None = None,
+        result_first: bool = False,
     ) -> None:
         if isinstance(base, MemAlignJudge):
             raise ValueError("the base of an aligned judge must be an unaligned judge")
@@ -83,6 +84,7 @@ class MemAlignJudge(Judge):
             raise ValueError(f"embed must be one of {EMBED_FIELDS}, not {embed!r}")
         self.embed = embed
         self.optimizer_config = dict(optimizer_config or {})
+        self.result_first = result_first  # verdict before reason (MemAlignOptimizer(result_first=True))
         self.alignment_report: dict[str, Any] | None = None
         # the judge's identity is its base's: feedback names must keep matching
         self.name = base.name
@@ -141,13 +143,17 @@ class MemAlignJudge(Judge):
             "retrieval_k": self.retrieval_k,
             "embed": self.embed,
             "optimizer_config": self.optimizer_config,
+            "result_first": self.result_first,
             **changes,
         }
         return MemAlignJudge(**args)
 
     # prompting -------------------------------------------------------------------------------------------
+    def static_sections(self) -> dict[str, str]:
+        return self.base.static_sections()
+
     def system_prompt(self) -> str:
-        prompt = self.base.system_prompt()
+        prompt = Judge.system_prompt(self)  # the base's instructions, this judge's answer order
         if not self.guideline_list:
             return prompt
         return f"{prompt}\n\n{render_guidelines(self.guideline_list)}"
@@ -183,6 +189,7 @@ class MemAlignJudge(Judge):
     def fingerprint(self) -> str:
         """Cheap even with a large memory: the memory's digest stands for its contents."""
         parts = [self.base.fingerprint, self.memory.digest, self.embedder, str(self.retrieval_k), self.embed]
+        parts += ["result-first"] if self.result_first else []
         parts += [g.sentence() for g in self.guideline_list]
         return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:12]
 
@@ -199,6 +206,7 @@ class MemAlignJudge(Judge):
             "retrieval_k": self.retrieval_k,
             "embed": self.embed,
             "optimizer": self.optimizer_config,
+            "result_first": self.result_first,
         }
 
     @classmethod
@@ -212,6 +220,7 @@ class MemAlignJudge(Judge):
             retrieval_k=int(spec.get("retrieval_k", 5)),
             embed=spec.get("embed", "outputs"),
             optimizer_config=spec.get("optimizer"),
+            result_first=bool(spec.get("result_first", False)),  # specs written before it existed: reason first
         )
         judge.name = spec.get("name", base.name)
         return judge

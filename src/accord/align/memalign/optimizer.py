@@ -29,6 +29,8 @@ class MemAlignOptimizer(AlignmentOptimizer):
     embedding_model: "minilm" (default, int8 ONNX), "hash", or a litellm embedding model.
     retrieval_k: examples shown with each verdict. embed: what is embedded: "outputs", "inputs" or "both".
     distill_guidelines: False keeps only the episodic memory (no reflection calls at all).
+    result_first: the aligned judge answers verdict first, then its reason (default: reason first, as the base;
+    verdict first measured worse on faithbench with the embedded model, kappa 0.11 against 0.16).
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class MemAlignOptimizer(AlignmentOptimizer):
         concurrency: int = 4,
         show_progress: bool = True,
         model: str | None = None,  # the reference workflow's spelling of reflection_model
+        result_first: bool = False,
     ) -> None:
         self.reflection_model = reflection_model or model
         self.embedding_model = embedding_model or DEFAULT_EMBEDDER
@@ -53,6 +56,7 @@ class MemAlignOptimizer(AlignmentOptimizer):
         self.batch_tokens = batch_tokens
         self.concurrency = concurrency
         self.show_progress = show_progress
+        self.result_first = result_first
         self.last_run: dict[str, Any] = {}
 
     def config(self) -> dict[str, Any]:
@@ -64,6 +68,7 @@ class MemAlignOptimizer(AlignmentOptimizer):
             "embed": self.embed,
             "distill_guidelines": self.distill_guidelines,
             "max_guidelines": self.max_guidelines,
+            "result_first": self.result_first,
         }
 
     def align(self, judge: Judge, traces: Sequence[Trace]) -> Judge:
@@ -143,6 +148,7 @@ class MemAlignOptimizer(AlignmentOptimizer):
             retrieval_k=self.retrieval_k,
             embed=self.embed,
             optimizer_config=self.config(),
+            result_first=self.result_first,
         )
         for g in guidelines:
             log.debug("guideline: %s (from %d traces)", g.text, len(g.sources))
