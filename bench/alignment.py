@@ -231,6 +231,7 @@ def main() -> None:
     parser.add_argument("--mlflow-run", default=str(ROOT.parent / "runs" / "mlflow"))
     parser.add_argument("--mlflow-port", type=int, default=18181)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--result-first", action="store_true", help="MemAlign's judge answers verdict first")
     args = parser.parse_args()
     cfg = DATASETS[args.dataset]
     rows = [json.loads(line) for line in (SHARED / "data" / cfg["file"]).read_text().splitlines()]
@@ -270,7 +271,9 @@ def main() -> None:
         results["baseline"] = measure(judge, test, args.model)
         save()
     if "memalign" in methods:
-        results["memalign"] = align_and_measure(judge, train_n, test, args.model, MemAlignOptimizer(show_progress=True))
+        optimizer = MemAlignOptimizer(show_progress=True, result_first=args.result_first)
+        key = "memalign_result_first" if args.result_first else "memalign"
+        results[key] = align_and_measure(judge, train_n, test, args.model, optimizer)
         save()
     if "simba" in methods:
         from accord.align.dspy_optimizers import SIMBAOptimizer

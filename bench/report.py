@@ -12,6 +12,7 @@ RESULTS = Path(__file__).parent / "results"
 ROWS = [
     ("baseline", "accord baseline judge"),
     ("memalign", "accord MemAlign"),
+    ("memalign_result_first", "accord MemAlign, verdict first (`--result-first`)"),
     ("simba", "accord SIMBA (DSPy)"),
     ("mlflow_baseline", "MLflow 3.17.2 baseline judge"),
     ("mlflow_memalign", "MLflow 3.17.2 MemAlign"),
