@@ -18,7 +18,7 @@ def review_command(
         None,
         "--judge",
         "-j",
-        help="NAME[@VERSION] whose verdicts to show and whose feedback name to collect "
+        help="NAME or NAME@VERSION whose verdicts to show and whose feedback name to collect "
         "(default: the experiment's only registered judge).",
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback needs a token."),
@@ -26,8 +26,8 @@ def review_command(
     token: str | None = typer.Option(
         None,
         "--token",
-        help="Access token every request must carry (or set ACCORD_REVIEW_TOKEN); required "
-        "when --host is not a loopback address.",
+        help="Access token every request must carry; required when --host is not a loopback address. "
+        "Prefer setting ACCORD_REVIEW_TOKEN: a command line is visible to other users of the machine.",
         show_default=False,
     ),
     reviewer: str | None = typer.Option(None, "--reviewer", help="Default reviewer name for this browser."),
@@ -53,7 +53,9 @@ def review_command(
 @handle_errors
 def report_command(
     experiment: str = typer.Option(..., "--experiment", "-e", help="Experiment (name or id)."),
-    judge: str = typer.Option(..., "--judge", "-j", help="NAME[@VERSION]: every registered version is compared."),
+    judge: str = typer.Option(
+        ..., "--judge", "-j", help="NAME or NAME@VERSION; every registered version of it is compared."
+    ),
     out: Path = typer.Option(Path("report.html"), "--out", "-o", help="Where to write the HTML file."),
     json_output: bool = typer.Option(False, "--json", help="Also print the figures as JSON."),
 ) -> None:
