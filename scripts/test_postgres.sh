@@ -9,13 +9,7 @@ URI="postgresql+psycopg://accord@127.0.0.1:$PORT/postgres"
 bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 
 if [ -z "$(bindir)" ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "PostgreSQL is not installed and this user cannot install it (apt-get install postgresql)" >&2
-    exit 1
-  fi
-  echo "installing PostgreSQL from Debian's packages ..." >&2
-  apt-get install -y -q --no-install-recommends postgresql >/dev/null 2>&1 \
-    || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends postgresql >/dev/null; }
+  bash "$(dirname "$0")/debian_install.sh" PostgreSQL postgresql
 fi
 BIN="$(bindir)"
 

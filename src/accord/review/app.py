@@ -23,12 +23,12 @@ from accord.api import log_feedback
 from accord.entities import AssessmentSource, AssessmentSourceType, Experiment
 from accord.errors import AccordError, NotFoundError
 from accord.judges import Judge
-from accord.registry import list_judge_versions, list_judges, resolve_judge
+from accord.registry import get_judge, list_judges, resolve_judge
 from accord.review import charts
 from accord.review.dashboard import build_dashboard
 from accord.review.jobs import JobRunner
-from accord.review.presenting import parse_value, pretty, preview, span_tree, value_choices
-from accord.review.queue import PAGE_SIZE, QueueRegistry, value_label
+from accord.review.presenting import parse_value, pretty, preview, span_tree, value_choices, value_label
+from accord.review.queue import PAGE_SIZE, QueueRegistry
 from accord.review.security import CSRF_FIELD, csrf_token, security_middleware
 from accord.store import get_store
 
@@ -91,7 +91,23 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
                 names = ", ".join(j.name for j in registered) or "none registered"
                 raise NotFoundError(f"name a judge with ?judge= or --judge (registered: {names})")
             ref = registered[0].name
-        return Context(found, resolve_judge(ref), ref)
+        return Context(found, judge_for(ref), ref)
+
+    registered_judges: dict[tuple[str, int, int], Judge] = {}
+
+    def judge_for(ref: str) -> Judge:
+        """A registered judge is read and rebuilt once per version, not per request: an aligned one carries
+        its whole episodic memory. Built-ins and spec files go through `resolve_judge` as before."""
+        name, _, version = ref.partition("@")
+        if Path(ref).suffix in (".yaml", ".yml", ".json") or (version and not version.isdigit()):
+            return resolve_judge(ref)
+        stamp = get_store().judge_stamp(name, int(version) if version else None)
+        if stamp is None:
+            return resolve_judge(ref)  # a built-in, or a clear error naming what is registered
+        key = (name, *stamp)
+        if key not in registered_judges:
+            registered_judges[key] = get_judge(name, stamp[0])
+        return registered_judges[key]
 
     @app.exception_handler(AccordError)
     async def accord_error(request: Request, exc: AccordError) -> Response:
@@ -213,12 +229,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     @app.get("/alignment", response_class=HTMLResponse)
     def alignment_page(request: Request, experiment: str | None = None, judge: str | None = None) -> HTMLResponse:
         ctx = resolve(experiment, judge)
-        registered = ctx.judge.registered_name or ctx.judge.name
-        try:
-            rows = list_judge_versions(registered)
-        except NotFoundError:
-            rows = []
-        board = build_dashboard(ctx.experiment.experiment_id, ctx.experiment.name, ctx.judge, rows)
+        board = build_dashboard(ctx.experiment.experiment_id, ctx.experiment.name, ctx.judge)
         job = jobs.get(ctx.experiment.experiment_id, ctx.judge_ref)
         return render(request, "alignment.html", ctx=ctx, board=board, job=job.to_dict() if job else None)
 

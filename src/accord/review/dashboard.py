@@ -13,10 +13,10 @@ from typing import Any
 from accord.agreement import scale_order
 from accord.align.memalign.memory import Guideline
 from accord.entities import Feedback, Trace
-from accord.errors import AccordError
+from accord.errors import AccordError, NotFoundError
 from accord.judges import Judge
 from accord.metrics import Agreement, agreement, human_label, reviewer_agreement
-from accord.registry import JudgeVersion
+from accord.registry import JudgeVersion, list_judge_versions
 from accord.store import get_store
 
 MAX_DISAGREEMENTS = 50
@@ -128,13 +128,25 @@ def _score(version: VersionAgreement, traces: list[Trace], verdicts: dict[str, F
         version.agreement = agreement(human, judged, order=scale_order(judge.value_type, human + judged))
 
 
-def build_dashboard(
-    experiment_id: str, experiment_name: str, judge: Judge, judge_rows: list[JudgeVersion]
-) -> Dashboard:
+def labelled_traces(experiment_id: str, name: str) -> list[Trace]:
+    """The experiment's traces with a usable HUMAN label named `name`, with their assessments."""
     store = get_store()
-    name = judge.name
     ids = store.search_trace_ids([experiment_id], assessment_name=name, assessment_source_type="HUMAN")
-    traces = [t for t in store.get_traces(ids) if human_label(t, name) is not None]
+    return [t for t in store.get_traces(ids) if human_label(t, name) is not None]
+
+
+def registered_versions(judge: Judge) -> list[JudgeVersion]:
+    """Every registered version under the judge's registry name; none for a judge never registered."""
+    try:
+        return list_judge_versions(judge.registered_name or judge.name)
+    except NotFoundError:
+        return []
+
+
+def build_dashboard(experiment_id: str, experiment_name: str, judge: Judge) -> Dashboard:
+    name = judge.name
+    judge_rows = registered_versions(judge)
+    traces = labelled_traces(experiment_id, name)
     verdicts = _newest_verdicts(traces, name)
     versions = _versions_of(name, judge_rows)
     known = {v.key for v in versions}

@@ -17,11 +17,9 @@ from accord.agreement import evaluate_agreement
 from accord.align.base import AlignmentError
 from accord.align.labels import MIN_EXAMPLES, collect_labels
 from accord.align.validation import split_by_label
-from accord.entities import Trace
 from accord.evaluation import evaluate
 from accord.judges import Judge
-from accord.metrics import human_label
-from accord.store import get_store
+from accord.review.dashboard import labelled_traces
 
 log = logging.getLogger("accord.review")
 
@@ -54,16 +52,10 @@ class AlignJob:
         }
 
 
-def _labelled_traces(experiment_id: str, name: str) -> list[Trace]:
-    store = get_store()
-    ids = store.search_trace_ids([experiment_id], assessment_name=name, assessment_source_type="HUMAN")
-    return [t for t in store.get_traces(ids) if human_label(t, name) is not None]
-
-
 def run_alignment(job: AlignJob, judge: Judge) -> None:
     """Align `judge` on the experiment's feedback, register the result, score both on held-out traces."""
     job.state, job.stage = "running", "reading feedback"
-    traces = _labelled_traces(job.experiment_id, judge.name)
+    traces = labelled_traces(job.experiment_id, judge.name)
     collect_labels(judge.name, judge.value_type, traces)  # a clear error when there is too little feedback
     train, held = split_by_label(traces, judge.name, HELD_OUT)
     if len(train) < MIN_EXAMPLES or not held:

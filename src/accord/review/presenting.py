@@ -7,7 +7,11 @@ from typing import Any
 
 from accord.entities import Span
 from accord.judges import Judge
-from accord.review.queue import value_label
+
+
+def value_label(value: Any) -> str:
+    """One spelling per verdict value, for filters and display: true/false, numbers, strings as they are."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def value_choices(judge: Judge) -> list[tuple[str, str]]:

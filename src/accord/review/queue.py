@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Select, Text, cast, func, or_, select
 
+from accord.review.presenting import value_label
 from accord.store import SqlStore
 from accord.store import schema as t
 
@@ -30,11 +31,6 @@ CLOCK_SLACK_MS = 5_000  # writers on other machines may stamp updates with a clo
 MAX_INCREMENTAL = 5_000  # more changed traces than this: a full rebuild is as cheap
 MAX_TAG_CHOICES = 200
 _FILTER_CACHE_SIZE = 16
-
-
-def value_label(value: Any) -> str:
-    """One spelling per verdict value, for filters and display: true/false, numbers, strings as they are."""
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 @dataclass

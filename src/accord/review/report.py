@@ -7,14 +7,11 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from accord.errors import NotFoundError
 from accord.judges import Judge
-from accord.registry import list_judge_versions
 from accord.review import charts
 from accord.review.app import HERE
 from accord.review.dashboard import Dashboard, build_dashboard
-from accord.review.presenting import pretty, preview
-from accord.review.queue import value_label
+from accord.review.presenting import pretty, preview, value_label
 from accord.store import get_store
 
 
@@ -29,11 +26,7 @@ def render_report(board: Dashboard) -> str:
 def write_report(experiment: str, judge: Judge, out: str | Path) -> Dashboard:
     """Write the report for `judge` on the experiment's stored verdicts and feedback; returns its figures."""
     found = get_store().resolve_experiment(experiment)
-    try:
-        rows = list_judge_versions(judge.registered_name or judge.name)
-    except NotFoundError:
-        rows = []
-    board = build_dashboard(found.experiment_id, found.name, judge, rows)
+    board = build_dashboard(found.experiment_id, found.name, judge)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -267,6 +267,15 @@ class SqlStore:
                 continue
         raise RuntimeError(f"could not register judge {name!r}: too many concurrent writers")
 
+    def judge_stamp(self, name: str, version: int | None = None) -> tuple[int, int] | None:
+        """(version, create time) of `name`'s given or newest version, without reading its spec; None if none.
+        The time tells a version apart from one registered under the same number after a delete."""
+        query = select(t.judges.c.version, t.judges.c.create_time_ms).where(t.judges.c.name == name)
+        query = query.where(t.judges.c.version == version) if version else query.order_by(t.judges.c.version.desc())
+        with self.engine.connect() as conn:
+            row = conn.execute(query.limit(1)).first()
+        return (row.version, row.create_time_ms) if row else None
+
     def get_judge_row(self, name: str, version: int | None = None) -> Any:
         query = select(t.judges).where(t.judges.c.name == name)
         query = query.where(t.judges.c.version == version) if version else query.order_by(t.judges.c.version.desc())
