@@ -122,6 +122,7 @@ def measure(judge: Any, test_traces: list, model_uri: str) -> dict[str, Any]:
     report = accord.evaluate_agreement(judge, test_traces, concurrency=1, log_verdicts=False, show_progress=True)
     wall = time.perf_counter() - started
     a = report.agreement
+    extra = verdict_probability_figures(report, test_traces)
     return {
         "n": len(test_traces),
         "n_compared": a.n,
@@ -133,7 +134,31 @@ def measure(judge: Any, test_traces: list, model_uri: str) -> dict[str, Any]:
         "eval_wall_s": round(wall, 1),
         "eval_s_per_verdict": round(wall / max(1, len(test_traces)), 2),
         "eval_llm": usage_delta(model_uri, before),
+        **extra,
     }
+
+
+def verdict_probability_figures(report: Any, test_traces: list) -> dict[str, Any]:
+    """For judges that record verdict probabilities: how well P("no") ranks the held-out traces (AUC) and
+    how many verdicts the decision rule overruled."""
+    from sklearn.metrics import roc_auc_score
+
+    human = {t.trace_id: human_value(t) for t in test_traces}
+    pairs = [
+        (human[v.trace_id], v.metadata["verdict_probabilities"]["no"])
+        for v in report.verdicts
+        if v.metadata.get("verdict_probabilities") and human.get(v.trace_id) is not None
+    ]
+    if len({h for h, _ in pairs}) < 2:
+        return {}
+    return {
+        "auc_p_no": round(roc_auc_score([h == "no" for h, _ in pairs], [p for _, p in pairs]), 4),
+        "overruled": sum("decision" in v.metadata for v in report.verdicts),
+    }
+
+
+def human_value(trace: Any) -> Any:
+    return next((a.value for a in trace.assessments if a.source.source_type.value == "HUMAN"), None)
 
 
 def accord_traces(rows: list[dict[str, Any]], experiment: str, path: Path) -> list:
@@ -184,6 +209,7 @@ def run_mlflow(args: argparse.Namespace, cfg: dict[str, Any], train_file: Path, 
                 str(args.mlflow_port),
                 "--tag",
                 tag,
+                *(["--skip-baseline"] if args.mlflow_skip_baseline else []),
             ],
             env=env,
             check=True,
@@ -200,6 +226,8 @@ def run_mlflow(args: argparse.Namespace, cfg: dict[str, Any], train_file: Path, 
     }
     for run_name, key in (("baseline", "mlflow_baseline"), ("aligned", "mlflow_memalign")):
         mine = [r for r in rows if r["run"] == run_name]
+        if not mine:  # --mlflow-skip-baseline
+            continue
         parsed = [r for r in mine if r["verdict"] in ("yes", "no")]
         a = agreement([r["human"] for r in parsed], [r["verdict"] for r in parsed]) if parsed else None
         out[key] = {
@@ -230,8 +258,12 @@ def main() -> None:
     parser.add_argument("--model", default="local:/qwen2.5-coder-1.5b")
     parser.add_argument("--mlflow-run", default=str(ROOT.parent / "runs" / "mlflow"))
     parser.add_argument("--mlflow-port", type=int, default=18181)
+    parser.add_argument("--mlflow-skip-baseline", action="store_true", help="run MLflow's aligned judge only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--result-first", action="store_true", help="MemAlign's judge answers verdict first")
+    parser.add_argument("--label", default="", help="results go to alignment_<dataset>_<label>.json")
+    parser.add_argument("--calibrate", action="store_true", help="MemAlign fits a decision threshold")
+    parser.add_argument("--no-guidelines", action="store_true", help="MemAlign with episodic memory only")
     args = parser.parse_args()
     cfg = DATASETS[args.dataset]
     rows = [json.loads(line) for line in (SHARED / "data" / cfg["file"]).read_text().splitlines()]
@@ -243,7 +275,7 @@ def main() -> None:
     train = accord_traces(train_rows, "train", train_file)
     test = accord_traces(test_rows, "test", test_file)
     judge = make_judge(cfg["name"], cfg["instructions"], model=args.model, feedback_value_type=Literal["yes", "no"])
-    out_path = RESULTS / f"alignment_{args.dataset}.json"
+    out_path = RESULTS / f"alignment_{args.dataset}{'_' + args.label if args.label else ''}.json"
     results = json.loads(out_path.read_text()) if out_path.exists() else {}
     results.update(
         {
@@ -271,8 +303,14 @@ def main() -> None:
         results["baseline"] = measure(judge, test, args.model)
         save()
     if "memalign" in methods:
-        optimizer = MemAlignOptimizer(show_progress=True, result_first=args.result_first)
-        key = "memalign_result_first" if args.result_first else "memalign"
+        optimizer = MemAlignOptimizer(
+            show_progress=True,
+            result_first=args.result_first,
+            distill_guidelines=not args.no_guidelines,
+            calibrate=args.calibrate,
+        )
+        key = "memalign" + ("_calibrated" if args.calibrate else "_result_first" if args.result_first else "")
+        key += "_examples_only" if args.no_guidelines else ""
         results[key] = align_and_measure(judge, train_n, test, args.model, optimizer)
         save()
     if "simba" in methods:
@@ -311,6 +349,8 @@ def align_and_measure(judge: Any, train: list, test: list, model_uri: str, optim
     result.update(measure(aligned, test, model_uri))
     if hasattr(aligned, "guidelines"):
         result["guidelines"] = aligned.guidelines
+    if getattr(aligned, "decision", None) is not None:
+        result["decision"] = aligned.decision.to_dict()
     elif aligned.instructions != judge.instructions:
         result["instructions"] = aligned.instructions
     return result

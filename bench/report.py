@@ -13,6 +13,7 @@ ROWS = [
     ("baseline", "accord baseline judge"),
     ("memalign", "accord MemAlign"),
     ("memalign_result_first", "accord MemAlign, verdict first (`--result-first`)"),
+    ("memalign_calibrated", "accord MemAlign, calibrated verdict (`--calibrate`)"),
     ("simba", "accord SIMBA (DSPy)"),
     ("mlflow_baseline", "MLflow 3.17.2 baseline judge"),
     ("mlflow_memalign", "MLflow 3.17.2 MemAlign"),
@@ -67,6 +68,16 @@ def table(path: Path) -> str:
             used = entry.get("n_train", int(n))  # fewer when the sample's training split has fewer
             shown = str(n) if used == int(n) else f"{used} ({n} asked: the sample's whole training split)"
             lines.append(f"| {shown} | {entry['accuracy']:.3f} | {ci(entry)} | {entry['align_wall_s']} |")
+    for key, name in ROWS:
+        entry = data.get(key) or {}
+        if "auc_p_no" in entry:
+            rule = entry.get("decision") or {}
+            lines += [
+                "",
+                f"{name}: P(\"no\") ranks the held-out traces with AUC {entry['auc_p_no']:.2f}; the decision rule "
+                f"({rule.get('value')!r} from probability {rule.get('threshold')}, fitted on {rule.get('fitted_on')} "
+                f"training traces) overruled the model's first choice on {entry['overruled']} of {entry['n']}.",
+            ]
     if "simba" in data and "settings" in data["simba"]:
         lines += ["", f"SIMBA settings: {json.dumps(data['simba']['settings'])}"]
     return "\n".join(lines)

@@ -8,7 +8,7 @@ from typing import Any
 
 from accord.entities import AssessmentSource, AssessmentSourceType, Feedback, Trace
 from accord.llm import fake
-from accord.llm.types import ChatRequest
+from accord.llm.types import ChatRequest, Completion
 
 PROMISES = ["I have issued a full refund", "your replacement arrives Friday", "I added a 15% credit"]
 PROCESS = ["please use the returns form", "the warranty team will confirm", "start a claim online"]
@@ -77,3 +77,20 @@ def says_no_when_promised(request: ChatRequest) -> str:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj)
+
+
+def leaning_model(name: str) -> fake.FakeScript:
+    """A judge that always writes "yes" but whose probability of "no" is higher on promises (as the embedded
+    model does on the hallucination set), and that writes whatever verdict it is forced to."""
+
+    def reply(request):
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            return {"condition": "nothing else applies"}
+        case = request.messages[-1]["content"].rsplit("Now judge this case.", 1)[-1]
+        p_no = 0.3 if any(p in case for p in PROMISES) else 0.1
+        value = request.forced_choice or "yes"
+        probabilities = {"yes": 1 - p_no, "no": p_no} if request.verdict_choices else None
+        text = json.dumps({"result": value, "rationale": f"written for {value}"})
+        return Completion(text=text, choice_probabilities=probabilities)
+
+    return fake.script(name, reply)

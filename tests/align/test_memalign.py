@@ -11,7 +11,15 @@ from accord.embeddings import others
 from accord.entities import Trace
 from accord.judges import Guidelines, judge_from_dict, make_judge
 from accord.llm import fake
-from tests.align.helpers import PROMISES, RULES, SENTENCES, labelled_traces, play, says_no_when_promised
+from tests.align.helpers import (
+    PROMISES,
+    RULES,
+    SENTENCES,
+    labelled_traces,
+    leaning_model,
+    play,
+    says_no_when_promised,
+)
 
 
 def _judge(model: str = "fake:") -> accord.judges.Judge:
@@ -222,3 +230,42 @@ def test_labels_without_rationales_teach_only_through_examples() -> None:
     aligned = _judge().align(traces, _optimizer())
     assert aligned.guidelines == [] and len(aligned.memory) == 12
     assert script.requests == []  # no reflection call without reasons to distill
+
+
+def test_calibration_fits_a_threshold_from_verdict_probabilities_and_overrules_a_leaning_model() -> None:
+    script = leaning_model("leaning")
+    base = _judge("fake:/leaning")
+    optimizer = _optimizer(retrieval_k=2, calibrate=True, calibration_size=20)
+    aligned = base.align(labelled_traces(20), optimizer)
+    rule = aligned.decision
+    assert aligned.result_first and rule is not None
+    # experts said "no" half the time: the threshold splits the scored traces in half
+    assert (rule.value, rule.other, rule.threshold, rule.rate, rule.fitted_on) == ("yes", "no", 0.8, 0.5, 20)
+    assert optimizer.last_run["decision"] == rule.to_dict()
+    calibration_calls = [r for r in script.requests if r.verdict_choices and r.max_tokens == 16]
+    assert len(calibration_calls) == 20  # one short call per scored trace, no reason written
+
+    script.requests.clear()
+    promised = aligned(inputs={"question": "x"}, outputs=f"Sorry! {PROMISES[0]} for order 99.")
+    assert promised.value == "no" and promised.rationale == "written for no"
+    assert promised.metadata["decision"] == {"model_chose": "yes", "decided": "no"}
+    assert promised.metadata["verdict_probabilities"] == {"yes": 0.7, "no": 0.3}
+    assert [r.forced_choice for r in script.requests] == [None, "no"]  # the reason is re-written for "no"
+    process = aligned(inputs={"question": "x"}, outputs="please use the returns form")
+    assert process.value == "yes" and "decision" not in process.metadata
+
+    spec = json.loads(json.dumps(aligned.to_dict()))
+    again = judge_from_dict(spec)
+    assert again.decision == rule and again.fingerprint == aligned.fingerprint
+    del spec["decision"]  # a spec written before calibration existed: the model's own verdicts
+    assert judge_from_dict(spec).decision is None and judge_from_dict(spec).fingerprint != aligned.fingerprint
+
+
+def test_calibration_is_skipped_when_the_model_reports_no_probabilities(caplog) -> None:
+    play(RULES, verdict=says_no_when_promised, name="plain")
+    with caplog.at_level(logging.INFO, logger="accord.align.memalign"):
+        aligned = _judge("fake:/plain").align(labelled_traces(12), _optimizer(calibrate=True))
+    assert aligned.decision is None and aligned.result_first
+    assert "reports no verdict probabilities" in caplog.text
+    verdict = aligned(inputs={"question": "x"}, outputs=f"{PROMISES[1]}")
+    assert verdict.value == "no" and "verdict_probabilities" not in verdict.metadata

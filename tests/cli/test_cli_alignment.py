@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 
 from accord.cli import app
 from accord.store import get_store
-from tests.align.helpers import RULES, labelled_traces, play, says_no_when_promised
+from tests.align.helpers import RULES, labelled_traces, leaning_model, play, says_no_when_promised
 
 runner = CliRunner()
 
@@ -16,14 +16,14 @@ def run(*args: str) -> str:
     return result.stdout
 
 
-def _setup(tmp_path: Path) -> None:
+def _setup(tmp_path: Path, model: str = "fake:") -> None:
     play(RULES, verdict=says_no_when_promised)
     exp = get_store().get_or_create_experiment("support")
     get_store().insert_traces(labelled_traces(30), exp.experiment_id)
     spec = tmp_path / "policy.yaml"
     spec.write_text(
-        "name: policy\ninstructions: Does {{ outputs }} follow the policy for {{ inputs }}?\nmodel: 'fake:'\n"
-        "feedback_value_type: Literal['yes', 'no']\n"
+        "name: policy\ninstructions: Does {{ outputs }} follow the policy for {{ inputs }}?\n"
+        f"model: '{model}'\nfeedback_value_type: Literal['yes', 'no']\n"
     )
     assert json.loads(run("judges", "create", str(spec), "--json"))["version"] == 1
 
@@ -69,6 +69,19 @@ def test_align_registers_a_new_version_and_prints_before_and_after(tmp_path: Pat
     assert result["after"]["accuracy"] == 1.0 and result["kappa_gain"] > 0
     # verdicts are stored per judge version: the aligned one is compared on the same traces
     assert json.loads(run("evaluate", "-j", "policy_aligned", "-e", "support", "--json"))["accuracy"] == 1.0
+
+
+def test_align_calibrate_fits_a_decision_rule_and_prints_it(tmp_path: Path) -> None:
+    _setup(tmp_path, model="fake:/leaning")
+    leaning_model("leaning")  # always writes "yes"; its probability of "no" is higher on promises
+    args = ["align", "-j", "policy", "-e", "support", "--embedding-model", "hash", "--calibrate"]
+    result = json.loads(run(*args, "--json"))
+    assert result["decision"]["fitted_on"] == 24 and result["decision"]["rate"] == 0.5
+    assert result["before"]["accuracy"] == 0.5 and result["after"]["accuracy"] == 1.0
+    assert "decision: 'yes' when its probability is at least 0.800" in run(*args)
+    assert runner.invoke(
+        app, ["align", "-j", "policy", "-e", "support", "--optimizer", "simba", "--calibrate"]
+    ).exit_code
 
 
 def test_align_with_a_custom_optimizer_from_the_command_line(tmp_path: Path) -> None:

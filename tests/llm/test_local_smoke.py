@@ -1,5 +1,6 @@
 """One real local model: SmolLM2-135M through llama.cpp, with the verdict constrained by a grammar."""
 
+from dataclasses import replace
 from typing import Literal
 
 from accord.judges import make_judge
@@ -18,3 +19,28 @@ def test_tiny_local_model_gives_a_parseable_verdict() -> None:
     assert feedback.error is None, feedback.error
     assert feedback.value in ("yes", "no")
     assert feedback.metadata["usage"]["prompt_tokens"] > 50
+
+
+def test_tiny_local_model_reports_verdict_probabilities_and_writes_a_forced_verdict() -> None:
+    from accord.judges.value_types import ValueType
+    from accord.judges.verdicts import verdict_schema
+    from accord.llm import ChatRequest, get_model
+
+    model = get_model("local:/smollm2-135m?n_ctx=2048")
+    request = ChatRequest(
+        messages=[
+            {"role": "system", "content": 'Reply with JSON: "result": "yes" or "no", then a short "rationale".'},
+            {"role": "user", "content": "Is the sky green? Answer yes or no."},
+        ],
+        json_schema=verdict_schema(ValueType.of(Literal["yes", "no"]), result_first=True),
+        max_tokens=60,
+        verdict_choices=("yes", "no"),
+    )
+    free = model.complete(request, use_cache=False)
+    assert free.text.replace(" ", "").startswith('{"result"'), free.text  # the schema's field order is kept
+    probabilities = free.choice_probabilities
+    assert probabilities is not None and set(probabilities) == {"yes", "no"}
+    assert abs(sum(probabilities.values()) - 1) < 1e-6
+    least_likely = min(probabilities, key=probabilities.__getitem__)
+    forced = model.complete(replace(request, forced_choice=least_likely), use_cache=False)
+    assert forced.text.replace(" ", "").startswith(f'{{"result":"{least_likely}"'), forced.text

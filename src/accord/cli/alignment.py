@@ -86,15 +86,23 @@ def align_command(
     reflection_model: str | None = typer.Option(None, "--reflection-model", help="MemAlign: model that distills."),
     embedding_model: str | None = typer.Option(None, "--embedding-model", help="MemAlign: minilm, hash or litellm."),
     retrieval_k: int | None = typer.Option(None, "--retrieval-k", help="MemAlign: examples shown per verdict."),
+    calibrate: bool = typer.Option(
+        False, "--calibrate", help="MemAlign, two-verdict judges on local models: fit a decision threshold."
+    ),
     json_out: str | None = JSON_OUT,
 ) -> None:
     """Align a judge with the experiment's HUMAN feedback, register the result as a new version, and print
     agreement before and after on a held-out split."""
     base = resolve_judge(judge)
-    options = {"reflection_model": reflection_model, "embedding_model": embedding_model, "retrieval_k": retrieval_k}
+    options = {
+        "reflection_model": reflection_model,
+        "embedding_model": embedding_model,
+        "retrieval_k": retrieval_k,
+        "calibrate": calibrate or None,
+    }
     options = {k: v for k, v in options.items() if v is not None}
     if optimizer.lower() != "memalign" and options:
-        raise ValueError("--reflection-model, --embedding-model and --retrieval-k apply to memalign only")
+        raise ValueError("--reflection-model, --embedding-model, --retrieval-k and --calibrate apply to memalign only")
     chosen = load_optimizer(optimizer, **options)
     exp = get_store().resolve_experiment(experiment)
     traces = resolve_traces(exp)
@@ -106,6 +114,8 @@ def align_command(
         result.update(report)
     if hasattr(aligned, "guidelines"):
         result["guidelines"] = aligned.guidelines
+    if getattr(aligned, "decision", None) is not None:
+        result["decision"] = aligned.decision.to_dict()
     if json_out:
         emit_json(result, json_out)
         if json_out == "-":
@@ -116,6 +126,12 @@ def align_command(
         show_agreement("before", _agreement(report["before"]))
         show_agreement("after", _agreement(report["after"]))
         console.print(f"kappa gain: {report['kappa_gain']:+.3f}")
+    if rule := result.get("decision"):
+        console.print(
+            f"decision: {rule['value']!r} when its probability is at least {rule['threshold']:.3f} "
+            f"(the experts' rate {rule['rate']:.0%}, fitted on {rule['fitted_on']} traces)",
+            markup=False,
+        )
     for i, text in enumerate(result.get("guidelines", []), start=1):
         console.print(f"  {i}. {text}", markup=False)
 

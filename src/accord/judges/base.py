@@ -11,7 +11,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Feedback, Trace
@@ -215,7 +215,20 @@ class Judge:
             max_tokens=max_tokens,
             temperature=temperature,
             extra=params,
+            verdict_choices=self.verdict_choices(),
         )
+
+    def verdict_choices(self) -> tuple[str, ...] | None:
+        """The verdicts whose probabilities a capable model reports: a verdict-first judge of categories."""
+        if not self.result_first or self.value_type.kind != "categorical":
+            return None
+        if not all(isinstance(c, str) for c in self.value_type.categories):
+            return None
+        return tuple(self.value_type.categories)
+
+    def decide(self, value: Any, probabilities: dict[str, float] | None) -> Any:
+        """The verdict to give, from the model's own and its probabilities (a calibrated judge overrides)."""
+        return value
 
     # judging -----------------------------------------------------------------------------------------
     def gather(
@@ -280,7 +293,11 @@ class Judge:
             metadata["usage"] = completion.usage.to_dict()
             if parsed.salvaged:
                 metadata["salvaged"] = True
-            return self._feedback(trace_id, parsed.value, parsed.rationale, model.uri, metadata)
+            value, rationale = parsed.value, parsed.rationale
+            if completion.choice_probabilities:
+                metadata["verdict_probabilities"] = {k: round(p, 4) for k, p in completion.choice_probabilities.items()}
+                value, rationale = self._apply_decision(model, request, value, rationale, metadata)
+            return self._feedback(trace_id, value, rationale, model.uri, metadata)
         return Feedback(
             trace_id=trace_id,
             name=self.name,
@@ -288,6 +305,23 @@ class Judge:
             error=error,
             metadata=metadata,
         )
+
+    def _apply_decision(
+        self, model: Any, request: ChatRequest, value: Any, rationale: str, metadata: dict[str, Any]
+    ) -> tuple[Any, str]:
+        """When the decision rule overrules the model's first choice, the verdict is written again with the
+        decided value forced, so the reason that follows argues for the verdict given."""
+        decided = self.decide(value, metadata["verdict_probabilities"])
+        if decided == value:
+            return value, rationale
+        metadata["decision"] = {"model_chose": value, "decided": decided}
+        try:
+            forced = model.complete(replace(request, forced_choice=decided))
+            reparsed = parse_verdict(forced.text, self.value_type)
+        except (OutputParseError, ModelError) as exc:
+            log.info("judge %s: re-writing the reason for %r failed: %s", self.name, decided, exc)
+            return decided, ""
+        return decided, reparsed.rationale if reparsed.value == decided else ""
 
     def _feedback(
         self, trace_id: str | None, value: Any, rationale: str, model_uri: str, metadata: dict[str, Any]
@@ -311,13 +345,7 @@ def _retry_request(request: ChatRequest, exc: OutputParseError) -> ChatRequest:
         *request.messages[:-1],
         {**request.messages[-1], "content": request.messages[-1]["content"] + reminder},
     ]
-    return ChatRequest(
-        messages=messages,
-        json_schema=request.json_schema,
-        max_tokens=max(128, request.max_tokens // 2),
-        temperature=request.temperature,
-        extra=request.extra,
-    )
+    return replace(request, messages=messages, max_tokens=max(128, request.max_tokens // 2))
 
 
 def _session_of(trace: Trace) -> list[Trace]:

@@ -47,9 +47,7 @@ def verdict_schema(
 
 def reply_format(value_type: ValueType, result_first: bool = False) -> str:
     """The system prompt's description of the answer, in the schema's field order."""
-    rationale = (
-        f'"rationale": your reasoning in one or two short sentences (at most {RATIONALE_MAX_CHARS} characters)'
-    )
+    rationale = f'"rationale": your reasoning in one or two short sentences (at most {RATIONALE_MAX_CHARS} characters)'
     result = f'"result": {value_type.describe()}'
     first, second = (result, rationale) if result_first else (rationale, result)
     return f"Reply with a JSON object with two fields:\n{first};\n{second}."

@@ -32,7 +32,12 @@ class ResponseCache:
             return None
         body = json.loads(row[0])
         usage = Usage(prompt_tokens=body["prompt_tokens"], completion_tokens=body["completion_tokens"], cached=True)
-        return Completion(text=body["text"], usage=usage, finish_reason=body.get("finish_reason"))
+        return Completion(
+            text=body["text"],
+            usage=usage,
+            finish_reason=body.get("finish_reason"),
+            choice_probabilities=body.get("choice_probabilities"),
+        )
 
     def put(self, key: str, completion: Completion) -> None:
         body = {
@@ -40,6 +45,7 @@ class ResponseCache:
             "finish_reason": completion.finish_reason,
             "prompt_tokens": completion.usage.prompt_tokens,
             "completion_tokens": completion.usage.completion_tokens,
+            "choice_probabilities": completion.choice_probabilities,
         }
         with self._connect() as conn:
             conn.execute("INSERT OR REPLACE INTO responses VALUES (?, ?)", (key, json.dumps(body)))

@@ -6,8 +6,9 @@
     ...
     script.requests  # every ChatRequest the script answered
 
-A reply may be a string, a dict (sent as JSON), an exception (raised, to test faults) or a callable
-taking the ChatRequest and returning any of those. Without a script, `fake:` answers a valid JSON
+A reply may be a string, a dict (sent as JSON), a `Completion` (returned as is, e.g. with verdict
+probabilities), an exception (raised, to test faults) or a callable taking the ChatRequest and returning
+any of those. Without a script, `fake:` answers a valid JSON
 object for the request's schema, so batches run without setup.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 
 from accord.llm.types import ChatRequest, Completion, Usage
 
-Reply = str | dict[str, Any] | BaseException | Callable[[ChatRequest], Any]
+Reply = str | dict[str, Any] | Completion | BaseException | Callable[[ChatRequest], Any]
 
 
 class FakeScript:
@@ -99,6 +100,8 @@ class FakeProvider:
             reply = reply(request)
         if isinstance(reply, BaseException):
             raise reply
+        if isinstance(reply, Completion):
+            return reply
         text = reply if isinstance(reply, str) else json.dumps(reply)
         prompt_chars = sum(len(m["content"]) for m in request.messages)
         return Completion(text=text, usage=Usage(prompt_tokens=prompt_chars // 4, completion_tokens=len(text) // 4))

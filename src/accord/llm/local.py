@@ -58,7 +58,7 @@ def _close_models() -> None:
 def _grammar(schema: dict[str, Any]) -> Any:
     from llama_cpp import LlamaGrammar
 
-    key = json.dumps(schema, sort_keys=True)
+    key = json.dumps(schema)  # not sorted: the order of the properties is the order the model writes them
     if key not in _grammars:
         _grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
     return _grammars[key]
@@ -85,6 +85,14 @@ class LocalProvider:
             kwargs["grammar"] = _grammar(request.json_schema)
         started = time.perf_counter()
         with lock:
+            probe = None
+            if request.verdict_choices:
+                from llama_cpp import LogitsProcessorList
+
+                from accord.llm.local_verdicts import VerdictProbe
+
+                probe = VerdictProbe(llm, request.verdict_choices, request.forced_choice)
+                kwargs["logits_processor"] = LogitsProcessorList([probe])
             response = llm.create_chat_completion(**kwargs)
         usage = response.get("usage") or {}
         choice = response["choices"][0]
@@ -97,4 +105,5 @@ class LocalProvider:
                 latency_s=time.perf_counter() - started,
                 cost_usd=0.0,
             ),
+            choice_probabilities=probe.probabilities if probe is not None else None,
         )

@@ -15,13 +15,16 @@ class ChatRequest:
     max_tokens: int = 512
     temperature: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    # Verdict probabilities (providers that can read the model's next-token distribution): the answer puts
+    # its string "result" first, and the provider reports how likely each of these choices was right there.
+    verdict_choices: tuple[str, ...] | None = None
+    forced_choice: str | None = None  # write this verdict whatever the model preferred; the reason follows it
 
     def cache_key(self, model_uri: str) -> str:
-        payload = json.dumps(
-            [model_uri, self.messages, self.json_schema, self.max_tokens, self.temperature, self.extra],
-            sort_keys=True,
-            default=str,
-        )
+        fields: list[Any] = [model_uri, self.messages, self.json_schema, self.max_tokens, self.temperature, self.extra]
+        if self.verdict_choices:  # keeps the keys of plain requests as they were
+            fields += [list(self.verdict_choices), self.forced_choice]
+        payload = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -48,3 +51,4 @@ class Completion:
     text: str
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
+    choice_probabilities: dict[str, float] | None = None  # for requests with verdict_choices, when known

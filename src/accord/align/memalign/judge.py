@@ -4,15 +4,19 @@ similar expert-labelled examples (in the user message, before the case to judge)
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
+from accord.align.memalign.calibration import DecisionRule
 from accord.align.memalign.memory import EpisodicMemory, Guideline
 from accord.entities import Feedback, Trace
 from accord.judges.base import SPEC_VERSION, Judge, JudgeInput
 from accord.judges.factory import judge_from_dict, register_judge_kind
 from accord.judges.rendering import clip, render_value
+from accord.llm import get_model
 
 log = logging.getLogger("accord.align.memalign")
 
@@ -72,6 +76,7 @@ class MemAlignJudge(Judge):
         embed: str = "outputs",
         optimizer_config: dict[str, Any] | None = None,
         result_first: bool = False,
+        decision: DecisionRule | None = None,
     ) -> None:
         if isinstance(base, MemAlignJudge):
             raise ValueError("the base of an aligned judge must be an unaligned judge")
@@ -85,6 +90,7 @@ class MemAlignJudge(Judge):
         self.embed = embed
         self.optimizer_config = dict(optimizer_config or {})
         self.result_first = result_first  # verdict before reason (MemAlignOptimizer(result_first=True))
+        self.decision = decision  # fitted from verdict probabilities (MemAlignOptimizer(calibrate=True))
         self.alignment_report: dict[str, Any] | None = None
         # the judge's identity is its base's: feedback names must keep matching
         self.name = base.name
@@ -144,6 +150,7 @@ class MemAlignJudge(Judge):
             "embed": self.embed,
             "optimizer_config": self.optimizer_config,
             "result_first": self.result_first,
+            "decision": self.decision,
             **changes,
         }
         return MemAlignJudge(**args)
@@ -178,6 +185,19 @@ class MemAlignJudge(Judge):
         shown = "\n\n".join(f"[Example {i}]\n{e.rendered}" for i, (e, _) in enumerate(found, start=1))
         return f"Similar cases already judged by the experts:\n\n{shown}\n\nNow judge this case.\n\n{case}"
 
+    def decide(self, value: Any, probabilities: dict[str, float] | None) -> Any:
+        decided = self.decision.decide(probabilities) if self.decision is not None else None
+        return value if decided is None else decided
+
+    def verdict_probabilities(self, given: JudgeInput) -> dict[str, float] | None:
+        """How likely each verdict is for this case, read where the answer names it (a few tokens, no
+        reason); None when the judge does not answer verdict first or its model cannot tell."""
+        if self.verdict_choices() is None:
+            return None
+        given.retrieved = self.retrieve(given)
+        request = replace(self.build_request(given), max_tokens=16)
+        return get_model(self.model).complete(request).choice_probabilities
+
     def judge(self, given: JudgeInput) -> Feedback:
         found = self.retrieve(given)
         given.retrieved = found
@@ -190,6 +210,7 @@ class MemAlignJudge(Judge):
         """Cheap even with a large memory: the memory's digest stands for its contents."""
         parts = [self.base.fingerprint, self.memory.digest, self.embedder, str(self.retrieval_k), self.embed]
         parts += ["result-first"] if self.result_first else []
+        parts += [json.dumps(self.decision.to_dict(), sort_keys=True)] if self.decision else []
         parts += [g.sentence() for g in self.guideline_list]
         return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:12]
 
@@ -207,6 +228,7 @@ class MemAlignJudge(Judge):
             "embed": self.embed,
             "optimizer": self.optimizer_config,
             "result_first": self.result_first,
+            "decision": self.decision.to_dict() if self.decision else None,
         }
 
     @classmethod
@@ -221,6 +243,7 @@ class MemAlignJudge(Judge):
             embed=spec.get("embed", "outputs"),
             optimizer_config=spec.get("optimizer"),
             result_first=bool(spec.get("result_first", False)),  # specs written before it existed: reason first
+            decision=DecisionRule.from_dict(spec["decision"]) if spec.get("decision") else None,
         )
         judge.name = spec.get("name", base.name)
         return judge
