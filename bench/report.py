@@ -70,14 +70,16 @@ def table(path: Path) -> str:
             lines.append(f"| {shown} | {entry['accuracy']:.3f} | {ci(entry)} | {entry['align_wall_s']} |")
     for key, name in ROWS:
         entry = data.get(key) or {}
-        if "auc_p_no" in entry:
-            rule = entry.get("decision") or {}
-            lines += [
-                "",
-                f"{name}: P(\"no\") ranks the held-out traces with AUC {entry['auc_p_no']:.2f}; the decision rule "
-                f"({rule.get('value')!r} from probability {rule.get('threshold')}, fitted on {rule.get('fitted_on')} "
-                f"training traces) overruled the model's first choice on {entry['overruled']} of {entry['n']}.",
-            ]
+        if "auc_p_no" not in entry:
+            continue
+        text = f'{name}: P("no") ranks the held-out traces with AUC {entry["auc_p_no"]:.2f}'
+        if rule := entry.get("decision"):
+            text += (
+                f"; the decision rule (give {rule['value']!r} from probability {rule['threshold']}, fitted on "
+                f"{rule['fitted_on']} training traces) overruled the model's first choice on {entry['overruled']} "
+                f"of {entry['n']}"
+            )
+        lines += ["", text + "."]
     if "simba" in data and "settings" in data["simba"]:
         lines += ["", f"SIMBA settings: {json.dumps(data['simba']['settings'])}"]
     return "\n".join(lines)
