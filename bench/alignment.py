@@ -34,7 +34,7 @@ import accord  # noqa: E402
 from accord.align import MemAlignOptimizer  # noqa: E402
 from accord.judges import make_judge  # noqa: E402
 from accord.llm import get_model  # noqa: E402
-from accord.metrics import agreement  # noqa: E402
+from accord.metrics import agreement, human_label  # noqa: E402
 from accord.store import get_store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,7 +122,7 @@ def measure(judge: Any, test_traces: list, model_uri: str) -> dict[str, Any]:
     report = accord.evaluate_agreement(judge, test_traces, concurrency=1, log_verdicts=False, show_progress=True)
     wall = time.perf_counter() - started
     a = report.agreement
-    extra = verdict_probability_figures(report, test_traces)
+    extra = verdict_probability_figures(report, test_traces, judge.name)
     return {
         "n": len(test_traces),
         "n_compared": a.n,
@@ -138,12 +138,12 @@ def measure(judge: Any, test_traces: list, model_uri: str) -> dict[str, Any]:
     }
 
 
-def verdict_probability_figures(report: Any, test_traces: list) -> dict[str, Any]:
+def verdict_probability_figures(report: Any, test_traces: list, name: str) -> dict[str, Any]:
     """For judges that record verdict probabilities: how well P("no") ranks the held-out traces (AUC) and
     how many verdicts the decision rule overruled."""
     from sklearn.metrics import roc_auc_score
 
-    human = {t.trace_id: human_value(t) for t in test_traces}
+    human = {t.trace_id: human_label(t, name) for t in test_traces}
     pairs = [
         (human[v.trace_id], v.metadata["verdict_probabilities"]["no"])
         for v in report.verdicts
@@ -155,10 +155,6 @@ def verdict_probability_figures(report: Any, test_traces: list) -> dict[str, Any
         "auc_p_no": round(roc_auc_score([h == "no" for h, _ in pairs], [p for _, p in pairs]), 4),
         "overruled": sum("decision" in v.metadata for v in report.verdicts),
     }
-
-
-def human_value(trace: Any) -> Any:
-    return next((a.value for a in trace.assessments if a.source.source_type.value == "HUMAN"), None)
 
 
 def accord_traces(rows: list[dict[str, Any]], experiment: str, path: Path) -> list:

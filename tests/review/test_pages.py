@@ -12,6 +12,19 @@ from accord.registry import list_judge_versions
 from tests.review.conftest import XSS_OUTPUT, Populated, RunningServer, csrf_of, expert_label, human
 
 
+def sign_in(client: httpx.Client, name: str) -> str:
+    """Name the reviewer; returns the CSRF token the page's forms carry."""
+    token = csrf_of(client)
+    client.post("/reviewer", data={"name": name, "csrf": token})
+    return token
+
+
+def save_feedback(client: httpx.Client, trace_id: str, token: str, **fields: str) -> httpx.Response:
+    return client.post(
+        f"/trace/{trace_id}/feedback", data={**fields, "csrf": token}, headers={"Accept": "application/json"}
+    )
+
+
 def start(serve_review, populated: Populated, **settings) -> RunningServer:  # type: ignore[no-untyped-def]
     return serve_review(experiment=populated.experiment, judge="policy", **settings)
 
@@ -46,13 +59,8 @@ def test_trace_page_shows_verdict_spans_and_other_reviewers(serve_review, popula
 def test_feedback_saved_with_reviewer_as_source(serve_review, populated: Populated) -> None:
     server = start(serve_review, populated)
     with server.client() as client:
-        token = csrf_of(client)
-        client.post("/reviewer", data={"name": "bo", "csrf": token})
-        response = client.post(
-            "/trace/t020/feedback",
-            data={"value": "no", "rationale": "promises a date", "csrf": token, "experiment": "support"},
-            headers={"Accept": "application/json"},
-        )
+        token = sign_in(client, "bo")
+        response = save_feedback(client, "t020", token, value="no", rationale="promises a date", experiment="support")
     assert response.status_code == 200, response.text
     assert response.json()["next"].startswith("/trace/")
     saved = human_feedback("t020")
@@ -62,11 +70,7 @@ def test_feedback_saved_with_reviewer_as_source(serve_review, populated: Populat
 def test_value_outside_the_judges_type_is_refused(serve_review, populated: Populated) -> None:
     server = start(serve_review, populated)
     with server.client() as client:
-        token = csrf_of(client)
-        client.post("/reviewer", data={"name": "bo", "csrf": token})
-        response = client.post(
-            "/trace/t020/feedback", data={"value": "maybe", "csrf": token}, headers={"Accept": "application/json"}
-        )
+        response = save_feedback(client, "t020", sign_in(client, "bo"), value="maybe")
     assert response.status_code == 422
     assert "'maybe' is not one of ['yes', 'no']" in response.json()["error"]
     assert human_feedback("t020") == []
@@ -129,19 +133,13 @@ def test_xss_payload_is_escaped(serve_review, populated: Populated) -> None:
 def test_two_reviewers_saving_at_the_same_moment_both_land(serve_review, populated: Populated) -> None:
     server = start(serve_review, populated)
     clients = [server.client() for _ in range(2)]
-    tokens = []
-    for name, client in zip(("ana", "bo"), clients, strict=True):
-        tokens.append(csrf_of(client))
-        client.post("/reviewer", data={"name": name, "csrf": tokens[-1]})
+    tokens = [sign_in(client, name) for name, client in zip(("ana", "bo"), clients, strict=True)]
     barrier = threading.Barrier(2)
     results: list[int] = []
 
     def save(client: httpx.Client, token: str, value: str) -> None:
         barrier.wait()
-        response = client.post(
-            "/trace/t020/feedback", data={"value": value, "csrf": token}, headers={"Accept": "application/json"}
-        )
-        results.append(response.status_code)
+        results.append(save_feedback(client, "t020", token, value=value).status_code)
 
     threads = [
         threading.Thread(target=save, args=(c, t, v)) for c, t, v in zip(clients, tokens, ("yes", "no"), strict=True)
@@ -242,14 +240,9 @@ def test_ui_review_then_align_learns_from_that_feedback(serve_review, populated:
     """The reference workflow's "UI review" path: feedback given in the page, then `judge.align(traces)`."""
     server = start(serve_review, populated)
     with server.client() as client:
-        token = csrf_of(client)
-        client.post("/reviewer", data={"name": "dana", "csrf": token})
+        token = sign_in(client, "dana")
         for i in range(12, 24):
-            response = client.post(
-                f"/trace/t{i:03d}/feedback",
-                data={"value": expert_label(i), "rationale": f"page review {i}", "csrf": token},
-                headers={"Accept": "application/json"},
-            )
+            response = save_feedback(client, f"t{i:03d}", token, value=expert_label(i), rationale=f"page review {i}")
             assert response.status_code == 200, response.text
     experiment_id = api.get_trace("t012").experiment_id
     traces = api.search_traces(experiment_ids=[experiment_id])

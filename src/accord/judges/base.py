@@ -19,7 +19,7 @@ from accord.errors import ModelError, OutputParseError, TemplateError
 from accord.judges import rendering
 from accord.judges.value_types import ValueType
 from accord.judges.verdicts import parse_verdict, reply_format, verdict_schema
-from accord.llm import ChatRequest, get_model
+from accord.llm import ChatRequest, Model, get_model
 
 log = logging.getLogger("accord.judges")
 
@@ -294,9 +294,9 @@ class Judge:
             if parsed.salvaged:
                 metadata["salvaged"] = True
             value, rationale = parsed.value, parsed.rationale
-            if completion.choice_probabilities:
-                metadata["verdict_probabilities"] = {k: round(p, 4) for k, p in completion.choice_probabilities.items()}
-                value, rationale = self._apply_decision(model, request, value, rationale, metadata)
+            if probabilities := completion.choice_probabilities:
+                metadata["verdict_probabilities"] = {k: round(p, 4) for k, p in probabilities.items()}
+                value, rationale = self._apply_decision(model, request, value, rationale, probabilities, metadata)
             return self._feedback(trace_id, value, rationale, model.uri, metadata)
         return Feedback(
             trace_id=trace_id,
@@ -307,11 +307,17 @@ class Judge:
         )
 
     def _apply_decision(
-        self, model: Any, request: ChatRequest, value: Any, rationale: str, metadata: dict[str, Any]
+        self,
+        model: Model,
+        request: ChatRequest,
+        value: Any,
+        rationale: str,
+        probabilities: dict[str, float],
+        metadata: dict[str, Any],
     ) -> tuple[Any, str]:
         """When the decision rule overrules the model's first choice, the verdict is written again with the
         decided value forced, so the reason that follows argues for the verdict given."""
-        decided = self.decide(value, metadata["verdict_probabilities"])
+        decided = self.decide(value, probabilities)  # unrounded: as the rule's threshold was fitted
         if decided == value:
             return value, rationale
         metadata["decision"] = {"model_chose": value, "decided": decided}
