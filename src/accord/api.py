@@ -102,11 +102,13 @@ def log_feedback(
     error: AssessmentError | Exception | None = None,
     overrides: str | None = None,
 ) -> Feedback:
-    """Log feedback on a trace. Without `source` it counts as HUMAN feedback (as in the reference).
+    """Log feedback on a trace. Without `source` it is recorded as CODE feedback from source id "default", as
+    MLflow's `log_feedback` does: the reference workflow logs the judge's own verdict that way, and it must
+    never count as an expert's label. Experts' labels name their source (`AssessmentSourceType.HUMAN`).
 
     A HUMAN feedback on a trace that already has a valid LLM_JUDGE verdict of the same name records that
     it overrides it; the verdict stays stored, marked as overridden."""
-    source = _source(source, AssessmentSourceType.HUMAN)
+    source = _source(source, AssessmentSourceType.CODE)
     if isinstance(error, Exception):
         error = AssessmentError(error_code=type(error).__name__, error_message=str(error))
     store = get_store()

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
-from accord.errors import NotFoundError
+from accord.errors import AccordError, NotFoundError
 from accord.judges import Judge, builtin_judge, judge_from_dict, judge_from_file
 from accord.store import get_store
 from accord.store import schema as t
@@ -62,7 +62,10 @@ def get_judge(name: str, version: int | None = None, experiment_id: str | None =
     row = get_store().get_judge_row(name, version)
     if experiment_id is not None and row.experiment_id not in (None, experiment_id):
         raise NotFoundError(f"judge {name!r} version {row.version} belongs to experiment {row.experiment_id}")
-    judge = judge_from_dict(dict(row.spec))
+    try:
+        judge = judge_from_dict(dict(row.spec))
+    except AccordError as exc:
+        raise AccordError(f"registered judge {row.name}@{row.version} cannot be loaded: {exc}") from None
     judge.version = row.version
     judge.registered_name = row.name
     return judge

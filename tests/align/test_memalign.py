@@ -32,7 +32,7 @@ def _judge(model: str = "fake:") -> accord.judges.Judge:
 
 
 def _optimizer(**kwargs) -> MemAlignOptimizer:
-    return MemAlignOptimizer(embedding_model="hash", show_progress=False, **kwargs)
+    return MemAlignOptimizer(embedding_model="hash", show_progress=False, **{"candidates": ["prompt"], **kwargs})
 
 
 def test_align_returns_a_new_judge_with_guidelines_and_examples_and_leaves_the_input_alone() -> None:

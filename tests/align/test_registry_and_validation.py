@@ -147,7 +147,9 @@ def test_validation_warns_loudly_when_the_aligned_judge_is_worse() -> None:
     play(RULES, verdict=contrarian)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _judge().align(
-            labelled_traces(40), MemAlignOptimizer(embedding_model="hash", show_progress=False), validation=0.25
+        _judge().align(  # prompt-only MemAlign: by default a judge that cross-validates worse is not chosen
+            labelled_traces(40),
+            MemAlignOptimizer(embedding_model="hash", show_progress=False, candidates=["prompt"]),
+            validation=0.25,
         )
     assert any(issubclass(w.category, AlignmentWorseWarning) and "WORSE" in str(w.message) for w in caught)

@@ -90,12 +90,19 @@ def test_unknown_judge_and_bad_spec_are_clear_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("size", [10])
-def test_demo_runs_end_to_end_on_the_fake_model(size: int) -> None:
-    text = run("demo", "--test-size", str(size))
+def test_demo_runs_end_to_end_on_the_fake_model(size: int, tmp_path: Path) -> None:
+    out = tmp_path / "demo.json"
+    text = run("demo", "--test-size", str(size), "--json", str(out))
     assert "imported 100 support traces" in text
     assert "Cohen's kappa" in text and "n=10" in text
-    assert "registered policy_compliant@2" in text and "guidelines learned" in text
+    assert "registered policy_compliant@2" in text and "guidelines distilled" in text
+    assert "candidates, Cohen's kappa cross-validated on 90 training traces" in text and "chosen: " in text
     assert "unparseable verdicts: 0 before, 0 after" in text
+    figures = json.loads(out.read_text())
+    for side in ("before", "after"):
+        assert {"n", "accuracy", "cohen_kappa", "kappa_ci"} <= set(figures[side]) and figures[side]["n"] == size
+    assert figures["chosen"] in ("base", "calibrated", "checks", "memory", "checks+memory", "prompt")
+    assert figures["align_seconds"] >= 0
 
 
 def test_builtin_judges_with_parameters_come_from_spec_files(tmp_path: Path) -> None:

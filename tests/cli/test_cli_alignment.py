@@ -46,7 +46,9 @@ def test_align_registers_a_new_version_and_prints_before_and_after(tmp_path: Pat
     assert "before" in text and "after" in text and "kappa gain" in text
     versions = json.loads(run("judges", "versions", "policy", "--json"))
     assert [(v["version"], v["kind"]) for v in versions] == [(1, "instructions"), (2, "memalign")]
-    guidelines = json.loads(run("judges", "guidelines", "policy@2", "--json"))
+    learned = json.loads(run("judges", "guidelines", "policy@2", "--json"))
+    assert learned["mode"] in ("fitted", "base") and learned["selection"]["candidates"]
+    guidelines = learned["guidelines"]
     assert {g["text"] for g in guidelines} == set(RULES.values()) and {g["verdict"] for g in guidelines} == {
         "yes",
         "no",

@@ -11,7 +11,7 @@ from typer.core import TyperCommand
 
 from accord.agreement import AgreementReport, evaluate_agreement
 from accord.align.base import load_optimizer
-from accord.cli.common import confusion_table, console, handle_errors, print_json
+from accord.cli.common import confusion_table, console, handle_errors, print_json, selection_lines
 from accord.evaluation import resolve_traces
 from accord.metrics import Agreement
 from accord.registry import register_judge, resolve_judge
@@ -87,8 +87,17 @@ def align_command(
     embedding_model: str | None = typer.Option(None, "--embedding-model", help="MemAlign: minilm, hash or litellm."),
     retrieval_k: int | None = typer.Option(None, "--retrieval-k", help="MemAlign: examples shown per verdict."),
     calibrate: bool = typer.Option(
-        False, "--calibrate", help="MemAlign, two-verdict judges on local models: fit a decision threshold."
+        False,
+        "--calibrate",
+        help="MemAlign, two-verdict judges on local models: the prompt judge with a fitted decision threshold.",
     ),
+    candidates: str | None = typer.Option(
+        None,
+        "--candidates",
+        help="MemAlign: comma-separated judges to cross-validate, the best kept (default: "
+        "base,calibrated,checks,memory,checks+memory; add prompt, or give only prompt for MemAlign's prompt judge).",
+    ),
+    max_checks: int | None = typer.Option(None, "--max-checks", help="MemAlign: at most this many checks."),
     json_out: str | None = JSON_OUT,
 ) -> None:
     """Align a judge with the experiment's HUMAN feedback, register the result as a new version, and print
@@ -99,10 +108,15 @@ def align_command(
         "embedding_model": embedding_model,
         "retrieval_k": retrieval_k,
         "calibrate": calibrate or None,
+        "candidates": [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None,
+        "max_checks": max_checks,
     }
     options = {k: v for k, v in options.items() if v is not None}
     if optimizer.lower() != "memalign" and options:
-        raise ValueError("--reflection-model, --embedding-model, --retrieval-k and --calibrate apply to memalign only")
+        raise ValueError(
+            "--reflection-model, --embedding-model, --retrieval-k, --calibrate, --candidates and --max-checks "
+            "apply to memalign only"
+        )
     chosen = load_optimizer(optimizer, **options)
     exp = get_store().resolve_experiment(experiment)
     traces = resolve_traces(exp)
@@ -116,6 +130,12 @@ def align_command(
         result["guidelines"] = aligned.guidelines
     if getattr(aligned, "decision", None) is not None:
         result["decision"] = aligned.decision.to_dict()
+    if getattr(aligned, "selection", None):
+        result["selection"] = aligned.selection
+        result["mode"] = aligned.mode
+        result["checks"] = [c.question for c in aligned.checks]
+        if aligned.fitted is not None:
+            result["weights"] = aligned.fitted.weights(result["checks"])
     if json_out:
         emit_json(result, json_out)
         if json_out == "-":
@@ -134,6 +154,8 @@ def align_command(
         )
     for i, text in enumerate(result.get("guidelines", []), start=1):
         console.print(f"  {i}. {text}", markup=False)
+    for line in selection_lines(aligned):
+        console.print(line, markup=False, highlight=False)
 
 
 def _agreement(data: dict[str, Any]) -> Agreement:

@@ -58,3 +58,46 @@ def confusion_table(labels: list[Any], confusion: list[list[int]], rows_are: str
     for label, row in zip(labels, confusion, strict=True):
         table.add_row(f"{rows_are.rstrip('s')} {label}", *map(str, row))
     return table
+
+
+def selection_lines(judge: Any) -> list[str]:
+    """An aligned judge's comparison of candidates, the choice, and its checks with their weights."""
+    selection = getattr(judge, "selection", None) or {}
+    lines: list[str] = []
+    if selection.get("candidates"):
+        metric = selection.get("metric", "Cohen's kappa")
+        cv = selection.get("cv", {})
+        lines.append(
+            f"candidates, {metric} cross-validated on {cv.get('traces', '?')} training traces "
+            f"({cv.get('repeats', '?')} x {cv.get('folds', '?')}-fold):"
+        )
+        for c in selection["candidates"]:
+            if c["cv_kappa"] is None:
+                lines.append(f"  {c['name']:<14} not compared: {c['note']}")
+                continue
+            low, high = c["cv_kappa_ci"] or (float("nan"), float("nan"))
+            mark = "  <- chosen" if c["name"] == selection.get("chosen") else ""
+            note = f"  ({c['note']})" if c.get("note") else ""
+            lines.append(f"  {c['name']:<14} {c['cv_kappa']:+.2f} [{low:+.2f}, {high:+.2f}]{note}{mark}")
+    if selection.get("chosen"):
+        lines.append(f"chosen: {selection['chosen']} ({selection.get('reason', '')})")
+    fitted = getattr(judge, "fitted", None)
+    if fitted is not None:
+        questions = [c.question for c in getattr(judge, "checks", [])]
+        stale = " (STALE: the checks were edited; align again to refit)" if fitted.stale else ""
+        lines.append(f"decision ({fitted.candidate}, fitted on {fitted.fitted_on} traces){stale}:")
+        for row in fitted.weights(questions):
+            if "threshold" in row:
+                lines.append(f"  {row['feature']} at least {row['threshold']:.3f}")
+            else:
+                lines.append(f"  {_weight(row['weight'])}  {row['feature']}")
+    elif getattr(judge, "checks", None):
+        lines.append("checks (not used by the chosen judge):")
+        lines += [f"  - {c.question}" for c in judge.checks]
+    return lines
+
+
+def _weight(weight: Any) -> str:
+    if isinstance(weight, dict):
+        return " ".join(f"{k}:{v:+.2f}" for k, v in weight.items())
+    return f"{weight:+.2f}"

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from accord.cli.common import JSON_OPTION, console, handle_errors, print_json
+from accord.cli.common import JSON_OPTION, console, handle_errors, print_json, selection_lines
 from accord.evaluation import evaluate
 from accord.judges import BUILTIN_JUDGES, judge_from_file
 from accord.registry import list_judge_versions, list_judges, register_judge, resolve_judge
@@ -86,16 +86,59 @@ def guidelines_command(
     judge: str = typer.Argument(..., help="NAME or NAME@VERSION of an aligned judge."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Show the guidelines an aligned judge learned, with the traces each came from."""
+    """Show what an aligned judge learned: its guidelines and checks with the traces each came from, the
+    candidates compared when it was aligned, and the fitted decision's weights."""
     found = resolve_judge(judge)
     items = [g.to_dict() for g in getattr(found, "guideline_list", [])]
     if as_json:
-        print_json(items)
+        fitted = getattr(found, "fitted", None)
+        checks = [c.to_dict() for c in getattr(found, "checks", [])]
+        print_json(
+            {
+                "guidelines": items,
+                "mode": getattr(found, "mode", None),
+                "checks": checks,
+                "decision": fitted.to_dict() if fitted else None,
+                "weights": fitted.weights([c["question"] for c in checks]) if fitted else None,
+                "selection": getattr(found, "selection", None),
+            }
+        )
         return
     if not items:
         console.print(f"{found.key} has no learned guidelines")
     for i, item in enumerate(items, start=1):
         console.print(f"{i}. {item['text']}  [dim](from {len(item['sources'])} traces)[/]", highlight=False)
+    if getattr(found, "mode", None):
+        console.print(f"mode: {found.mode}", highlight=False)
+    for i, check in enumerate(getattr(found, "checks", []), start=1):
+        console.print(f"check {i}. {check.question}  [dim](from {len(check.sources)} traces)[/]", highlight=False)
+    for line in selection_lines(found):
+        console.print(line, markup=False, highlight=False)
+
+
+@app.command("edit-checks")
+@handle_errors
+def edit_checks_command(
+    judge: str = typer.Argument(..., help="NAME or NAME@VERSION of an aligned judge."),
+    checks_file: Path = typer.Argument(..., help="A text file with one yes/no question per line."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Replace an aligned judge's checks and register the result as a new version. Unchanged questions keep
+    their source traces; when the checks differ from those the decision was fitted on, the decision is
+    marked stale until the judge is aligned again."""
+    found = resolve_judge(judge)
+    if not hasattr(found, "with_check_questions"):
+        raise ValueError(f"{found.key} is not an aligned judge; align it first")
+    lines = [line.strip() for line in checks_file.read_text().splitlines() if line.strip()]
+    edited = found.with_check_questions(lines)
+    version = register_judge(edited, name=found.registered_name, tags={"edited": "checks"})
+    stale = bool(edited.fitted is not None and edited.fitted.stale)
+    if as_json:
+        print_json({"name": edited.registered_name, "version": version, "checks": lines, "stale_decision": stale})
+        return
+    console.print(f"registered [bold]{edited.registered_name}[/] version {version} with {len(lines)} checks")
+    if stale:
+        console.print("its decision is stale (fitted on other checks): run `accord align` again to refit")
 
 
 @app.command("create")

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from rich.console import Console
 
-from accord.cli.common import confusion_table
+from accord.cli.common import confusion_table, selection_lines
 from accord.demo import DATA, JUDGE_NAME
 from accord.entities import Trace
 from accord.experiments import set_experiment
@@ -71,9 +71,11 @@ def print_agreement(title: str, result: Agreement) -> None:
     console.print(confusion_table(result.labels, result.confusion, rows_are="experts"))
 
 
-def run_demo(model: str, test_size: int = 40, experiment: str = "support-demo") -> dict[str, Agreement]:
+def run_demo(
+    model: str, test_size: int = 40, experiment: str = "support-demo", json_path: str | None = None
+) -> dict[str, Any]:
     """Baseline on the test split → align on the training split → aligned judge on the same test split →
-    register. Returns both agreements."""
+    register. Returns the figures (`accord demo --json PATH` writes them)."""
     from accord.agreement import evaluate_agreement
     from accord.align import MemAlignOptimizer
 
@@ -91,28 +93,37 @@ def run_demo(model: str, test_size: int = 40, experiment: str = "support-demo") 
     judge = demo_judge(model)
     judge.register(experiment_id=exp.experiment_id)
     console.rule("1. the generic judge on the held-out test split")
+    started = time.perf_counter()
     before = evaluate_agreement(judge, test, concurrency=4)
+    before_seconds = time.perf_counter() - started
     print_agreement(f"{judge.key} vs experts", before.agreement)
 
-    console.rule("2. align on the training split (MemAlign)")
+    console.rule("2. align on the training split (MemAlign: checks, a fitted decision, the best candidate kept)")
     started = time.perf_counter()
     aligned = judge.align(train, MemAlignOptimizer())
+    align_seconds = time.perf_counter() - started
     version = aligned.register(experiment_id=exp.experiment_id, tags={"optimizer": "memalign"})
-    console.print(f"aligned in {time.perf_counter() - started:.0f} s; registered {aligned.key}; guidelines learned:")
+    console.print(f"aligned in {align_seconds:.0f} s; registered {aligned.key}; guidelines distilled:")
     for i, text in enumerate(aligned.guidelines, start=1):
         console.print(f"  {i}. {text}", markup=False)
+    for line in selection_lines(aligned):
+        console.print(line, markup=False, highlight=False)
 
     console.rule("3. the aligned judge on the same held-out test split")
+    started = time.perf_counter()
     after = evaluate_agreement(aligned, test, concurrency=4)
+    after_seconds = time.perf_counter() - started
     print_agreement(f"{aligned.key} vs experts", after.agreement)
 
     gain = after.agreement.cohen_kappa - before.agreement.cohen_kappa
     console.rule("result")
+    chosen = getattr(aligned, "selection", {}).get("chosen", "prompt")
     console.print(
-        f"Cohen's kappa {before.agreement.cohen_kappa:.2f} → {after.agreement.cohen_kappa:.2f} ({gain:+.2f}); "
-        f"accuracy {before.agreement.accuracy:.2f} → {after.agreement.accuracy:.2f}; "
+        f"chosen: {chosen}. Cohen's kappa {before.agreement.cohen_kappa:.2f} → {after.agreement.cohen_kappa:.2f} "
+        f"({gain:+.2f}); accuracy {before.agreement.accuracy:.2f} → {after.agreement.accuracy:.2f}; "
         f"unparseable verdicts: {before.agreement.extra['unparseable']} before, "
-        f"{after.agreement.extra['unparseable']} after"
+        f"{after.agreement.extra['unparseable']} after; time per test verdict {before_seconds / len(test):.1f} s "
+        f"before, {after_seconds / len(test):.1f} s after (4 in flight)"
     )
     console.print(f"judge versions: {JUDGE_NAME}@1 (generic), {JUDGE_NAME}@{version} (aligned) in experiment {name}")
     if after.disagreements:
@@ -125,4 +136,32 @@ def run_demo(model: str, test_size: int = 40, experiment: str = "support-demo") 
         f"see it as charts, or review more traces: accord review --experiment {name} --judge {JUDGE_NAME}",
         markup=False,
     )
-    return {"before": before.agreement, "after": after.agreement}
+    figures = {
+        "experiment": name,
+        "model": model,
+        "train": len(train),
+        "test": len(test),
+        "before": _figures(before.agreement, before_seconds),
+        "after": _figures(after.agreement, after_seconds),
+        "chosen": chosen,
+        "selection": getattr(aligned, "selection", None),
+        "align_seconds": round(align_seconds, 1),
+    }
+    if json_path:
+        import json
+        from pathlib import Path
+
+        Path(json_path).write_text(json.dumps(figures, indent=2, default=str) + "\n")
+        console.print(f"wrote {json_path}")
+    return figures
+
+
+def _figures(result: Agreement, seconds: float) -> dict[str, Any]:
+    return {
+        "n": result.n,
+        "accuracy": round(result.accuracy, 4),
+        "cohen_kappa": round(result.cohen_kappa, 4),
+        "kappa_ci": [round(v, 4) for v in result.kappa_ci],
+        "unparseable": result.extra.get("unparseable", 0),
+        "seconds": round(seconds, 1),
+    }

@@ -18,6 +18,11 @@ import numpy as np
 _AT_RESULT = re.compile(r'\s*\{\s*"result"\s*:\s*"')
 
 
+def at_result(written: str) -> bool:
+    """Whether an answer written so far stops right where a result-first answer names its verdict."""
+    return _AT_RESULT.fullmatch(written) is not None
+
+
 class VerdictProbe:
     """A llama-cpp-python logits processor; `probabilities` is set once the verdict's position is reached."""
 

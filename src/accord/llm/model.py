@@ -117,6 +117,24 @@ class Model:
 
     def complete(self, request: ChatRequest, use_cache: bool | None = None) -> Completion:
         """One answer, retried with exponential backoff on timeouts, 429 (honouring Retry-After) and 5xx."""
+        return self._complete(request, use_cache, hold_slot=True)
+
+    def complete_many(
+        self, requests: list[ChatRequest], use_cache: bool | None = None
+    ) -> list[Completion | ModelError]:
+        """Answers in order, with one concurrency slot held for all of them: no other caller's prompt runs
+        in between, so a local model keeps the KV cache of the prefix the requests share (a case asked
+        several questions). A request that fails gives its ModelError in its place; the others still run."""
+        results: list[Completion | ModelError] = []
+        with self._slots:
+            for request in requests:
+                try:
+                    results.append(self._complete(request, use_cache, hold_slot=False))
+                except ModelError as exc:
+                    results.append(exc)
+        return results
+
+    def _complete(self, request: ChatRequest, use_cache: bool | None, hold_slot: bool) -> Completion:
         if use_cache is None:
             use_cache = os.environ.get("ACCORD_NO_CACHE", "") in ("", "0")
         cacheable = use_cache and self.provider.cacheable and request.temperature == 0
@@ -128,7 +146,10 @@ class Model:
         while True:
             started = time.perf_counter()
             try:
-                with self._slots:
+                if hold_slot:
+                    with self._slots:
+                        completion = self.provider.complete(request)
+                else:
                     completion = self.provider.complete(request)
                 break
             except ModelError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Any
@@ -90,6 +91,8 @@ class LiteLLMProvider:
                 "type": "json_schema",
                 "json_schema": {"name": "verdict", "schema": request.json_schema, "strict": True},
             }
+        if request.verdict_choices:  # where the provider reports them; litellm drops them where it cannot
+            kwargs.update({"logprobs": True, "top_logprobs": 5, "drop_params": True})
         started = time.perf_counter()
         try:
             response = litellm.completion(**kwargs)
@@ -109,4 +112,35 @@ class LiteLLMProvider:
                 latency_s=latency,
                 cost_usd=cost or None,
             ),
+            choice_probabilities=choice_probabilities(choice, request.verdict_choices)
+            if request.verdict_choices
+            else None,
         )
+
+
+def choice_probabilities(choice: Any, choices: tuple[str, ...]) -> dict[str, float] | None:
+    """The verdict's probabilities from an OpenAI-style `logprobs.content`: at the token that follows
+    `{"result": "`, the top alternatives' probabilities summed per choice they begin, then normalised.
+    None when the provider sent no log-probabilities or the choices cannot be told apart by that token."""
+    from accord.llm.local_verdicts import at_result
+
+    logprobs = _field(choice, "logprobs")
+    content = _field(logprobs, "content") if logprobs is not None else None
+    written = ""
+    for entry in content or []:
+        token = _field(entry, "token") or ""
+        if at_result(written):
+            mass = dict.fromkeys(choices, 0.0)
+            for alt in _field(entry, "top_logprobs") or [entry]:
+                piece = (_field(alt, "token") or "").strip()
+                starts = [c for c in choices if piece and c.startswith(piece)]
+                if len(starts) == 1:
+                    mass[starts[0]] += math.exp(float(_field(alt, "logprob") or -math.inf))
+            total = sum(mass.values())
+            return {c: m / total for c, m in mass.items()} if total > 0 else None
+        written += token
+    return None
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)

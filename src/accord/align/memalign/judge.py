@@ -10,9 +10,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
+import numpy as np
+
+from accord.align.checks import CaseFeatures, Check, FittedDecision, answer_choices, ask_case
 from accord.align.memalign.calibration import DecisionRule
 from accord.align.memalign.memory import EpisodicMemory, Guideline
-from accord.entities import Feedback, Trace
+from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Feedback, Trace
+from accord.errors import AccordError
 from accord.judges.base import SPEC_VERSION, Judge, JudgeInput
 from accord.judges.factory import judge_from_dict, register_judge_kind
 from accord.judges.rendering import clip, render_value
@@ -21,6 +25,10 @@ from accord.llm import get_model
 log = logging.getLogger("accord.align.memalign")
 
 EMBED_FIELDS = ("outputs", "inputs", "both")
+# How the aligned judge gives verdicts: "prompt" (guidelines and retrieved examples in the prompt, as MemAlign
+# in MLflow; every judge aligned before checks existed), "fitted" (checks asked one by one and a decision
+# fitted to the experts) or "base" (alignment found nothing better: verdicts exactly as the base judge's).
+MODES = ("prompt", "fitted", "base")
 
 
 def example_text(inputs: Any, outputs: Any, expectations: Any, embed: str) -> str:
@@ -77,6 +85,10 @@ class MemAlignJudge(Judge):
         optimizer_config: dict[str, Any] | None = None,
         result_first: bool = False,
         decision: DecisionRule | None = None,
+        mode: str = "prompt",
+        checks: Sequence[Check] = (),
+        fitted: FittedDecision | None = None,
+        selection: dict[str, Any] | None = None,
     ) -> None:
         if isinstance(base, MemAlignJudge):
             raise ValueError("the base of an aligned judge must be an unaligned judge")
@@ -91,7 +103,18 @@ class MemAlignJudge(Judge):
         self.optimizer_config = dict(optimizer_config or {})
         self.result_first = result_first  # verdict before reason (MemAlignOptimizer(result_first=True))
         self.decision = decision  # fitted from verdict probabilities (MemAlignOptimizer(calibrate=True))
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        if mode == "fitted" and fitted is None:
+            raise ValueError("a judge in 'fitted' mode needs its fitted decision")
+        self.mode = mode
+        self.checks = list(checks)
+        self.fitted = fitted
+        self.selection = dict(selection or {})  # the candidates compared when it was aligned, and the choice
         self.alignment_report: dict[str, Any] | None = None
+        if mode == "base":
+            result_first = base.result_first
+            self.result_first = result_first
         # the judge's identity is its base's: feedback names must keep matching
         self.name = base.name
         self.instructions = base.instructions
@@ -151,9 +174,25 @@ class MemAlignJudge(Judge):
             "optimizer_config": self.optimizer_config,
             "result_first": self.result_first,
             "decision": self.decision,
+            "mode": self.mode,
+            "checks": self.checks,
+            "fitted": self.fitted,
+            "selection": self.selection,
             **changes,
         }
         return MemAlignJudge(**args)
+
+    def with_check_questions(self, questions: Sequence[str]) -> MemAlignJudge:
+        """A copy with these checks (edited as text; an unchanged question keeps its source trace ids). When
+        they differ from the ones the decision was fitted on, the decision is marked stale until the judge
+        is aligned again: a removed check counts as unanswered, a new one is not asked."""
+        known = {c.question: c for c in self.checks}
+        kept = [known.get(q.strip()) or Check(q.strip()) for q in questions if q.strip()]
+        fitted = self.fitted
+        if fitted is not None and [c.question for c in kept] != fitted.check_questions and fitted.check_questions:
+            fitted = FittedDecision.from_dict({**fitted.to_dict(), "stale": True})
+            log.warning("judge %s: checks edited; its fitted decision is stale until it is aligned again", self.name)
+        return self._copy(checks=kept, fitted=fitted)
 
     # prompting -------------------------------------------------------------------------------------------
     def static_sections(self) -> dict[str, str]:
@@ -199,16 +238,93 @@ class MemAlignJudge(Judge):
         return get_model(self.model).complete(request).choice_probabilities
 
     def judge(self, given: JudgeInput) -> Feedback:
+        if self.mode == "base":
+            feedback = self.base.judge(given)
+            feedback.metadata.update({"judge_key": self.key, "aligned_mode": "base"})
+            if self.version:
+                feedback.metadata["judge_version"] = self.version
+            return feedback
+        if self.mode == "fitted":
+            return self._judge_fitted(given)
         found = self.retrieve(given)
         given.retrieved = found
         feedback = super().judge(given)
         feedback.metadata["retrieved"] = [{"trace_id": e.trace_id, "similarity": round(s, 3)} for e, s in found]
         return feedback
 
+    def _asked_checks(self) -> list[Check]:
+        """The checks the decision weighs, in its order (a stale decision: the current ones at its places)."""
+        assert self.fitted is not None
+        return self.checks[: len(self.fitted.check_questions)]
+
+    def case_features(self, given: JudgeInput) -> tuple[CaseFeatures, Any]:
+        """One case's features for the fitted decision, and what the model answered."""
+        assert self.fitted is not None
+        fitted = self.fitted
+        asked = self._asked_checks()
+        answers = ask_case(self.base, asked, given, ask_judge=fitted.uses_judge or fitted.threshold is not None)
+        judge_row = np.full(len(fitted.classes), np.nan)
+        if answers.judge:
+            spelled = {repr(value): text for text, value in answer_choices(self.base) or []}
+            for i, c in enumerate(fitted.classes):
+                judge_row[i] = answers.judge.get(spelled.get(repr(c), str(c)), np.nan)
+        checks_row = np.full(len(fitted.check_questions), np.nan)
+        for i, p in enumerate(answers.checks):
+            checks_row[i] = np.nan if p is None else p
+        if fitted.uses_memory:
+            from accord.embeddings import get_embedder
+
+            text = example_text(given.inputs, given.outputs, given.expectations, self.embed)
+            vectors = get_embedder(self.embedder).embed([text])
+        else:
+            vectors = np.zeros((1, 0), dtype=np.float32)
+        return CaseFeatures(judge_row[None, :], checks_row[None, :], vectors), answers
+
+    def _judge_fitted(self, given: JudgeInput) -> Feedback:
+        assert self.fitted is not None
+        model = get_model(self.model)
+        trace_id = given.trace.trace_id if given.trace is not None else None
+        metadata: dict[str, Any] = {"judge": self.name, "judge_key": self.key, "model": model.uri}
+        if self.version:
+            metadata["judge_version"] = self.version
+        features, answers = self.case_features(given)
+        asked = (1 if answers.judge is not None or self.fitted.uses_judge else 0) + len(answers.checks)
+        if asked and answers.judge is None and all(p is None for p in answers.checks):
+            return Feedback(
+                trace_id=trace_id,
+                name=self.name,
+                source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=model.uri),
+                error=AssessmentError(error_code="MODEL_ERROR", error_message="the model answered none of the checks"),
+                metadata=metadata,
+            )
+        index, confidence = self.fitted.predict(features)
+        questions = [c.question for c in self._asked_checks()]
+        metadata.update(
+            {
+                "decision": self.fitted.candidate,
+                "confidence": round(float(confidence[0]), 4),
+                "checks": [
+                    {"question": q, "p_yes": None if p is None else round(p, 4)}
+                    for q, p in zip(questions, answers.checks, strict=False)
+                ],
+                "usage": {"latency_s": round(answers.seconds, 4), "prompt_tokens": answers.prompt_tokens},
+            }
+        )
+        if answers.judge is not None:
+            metadata["verdict_probabilities"] = {k: round(v, 4) for k, v in answers.judge.items()}
+        if self.fitted.stale:
+            metadata["stale_decision"] = True
+        value = self.fitted.classes[int(index[0])]
+        rationale = self.fitted.explain(features, int(index[0]), questions)
+        return self._feedback(trace_id, value, rationale, model.uri, metadata)
+
     @property
     def fingerprint(self) -> str:
         """Cheap even with a large memory: the memory's digest stands for its contents."""
         parts = [self.base.fingerprint, self.memory.digest, self.embedder, str(self.retrieval_k), self.embed]
+        if self.mode != "prompt":  # judges aligned before modes existed keep their fingerprint
+            parts += [self.mode, json.dumps([c.to_dict() for c in self.checks], sort_keys=True, default=str)]
+            parts += [json.dumps(self.fitted.to_dict(), sort_keys=True, default=str)] if self.fitted else []
         parts += ["result-first"] if self.result_first else []
         parts += [json.dumps(self.decision.to_dict(), sort_keys=True)] if self.decision else []
         parts += [g.sentence() for g in self.guideline_list]
@@ -229,11 +345,28 @@ class MemAlignJudge(Judge):
             "optimizer": self.optimizer_config,
             "result_first": self.result_first,
             "decision": self.decision.to_dict() if self.decision else None,
+            "mode": self.mode,
+            "checks": [c.to_dict() for c in self.checks],
+            "fitted": self.fitted.to_dict() if self.fitted else None,
+            "selection": self.selection,
         }
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> MemAlignJudge:
         base = judge_from_dict(spec["base"])
+        name = spec.get("name", base.name)
+        checks = [Check.from_dict(c) for c in spec.get("checks") or []]
+        fitted = None
+        if spec.get("fitted"):
+            try:
+                fitted = FittedDecision.from_dict(spec["fitted"])
+            except AccordError as exc:
+                raise AccordError(f"aligned judge {name!r}: {exc}") from None
+            if not fitted.stale and fitted.check_questions and fitted.check_questions != [c.question for c in checks]:
+                raise AccordError(
+                    f"aligned judge {name!r}: its decision weighs {len(fitted.check_questions)} checks that do not "
+                    f"match its {len(checks)} stored checks; align it again"
+                )
         judge = cls(
             base=base,
             guidelines=[Guideline(**g) for g in spec.get("guidelines", [])],
@@ -244,8 +377,12 @@ class MemAlignJudge(Judge):
             optimizer_config=spec.get("optimizer"),
             result_first=bool(spec.get("result_first", False)),  # specs written before it existed: reason first
             decision=DecisionRule.from_dict(spec["decision"]) if spec.get("decision") else None,
+            mode=spec.get("mode", "prompt"),
+            checks=checks,
+            fitted=fitted,
+            selection=spec.get("selection"),
         )
-        judge.name = spec.get("name", base.name)
+        judge.name = name
         return judge
 
 

@@ -13,6 +13,7 @@ from accord.align.base import AlignmentError, AlignmentOptimizer
 from accord.align.labels import collect_labels
 from accord.align.memalign.calibration import fit_decision_rule
 from accord.align.memalign.distill import distill, merge_guidelines
+from accord.align.memalign.fitting import DEFAULT_CANDIDATES, fit_checks_judge
 from accord.align.memalign.judge import MemAlignJudge, example_text, fingerprint, render_example
 from accord.align.memalign.memory import EpisodicMemory, Example
 from accord.embeddings import DEFAULT_EMBEDDER, get_embedder
@@ -35,6 +36,12 @@ class MemAlignOptimizer(AlignmentOptimizer):
     `calibration_size` training traces and fit a decision threshold that gives the rarer verdict about as
     often as the experts did (see memalign.calibration); implies result_first. Costs one short call per
     scored trace; models without probabilities keep their own verdicts.
+    candidates: the aligned judges compared by cross-validation on the training feedback, the best kept:
+    "base", "calibrated", "checks", "memory", "checks+memory" (the default set) and "prompt" (guidelines and
+    examples in the prompt, as MemAlign in MLflow; it costs one aligned verdict per training trace to
+    measure, so it is compared only when named). `candidates=["prompt"]` aligns as MemAlign always did.
+    max_checks: at most this many checks are kept (the ones that best separate the training labels).
+    cv_folds, cv_repeats: the cross-validation that compares the candidates.
     """
 
     def __init__(
@@ -53,6 +60,10 @@ class MemAlignOptimizer(AlignmentOptimizer):
         calibrate: bool = False,
         calibration_size: int = 40,
         seed: int = 0,
+        candidates: Sequence[str] | None = None,
+        max_checks: int = 6,
+        cv_folds: int = 5,
+        cv_repeats: int = 5,
     ) -> None:
         self.reflection_model = reflection_model or model
         self.embedding_model = embedding_model or DEFAULT_EMBEDDER
@@ -67,6 +78,17 @@ class MemAlignOptimizer(AlignmentOptimizer):
         self.calibration_size = calibration_size
         self.seed = seed
         self.result_first = result_first or calibrate  # the probability is read where the verdict is written
+        if candidates is None:  # calibrate asks for the calibrated prompt judge (as before candidates existed)
+            candidates = ("prompt",) if calibrate else DEFAULT_CANDIDATES
+        self.candidates = tuple(candidates)
+        unknown = set(self.candidates) - {*DEFAULT_CANDIDATES, "prompt"}
+        if unknown or not self.candidates:
+            raise ValueError(
+                f"unknown candidates {sorted(unknown)}; choose from {', '.join((*DEFAULT_CANDIDATES, 'prompt'))}"
+            )
+        self.max_checks = max_checks
+        self.cv_folds = cv_folds
+        self.cv_repeats = cv_repeats
         self.last_run: dict[str, Any] = {}
 
     def config(self) -> dict[str, Any]:
@@ -81,6 +103,8 @@ class MemAlignOptimizer(AlignmentOptimizer):
             "result_first": self.result_first,
             "calibrate": self.calibrate,
             "calibration_size": self.calibration_size,
+            "candidates": list(self.candidates),
+            "max_checks": self.max_checks,
         }
 
     def align(self, judge: Judge, traces: Sequence[Trace]) -> Judge:
@@ -155,7 +179,11 @@ class MemAlignOptimizer(AlignmentOptimizer):
             optimizer_config=self.config(),
             result_first=self.result_first,
         )
-        if self.calibrate:
+        selection: dict[str, Any] | None = None
+        if self.candidates != ("prompt",):
+            with (progress := self._progress()):
+                aligned, selection = fit_checks_judge(aligned, label_set.labels, self, progress)
+        if self.calibrate and aligned.mode == "prompt":
             with (progress := self._progress()):
                 size = min(self.calibration_size, len(label_set.labels))
                 task = progress.add_task("calibrating the verdict", total=size)
@@ -175,6 +203,7 @@ class MemAlignOptimizer(AlignmentOptimizer):
             "guidelines_from_reasons": stats.fallbacks if stats else 0,
             "guidelines_dropped": stats.dropped if stats else [],
             "decision": aligned.decision.to_dict() if aligned.decision else None,
+            "selection": selection,
             "seconds": round(time.perf_counter() - started, 2),
         }
         return aligned

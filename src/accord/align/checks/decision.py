@@ -1,0 +1,319 @@
+"""A decision fitted to the experts: from what the model said about a case to the verdict.
+
+Features of a case (computed once per training trace and reused by every fit):
+- the judge's own verdict probabilities, asked as one more question after the case;
+- P(yes) of every check;
+- the episodic memory as a learner: a regularised classifier over the stored examples' embeddings.
+A small regularised model maps them to the verdict: logistic regression for two verdicts, multinomial for
+more, ridge regression rounded to the nearest scale value for numbers; or, for the "calibrated" candidate,
+a threshold on the judge's own probability. Everything is plain numbers in JSON: no pickle, and the same
+weights explain each verdict ("'no': promises a refund (yes 0.93)").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from accord.errors import AccordError
+
+MIN_PER_VERDICT = 5  # fewer training examples of some verdict than this: no fitted decision
+C_DECISION = 1.0
+C_MEMORY = 0.05  # strong: a few dozen examples against 384 dimensions
+
+
+@dataclass
+class CaseFeatures:
+    """Rows of features for n cases; `judge` columns follow the decision's classes, NaN where unknown."""
+
+    judge: np.ndarray  # n x K: the judge's own probability of each verdict
+    checks: np.ndarray  # n x m: P(yes) of each check
+    vectors: np.ndarray  # n x d: embeddings of what the memory embeds
+
+    def rows(self, index: Sequence[int] | np.ndarray) -> CaseFeatures:
+        index = np.asarray(index, dtype=int)
+        return CaseFeatures(self.judge[index], self.checks[index], self.vectors[index])
+
+
+@dataclass
+class LinearModel:
+    """Standardise (missing values become the training mean), then a linear model."""
+
+    mean: list[float]
+    scale: list[float]
+    coef: list[list[float]]  # one row per class (one row for two classes, or for a regression)
+    intercept: list[float]
+
+    def standardise(self, x: np.ndarray) -> np.ndarray:
+        mean, scale = np.asarray(self.mean), np.asarray(self.scale)
+        x = np.where(np.isnan(x), mean, x)
+        return (x - mean) / scale
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        return self.standardise(x) @ np.asarray(self.coef).T + np.asarray(self.intercept)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """n x K class probabilities (two classes: sigmoid of the one score)."""
+        z = self.scores(x)
+        if z.shape[1] == 1:
+            p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
+            return np.column_stack([1 - p1, p1])
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, regression: bool, c: float) -> LinearModel:
+        from sklearn.linear_model import LogisticRegression, Ridge
+
+        mean = np.nanmean(x, axis=0) if len(x) else np.zeros(x.shape[1])
+        mean = np.where(np.isnan(mean), 0.0, mean)
+        filled = np.where(np.isnan(x), mean, x)
+        scale = filled.std(axis=0)
+        scale = np.where(scale < 1e-9, 1.0, scale)
+        z = (filled - mean) / scale
+        if regression:
+            model = Ridge(alpha=1.0 / c).fit(z, y)
+            return cls(mean.tolist(), scale.tolist(), [np.ravel(model.coef_).tolist()], [float(model.intercept_)])
+        model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(z, y)
+        return cls(mean.tolist(), scale.tolist(), model.coef_.tolist(), model.intercept_.tolist())
+
+    def check_shape(self, features: int) -> None:
+        if len(self.mean) != features or any(len(row) != features for row in self.coef):
+            raise ValueError(f"weights for {len(self.mean)} features, but the decision names {features}")
+
+
+@dataclass
+class FittedDecision:
+    """How an aligned judge turns a case's features into a verdict (see the module's docstring)."""
+
+    candidate: str  # "calibrated", "checks", "memory" or "checks+memory"
+    classes: list[Any]  # the verdicts, in scale order
+    regression: bool  # numbers: a regression rounded to the nearest class
+    uses_judge: bool
+    check_questions: list[str]  # the checks it was fitted on, in the judge's order (a check edit makes it stale)
+    linear: LinearModel | None = None
+    memory: LinearModel | None = None  # classifier (or regression) over the examples' embeddings
+    threshold: float | None = None  # "calibrated": classes[1] when its probability reaches this
+    fitted_on: int = 0
+    stale: bool = False  # the checks were edited after fitting: align again to refit
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # features ------------------------------------------------------------------------------------------
+    @property
+    def uses_memory(self) -> bool:
+        return self.memory is not None
+
+    def _class_columns(self) -> int:
+        return 1 if self.regression else (1 if len(self.classes) == 2 else len(self.classes))
+
+    def feature_names(self) -> list[str]:
+        names: list[str] = []
+        if self.uses_judge:
+            names += [f"judge:{c}" for c in self._class_values()]
+        names += [f"check:{i}" for i in range(len(self.check_questions))]
+        if self.uses_memory:
+            names += [f"memory:{c}" for c in self._class_values()]
+        return names
+
+    def _class_values(self) -> list[Any]:
+        if self.regression:
+            return ["value"]
+        return [self.classes[1]] if len(self.classes) == 2 else list(self.classes)
+
+    def _memory_columns(self, vectors: np.ndarray) -> np.ndarray:
+        assert self.memory is not None
+        if self.regression:
+            return self.memory.scores(vectors)[:, :1]
+        p = self.memory.probabilities(vectors)
+        return p[:, 1:] if len(self.classes) == 2 else p
+
+    def matrix(self, features: CaseFeatures, memory_columns: np.ndarray | None = None) -> np.ndarray:
+        parts = []
+        if self.uses_judge:
+            parts.append(features.judge[:, 1:] if len(self.classes) == 2 else features.judge)
+        parts.append(features.checks[:, : len(self.check_questions)])
+        if self.uses_memory:
+            parts.append(memory_columns if memory_columns is not None else self._memory_columns(features.vectors))
+        return np.column_stack(parts) if parts else np.zeros((len(features.checks), 0))
+
+    # deciding ------------------------------------------------------------------------------------------
+    def predict(self, features: CaseFeatures) -> tuple[np.ndarray, np.ndarray]:
+        """Class indices and the confidence of each (the winning class's probability; for a regression,
+        1 minus the distance to the nearest scale value)."""
+        n = len(features.checks)
+        if self.threshold is not None:
+            p = features.judge[:, 1]
+            p = np.where(np.isnan(p), 0.5, p)
+            index = (p >= self.threshold).astype(int)
+            return index, np.where(index == 1, p, 1 - p)
+        assert self.linear is not None
+        x = self.matrix(features)
+        if self.regression:
+            values = self.linear.scores(x)[:, 0]
+            scale = np.asarray(self.classes, dtype=float)
+            index = np.abs(values[:, None] - scale[None, :]).argmin(axis=1)
+            return index, np.clip(1 - np.abs(values - scale[index]), 0, 1)
+        p = self.linear.probabilities(x)
+        index = p.argmax(axis=1)
+        return index, p[np.arange(n), index]
+
+    def explain(self, features: CaseFeatures, index: int, questions: Sequence[str]) -> str:
+        """What decided one case's verdict: the features that pushed hardest towards it."""
+        verdict = self.classes[index]
+        if self.threshold is not None:
+            p = features.judge[0, 1]
+            return (
+                f"{verdict!r}: the judge's own probability of {self.classes[1]!r} is {p:.2f} "
+                f"(threshold {self.threshold:.2f})"
+            )
+        assert self.linear is not None
+        x = self.matrix(features)
+        z = self.linear.standardise(x)[0]
+        coef = np.asarray(self.linear.coef)
+        if self.regression:  # what moved the estimate most, either way
+            push = np.abs(coef[0] * z)
+        elif coef.shape[0] == 1:  # two verdicts: positive weights push towards the second
+            push = coef[0] * z * (1 if index == 1 else -1)
+        else:
+            push = (coef[index] - coef.mean(axis=0)) * z
+        names = self.feature_names()
+        order = [i for i in np.argsort(-push) if push[i] > 0][:2]
+        reasons = [self._describe(names[i], x[0, i], questions) for i in order]
+        return f"{verdict!r}: " + ("; ".join(reasons) if reasons else "the experts' base rate")
+
+    def _describe(self, name: str, value: float, questions: Sequence[str]) -> str:
+        kind, _, key = name.partition(":")
+        shown = "missing" if math.isnan(value) else f"{value:.2f}"
+        if kind == "check":
+            text = questions[int(key)] if int(key) < len(questions) else self.check_questions[int(key)]
+            answer = "missing" if math.isnan(value) else ("yes" if value >= 0.5 else "no")
+            return f"{text} {answer} ({shown})"
+        if kind == "judge":
+            return f"the judge's own verdict {key!r} ({shown})"
+        return f"similar expert-labelled cases lean {key!r} ({shown})"
+
+    def weights(self, questions: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Each feature and its weight on the standardised scale (towards the last verdict for two verdicts,
+        one weight per verdict for more), for showing how the decision reads the checks."""
+        if self.linear is None:
+            return [{"feature": f"the judge's own probability of {self.classes[1]!r}", "threshold": self.threshold}]
+        rows = []
+        coef = np.asarray(self.linear.coef)
+        for j, name in enumerate(self.feature_names()):
+            kind, _, key = name.partition(":")
+            if kind == "check":
+                i = int(key)
+                label = questions[i] if i < len(questions) else self.check_questions[i]
+            elif kind == "judge":
+                label = f"the judge's own probability of {key!r}"
+            else:
+                label = (
+                    f"the memory classifier's probability of {key!r}"
+                    if not self.regression
+                    else "the memory's estimate"
+                )
+            weight: Any = (
+                round(float(coef[0, j]), 3)
+                if coef.shape[0] == 1
+                else {str(c): round(float(coef[k, j]), 3) for k, c in enumerate(self.classes)}
+            )
+            rows.append({"feature": label, "weight": weight})
+        return rows
+
+    # storing -------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FittedDecision:
+        try:
+            decision = cls(
+                candidate=str(data["candidate"]),
+                classes=list(data["classes"]),
+                regression=bool(data["regression"]),
+                uses_judge=bool(data["uses_judge"]),
+                check_questions=[str(q) for q in data["check_questions"]],
+                linear=LinearModel(**data["linear"]) if data.get("linear") else None,
+                memory=LinearModel(**data["memory"]) if data.get("memory") else None,
+                threshold=None if data.get("threshold") is None else float(data["threshold"]),
+                fitted_on=int(data.get("fitted_on", 0)),
+                stale=bool(data.get("stale", False)),
+                extra=dict(data.get("extra") or {}),
+            )
+            if decision.linear is not None:
+                decision.linear.check_shape(len(decision.feature_names()))
+            elif decision.threshold is None:
+                raise ValueError("neither weights nor a threshold")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AccordError(f"the fitted decision is damaged ({type(exc).__name__}: {exc})") from None
+        return decision
+
+
+def class_index(values: Sequence[Any], classes: Sequence[Any]) -> np.ndarray:
+    position = {repr(c): i for i, c in enumerate(classes)}
+    return np.array([position[repr(v)] for v in values], dtype=int)
+
+
+def fit_decision(
+    candidate: str,
+    features: CaseFeatures,
+    y: np.ndarray,
+    classes: list[Any],
+    regression: bool,
+    check_questions: list[str],
+    use_judge: bool,
+) -> FittedDecision:
+    """Fit one candidate on these rows (`y`: class indices). "checks" uses the judge's probabilities and the
+    checks; "memory" the embeddings alone; "checks+memory" stacks the memory's out-of-fold prediction as one
+    more feature; "calibrated" fits a threshold on the judge's own probability (prior matching)."""
+    n = len(y)
+    if candidate == "calibrated":
+        rate = float(np.mean(y == 1))
+        p = features.judge[:, 1]
+        p = p[~np.isnan(p)]
+        threshold = float(np.quantile(p, 1 - rate)) if rate > 0 and len(p) else 1.01
+        return FittedDecision(candidate, classes, False, True, [], threshold=round(threshold, 4), fitted_on=n)
+    use_checks = candidate in ("checks", "checks+memory")
+    use_memory = candidate in ("memory", "checks+memory")
+    decision = FittedDecision(
+        candidate,
+        classes,
+        regression,
+        use_judge and use_checks,
+        check_questions if use_checks else [],
+        fitted_on=n,
+    )
+    target = np.asarray(classes, dtype=float)[y] if regression else y
+    memory_columns = None
+    if use_memory:
+        decision.memory = LinearModel.fit(features.vectors, target, regression, C_MEMORY)
+        if use_checks:  # stacked: the training rows see the memory's out-of-fold prediction, not its own fit
+            memory_columns = _out_of_fold_memory(decision, features.vectors, target, regression)
+    decision.linear = LinearModel.fit(decision.matrix(features, memory_columns), target, regression, C_DECISION)
+    return decision
+
+
+def _out_of_fold_memory(
+    decision: FittedDecision, vectors: np.ndarray, target: np.ndarray, regression: bool
+) -> np.ndarray:
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    folds = min(5, len(target)) if regression else min(5, int(np.bincount(target.astype(int)).min()))
+    if folds < 2:
+        return decision._memory_columns(vectors)
+    split = (
+        KFold(folds, shuffle=True, random_state=0)
+        if regression
+        else StratifiedKFold(folds, shuffle=True, random_state=0)
+    )
+    columns = decision._memory_columns(vectors).copy()
+    for train, test in split.split(vectors, target):
+        inner = FittedDecision(decision.candidate, decision.classes, regression, False, [])
+        inner.memory = LinearModel.fit(vectors[train], target[train], regression, C_MEMORY)
+        columns[test] = inner._memory_columns(vectors[test])
+    return columns

@@ -1,0 +1,245 @@
+"""MemAlign's checks and fitted decision: from the distilled conditions to the judge that cross-validates best.
+
+1. Every distilled condition becomes a yes/no check (the minority verdict's conditions first).
+2. The base judge's model answers every check, and the judge's own task, for every training trace, once.
+3. Checks whose answers do not separate the training labels are dropped (logged at DEBUG).
+4. The candidates are cross-validated on those answers (no further model calls) and the best is kept;
+   the base judge's behaviour is kept when nothing beats it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from rich.progress import Progress
+
+from accord.align.checks import (
+    CandidateScore,
+    CaseFeatures,
+    Check,
+    answer_choices,
+    ask_case,
+    choose,
+    cross_validate,
+    fit_decision,
+)
+from accord.align.checks.decision import MIN_PER_VERDICT, class_index
+from accord.align.labels import Label
+from accord.align.memalign.judge import MemAlignJudge
+from accord.align.memalign.memory import Guideline
+from accord.metrics import agreement
+
+if TYPE_CHECKING:
+    from accord.align.memalign.optimizer import MemAlignOptimizer
+
+log = logging.getLogger("accord.align")
+
+DEFAULT_CANDIDATES = ("base", "calibrated", "checks", "memory", "checks+memory")
+MIN_SEPARATION = 0.2  # |2 * AUC - 1| below this: the check's answers do not separate the labels
+
+
+def verdict_classes(judge: MemAlignJudge, values: Sequence[Any]) -> tuple[list[Any], bool] | None:
+    """The verdicts in scale order and whether they are numbers (a regression); None for free text."""
+    kind = judge.value_type.kind
+    seen = {repr(v) for v in values}
+    if kind == "categorical":
+        return [c for c in judge.value_type.categories if repr(c) in seen], False
+    if kind == "bool":
+        return [c for c in (False, True) if repr(c) in seen], False
+    if kind in ("int", "float"):
+        return sorted({v for v in values}), True
+    return None
+
+
+def checks_from(guidelines: Sequence[Guideline], labels: Sequence[Label]) -> list[Check]:
+    """One check per condition; conditions for the rarer verdicts first (they carry most of the lesson)."""
+    counts = Counter(repr(label.value) for label in labels)
+    ordered = sorted(
+        guidelines, key=lambda g: counts.get(repr(g.verdict), math.inf) if g.verdict is not None else math.inf
+    )
+    return [Check.from_condition(g.text, g.sources, g.verdict) for g in ordered]
+
+
+def separation(p: np.ndarray, y: np.ndarray, regression: bool) -> float:
+    """How well one check's answers separate the labels: |2 AUC - 1| (best class against the rest), or
+    |Spearman's rho| for numbers; 0 when it cannot tell."""
+    from scipy.stats import spearmanr
+    from sklearn.metrics import roc_auc_score
+
+    known = ~np.isnan(p)
+    p, y = p[known], y[known]
+    if len(p) < 4 or len(set(p.tolist())) < 2 or len(set(y.tolist())) < 2:
+        return 0.0
+    if regression:
+        rho = spearmanr(p, y).statistic
+        return 0.0 if np.isnan(rho) else abs(float(rho))
+    return max(abs(2 * roc_auc_score(y == c, p) - 1) for c in sorted(set(y.tolist())))
+
+
+def training_features(
+    judge: MemAlignJudge,
+    checks: Sequence[Check],
+    labels: Sequence[Label],
+    classes: list[Any],
+    concurrency: int,
+    progress: Progress,
+) -> tuple[CaseFeatures, float]:
+    """Every training case asked every check (and the judge's own task) once; the examples' embeddings."""
+    base = judge.base
+    task = progress.add_task("asking the checks", total=len(labels))
+
+    def ask(label: Label) -> Any:
+        try:
+            return ask_case(base, checks, base.gather(trace=label.trace))
+        finally:
+            progress.advance(task)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="accord-checks") as pool:
+        answers = list(pool.map(ask, labels))
+    seconds = time.perf_counter() - started
+    spelled = {repr(value): text for text, value in answer_choices(base) or []}
+    judge_rows = np.full((len(labels), len(classes)), np.nan)
+    check_rows = np.full((len(labels), len(checks)), np.nan)
+    for i, found in enumerate(answers):
+        if found.judge:
+            for j, c in enumerate(classes):
+                judge_rows[i, j] = found.judge.get(spelled.get(repr(c), str(c)), np.nan)
+        for j, p in enumerate(found.checks):
+            check_rows[i, j] = np.nan if p is None else p
+    row_of = {e.trace_id: i for i, e in enumerate(judge.memory.examples)}
+    vectors = np.stack([judge.memory.vectors[row_of[label.trace.trace_id]] for label in labels])
+    return CaseFeatures(judge_rows, check_rows, vectors), seconds
+
+
+def _base_predictions(
+    labels: Sequence[Label], classes: list[Any], features: CaseFeatures
+) -> tuple[np.ndarray | None, str]:
+    """The base judge's verdicts on the training traces: stored ones when every trace has one, else its
+    most likely verdict when asked its own task after the case."""
+    stored = [label.judge_value for label in labels]
+    known = {repr(c) for c in classes}
+    if all(v is not None and repr(v) in known for v in stored):
+        return class_index(stored, classes), "its stored verdicts"
+    if np.isnan(features.judge).all():
+        return None, ""
+    rows = np.where(np.isnan(features.judge), -1.0, features.judge)
+    return rows.argmax(axis=1), "its verdicts asked after the case"
+
+
+def _prompt_score(
+    judge: MemAlignJudge, labels: Sequence[Label], classes: list[Any], progress: Progress
+) -> CandidateScore:
+    """The prompt judge on the training traces (each one's own example left out of retrieval); its
+    guidelines were distilled from these traces, so this favours it."""
+    task = progress.add_task("measuring the prompt judge", total=len(labels))
+    human, given = [], []
+    for label in labels:
+        verdict = judge.judge(judge.gather(trace=label.trace))
+        progress.advance(task)
+        if verdict.error is None and repr(verdict.value) in {repr(c) for c in classes}:
+            human.append(label.value)
+            given.append(verdict.value)
+    if not given:
+        return CandidateScore("prompt", None, None, None, "no usable verdict on the training traces")
+    found = agreement(human, given, order=None)
+    return CandidateScore(
+        "prompt", found.cohen_kappa, found.kappa_ci, found.accuracy, "in-sample: its guidelines saw these traces"
+    )
+
+
+def fit_checks_judge(
+    aligned: MemAlignJudge,
+    labels: Sequence[Label],
+    optimizer: MemAlignOptimizer,
+    progress: Progress,
+) -> tuple[MemAlignJudge, dict[str, Any]]:
+    """The candidate that cross-validates best, as an aligned judge, and the report of the comparison."""
+    started = time.perf_counter()
+    found = verdict_classes(aligned, [label.value for label in labels])
+    if found is None:
+        reason = f"a {aligned.value_type} judge has no verdicts to fit a decision to: MemAlign's prompt judge is kept"
+        log.info(reason)
+        selection = {"chosen": "prompt", "reason": reason, "candidates": []}
+        return aligned._copy(selection=selection), selection
+    classes, regression = found
+    y = class_index([label.value for label in labels], classes)
+    counts = np.bincount(y, minlength=len(classes))
+    if len(classes) < 2 or (not regression and counts.min() < MIN_PER_VERDICT):
+        rare = classes[int(counts.argmin())] if len(classes) >= 2 else classes[0]
+        reason = (
+            f"only {int(counts.min()) if len(classes) >= 2 else 0} training examples of "
+            f"{rare if len(classes) >= 2 else 'a second verdict'!r}: a fitted decision needs at least "
+            f"{MIN_PER_VERDICT} of each verdict, so MemAlign's prompt judge is kept"
+        )
+        log.warning(reason)
+        selection = {"chosen": "prompt", "reason": reason, "candidates": []}
+        return aligned._copy(selection=selection), selection
+    checks = checks_from(aligned.guideline_list, labels)
+    features, asking_seconds = training_features(aligned, checks, labels, classes, optimizer.concurrency, progress)
+    kept, report_checks = _keep_separating(checks, features, y, regression, optimizer.max_checks)
+    features = CaseFeatures(features.judge, features.checks[:, kept], features.vectors)
+    checks = [checks[i] for i in kept]
+    questions = [c.question for c in checks]
+    base_predictions, base_source = _base_predictions(labels, classes, features)
+    ordinal = regression or len(classes) > 2 and aligned.value_type.kind != "bool"
+    scores = cross_validate(
+        features,
+        y,
+        classes,
+        base_predictions,
+        questions,
+        [c for c in optimizer.candidates if c != "prompt"],
+        regression=regression,
+        ordinal=ordinal,
+        folds=optimizer.cv_folds,
+        repeats=optimizer.cv_repeats,
+        seed=optimizer.seed,
+    )
+    if base_source:
+        for score in scores:
+            if score.name == "base":
+                score.note = f"from {base_source}"
+    if "prompt" in optimizer.candidates:
+        scores.append(_prompt_score(aligned, labels, classes, progress))
+    chosen, reason = choose(scores)
+    log.info("alignment chose %s: %s", chosen, reason)
+    selection = {
+        "candidates": [s.to_dict() for s in scores],
+        "chosen": chosen,
+        "reason": reason,
+        "checks": report_checks,
+        "metric": "weighted kappa" if ordinal else "Cohen's kappa",
+        "cv": {"folds": optimizer.cv_folds, "repeats": optimizer.cv_repeats, "traces": len(labels)},
+        "seconds": {"asking_checks": round(asking_seconds, 2), "total": round(time.perf_counter() - started, 2)},
+    }
+    if chosen == "prompt":
+        return aligned._copy(checks=checks, selection=selection), selection
+    if chosen == "base":
+        return aligned._copy(mode="base", checks=checks, selection=selection), selection
+    use_judge = not np.isnan(features.judge).all()
+    fitted = fit_decision(chosen, features, y, classes, regression, questions, use_judge)
+    return aligned._copy(mode="fitted", checks=checks, fitted=fitted, selection=selection), selection
+
+
+def _keep_separating(
+    checks: Sequence[Check], features: CaseFeatures, y: np.ndarray, regression: bool, max_checks: int
+) -> tuple[list[int], list[dict[str, Any]]]:
+    target = y.astype(float)
+    scored = [(separation(features.checks[:, i], target, regression), i) for i in range(len(checks))]
+    separating = sorted((s for s in scored if s[0] >= MIN_SEPARATION), key=lambda s: -s[0])
+    kept = sorted(i for _, i in separating[:max_checks])
+    report = []
+    for sep, i in scored:
+        why = "" if i in kept else ("does not separate the training labels" if sep < MIN_SEPARATION else "max_checks")
+        if why:
+            log.debug("dropped check %r: %s (separation %.2f)", checks[i].question, why, sep)
+        report.append({"question": checks[i].question, "separation": round(sep, 3), "kept": not why, "why": why})
+    return kept, report

@@ -1,0 +1,315 @@
+"""Checks asked one by one, a decision fitted to the experts, and the candidate that cross-validates best."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Literal
+
+import pytest
+
+import accord
+from accord.align import MemAlignJudge, MemAlignOptimizer
+from accord.align.checks import CaseFeatures, Check, FittedDecision
+from accord.align.checks.questions import CHECK_SYSTEM
+from accord.entities import AssessmentSource, AssessmentSourceType, Feedback, Trace
+from accord.errors import AccordError, ModelError
+from accord.judges import judge_from_dict, make_judge
+from accord.llm import fake
+from accord.llm.types import ChatRequest, Completion
+from tests.align.helpers import PROMISES, RULES, labelled_traces
+
+
+def _judge(model: str = "fake:/checks", value_type: Any = Literal["yes", "no"]) -> accord.judges.Judge:
+    return make_judge(
+        "policy",
+        "Decide whether the answer in {{ outputs }} to the customer message in {{ inputs }} follows the policy.",
+        model=model,
+        feedback_value_type=value_type,
+    )
+
+
+def _optimizer(**kwargs: Any) -> MemAlignOptimizer:
+    return MemAlignOptimizer(embedding_model="hash", show_progress=False, cv_repeats=2, **kwargs)
+
+
+def _case(request: ChatRequest) -> str:
+    return request.messages[-1]["content"].rsplit("Question:", 1)[0]
+
+
+def _question(request: ChatRequest) -> str:
+    return request.messages[-1]["content"].rsplit("Question:", 1)[-1]
+
+
+def checking_model(name: str = "checks", task_p_yes: Any = 0.8, broken: str | None = None) -> fake.FakeScript:
+    """Reflection: the RULES. Checks: P(yes) high when the question's condition holds for the case (a promise,
+    or a process); the judge's own task: `task_p_yes` (a number, or a function of the case); `broken`: a
+    question fragment answered with an error."""
+
+    def reply(request: ChatRequest) -> Any:
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            wanted = "no" if "verdict 'no'" in request.messages[0]["content"] else "yes"
+            return {"condition": RULES[wanted]}
+        case, question = _case(request), _question(request)
+        promised = any(p in case for p in PROMISES)
+        if broken and broken in question:
+            raise ModelError("the model fell over", model="fake:", provider="fake")
+        if "promises" in question:
+            p_yes = 0.9 if promised else 0.2
+        elif "returns form" in question:
+            p_yes = 0.3 if promised else 0.85
+        else:  # the judge's own task
+            p_yes = task_p_yes(case) if callable(task_p_yes) else task_p_yes
+        value = "yes" if p_yes >= 0.5 else "no"
+        return Completion(text=json.dumps({"result": value}), choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
+
+    return fake.script(name, reply)
+
+
+def _new_cases(n: int = 6) -> list[Trace]:
+    return labelled_traces(n, prefix="new")
+
+
+def test_default_alignment_fits_a_decision_on_checks_and_explains_each_verdict() -> None:
+    script = checking_model()
+    aligned = _judge().align(labelled_traces(30), _optimizer())
+    assert isinstance(aligned, MemAlignJudge) and aligned.mode == "fitted"
+    selection = aligned.selection
+    assert selection["chosen"] in ("checks", "checks+memory")
+    names = [c["name"] for c in selection["candidates"]]
+    assert names == ["base", "calibrated", "checks", "memory", "checks+memory"]
+    scores = {c["name"]: c["cv_kappa"] for c in selection["candidates"]}
+    assert scores[selection["chosen"]] > scores["base"]
+    assert all(len(c["cv_kappa_ci"]) == 2 for c in selection["candidates"] if c["cv_kappa"] is not None)
+    questions = [c.question for c in aligned.checks]
+    assert questions[0] == f"Is this true of the case: {RULES['no']}?"  # the minority verdict first (tie: 'no')
+    assert aligned.checks[0].sources == [f"t{i}" for i in sorted(range(0, 30, 2), key=str)] or aligned.checks[0].sources
+    script.requests.clear()
+    for trace in _new_cases():
+        verdict = aligned(trace=trace)
+        expected = "no" if any(p in str(trace.outputs) for p in PROMISES) else "yes"
+        assert verdict.value == expected, verdict.rationale
+        assert verdict.rationale.startswith(f"{expected!r}: ")
+        assert {c["question"] for c in verdict.metadata["checks"]} == set(questions)
+        assert 0.5 <= verdict.metadata["confidence"] <= 1
+        assert verdict.source.source_type == "LLM_JUDGE"
+    promised = aligned(trace=_new_cases(1)[0])
+    assert "promises a refund" in promised.rationale and "yes (0.90)" in promised.rationale
+
+
+def test_checks_of_one_case_share_the_case_as_prefix_and_run_together() -> None:
+    script = checking_model()
+    aligned = _judge().align(labelled_traces(20), _optimizer(concurrency=4))
+    assert script.requests, "the checks were asked"
+    asked = [r for r in script.requests if r.messages[0]["content"] == CHECK_SYSTEM]
+    per_case = len(aligned.checks) + 1  # the checks and the judge's own task
+    assert len(asked) == 20 * (2 + 1)  # every training case asked every distilled check once, plus the task
+    for start in range(0, len(asked), 3):  # with 4 threads, each case's questions still come together
+        group = asked[start : start + 3]
+        assert len({_case(r) for r in group}) == 1
+        assert all(_question(r) not in _case(r) for r in group)  # the question comes after the case
+    assert per_case >= 2
+
+
+def test_a_check_that_does_not_separate_is_dropped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    def reply(request: ChatRequest) -> Any:
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            wanted = "no" if "verdict 'no'" in request.messages[0]["content"] else "yes"
+            return {"condition": RULES[wanted]}
+        promised = any(p in _case(request) for p in PROMISES)
+        p_yes = (0.9 if promised else 0.1) if "promises" in _question(request) else 0.7  # the rest: no signal
+        return Completion(text='{"result": "yes"}', choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
+
+    fake.script("checks", reply)
+    with caplog.at_level(logging.DEBUG, logger="accord.align"):
+        aligned = _judge().align(labelled_traces(20), _optimizer())
+    assert [c.question for c in aligned.checks] == [f"Is this true of the case: {RULES['no']}?"]
+    dropped = [c for c in aligned.selection["checks"] if not c["kept"]]
+    assert [c["question"] for c in dropped] == [f"Is this true of the case: {RULES['yes']}?"]
+    assert dropped[0]["why"] == "does not separate the training labels"
+    logged = [r.message for r in caplog.records if r.name == "accord.align"]
+    assert any("dropped check" in m and "returns form" in m for m in logged)
+
+
+def test_an_unanswerable_check_is_missing_and_imputed_never_a_crash() -> None:
+    checking_model(broken="returns form")
+    aligned = _judge().align(labelled_traces(20), _optimizer())
+    assert aligned.mode == "fitted"
+    verdict = aligned(trace=_new_cases(1)[0])
+    assert verdict.error is None and verdict.value == "no"
+    fake.script("checks", lambda r: ModelError("down", model="fake:", provider="fake"))
+    failed = aligned(trace=_new_cases(1)[0])
+    assert failed.error is not None and failed.error.error_code == "MODEL_ERROR"
+
+
+def test_when_nothing_beats_the_base_judge_it_behaves_as_the_base_judge() -> None:
+    def perfect(case: str) -> float:
+        return 0.1 if any(p in case for p in PROMISES) else 0.9
+
+    def reply(request: ChatRequest) -> Any:
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            return {"condition": "the answer mentions an order number"}
+        if request.messages[0]["content"] == CHECK_SYSTEM:
+            p_yes = perfect(_case(request)) if "follows the policy" in _question(request) else 0.5
+            return Completion(text="{}", choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
+        case = request.messages[-1]["content"]
+        return {"rationale": "base reasoning", "result": "no" if any(p in case for p in PROMISES) else "yes"}
+
+    fake.script("checks", reply)
+    judge = _judge()
+    aligned = judge.align(labelled_traces(20), _optimizer())
+    assert aligned.selection["chosen"] == "base" and aligned.mode == "base"
+    assert "no candidate beats the base judge" in aligned.selection["reason"]
+    for trace in _new_cases(4):
+        mine, theirs = aligned(trace=trace), judge(trace=trace)
+        assert (mine.value, mine.rationale) == (theirs.value, theirs.rationale)
+        assert mine.metadata["judge_key"] == aligned.key
+
+
+def test_too_few_examples_of_a_verdict_fall_back_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    checking_model()
+    traces = labelled_traces(24)
+    flipped = 0
+    for trace in traces:  # keep 3 "no" labels only
+        label = trace.assessments[0]
+        if label.value == "no" and flipped < 9:
+            label.value = "yes"
+            flipped += 1
+    with caplog.at_level(logging.WARNING, logger="accord.align"):
+        aligned = _judge().align(traces, _optimizer())
+    assert aligned.mode == "prompt" and aligned.selection["chosen"] == "prompt"
+    assert any("only 3 training examples of 'no'" in r.message for r in caplog.records)
+
+
+def test_prompt_only_memalign_is_an_option() -> None:
+    checking_model()
+    aligned = _judge().align(labelled_traces(20), _optimizer(candidates=["prompt"]))
+    assert aligned.mode == "prompt" and aligned.checks == [] and aligned.fitted is None
+    with pytest.raises(ValueError, match="unknown candidates"):
+        MemAlignOptimizer(candidates=["magic"])
+
+
+def test_registry_round_trip_shows_weights_and_refuses_mismatched_ones() -> None:
+    checking_model()
+    accord.set_experiment("checks")
+    aligned = _judge().align(labelled_traces(20), _optimizer())
+    version = aligned.register()
+    loaded = accord.registry.get_judge("policy", version)
+    assert loaded.to_dict() == aligned.to_dict() and loaded.mode == "fitted"
+    trace = _new_cases(1)[0]
+    assert loaded(trace=trace).value == aligned(trace=trace).value
+    spec = json.loads(json.dumps(aligned.to_dict()))  # JSON only: no pickle anywhere
+    spec["fitted"]["linear"]["coef"] = [[1.0]]
+    from accord.store import get_store
+
+    get_store().register_judge("policy", spec, None, {})
+    with pytest.raises(AccordError, match=r"policy.*version 2|policy@2"):
+        accord.registry.get_judge("policy", 2)
+    spec = json.loads(json.dumps(aligned.to_dict()))
+    spec["checks"] = spec["checks"][:1] if len(spec["checks"]) > 1 else []
+    with pytest.raises(AccordError, match="do not match"):
+        judge_from_dict(spec)
+
+
+def test_editing_checks_marks_the_decision_stale_visibly() -> None:
+    checking_model()
+    aligned = _judge().align(labelled_traces(20), _optimizer())
+    questions = [c.question for c in aligned.checks]
+    edited = aligned.with_check_questions([questions[0].replace("refund", "refund or discount"), *questions[1:]])
+    assert edited.fitted is not None and edited.fitted.stale and not aligned.fitted.stale  # type: ignore[union-attr]
+    assert edited.fingerprint != aligned.fingerprint
+    verdict = edited(trace=_new_cases(1)[0])
+    assert verdict.metadata["stale_decision"] is True
+    same = aligned.with_check_questions(questions)
+    assert same.checks[0].sources == aligned.checks[0].sources and not same.fitted.stale  # type: ignore[union-attr]
+
+
+def test_judges_aligned_before_checks_load_in_prompt_mode_with_the_same_fingerprint() -> None:
+    checking_model()
+    prompt = _judge().align(labelled_traces(12), _optimizer(candidates=["prompt"]))
+    spec = prompt.to_dict()
+    for key in ("mode", "checks", "fitted", "selection"):
+        spec.pop(key)
+    old = judge_from_dict(spec)
+    assert old.mode == "prompt" and old.fingerprint == prompt.fingerprint
+
+
+def test_three_verdicts_use_a_multinomial_decision() -> None:
+    def reply(request: ChatRequest) -> Any:
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            text = request.messages[0]["content"]
+            verdict = "bad" if "'bad'" in text else "good" if "'good'" in text else "fair"
+            return {"condition": f"the answer is {verdict}-sounding"}
+        case, question = _case(request), _question(request)
+        level = "bad" if "refund" in case else "good" if "returns form" in case else "fair"
+        if request.verdict_choices == ("yes", "no"):
+            p_yes = 0.9 if f"{level}-sounding" in question else 0.1
+            return Completion(text="{}", choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
+        return Completion(text="{}", choice_probabilities={c: 1 / 3 for c in request.verdict_choices or ()})
+
+    fake.script("checks", reply)
+    traces = []
+    for i in range(30):
+        level = ("bad", "good", "fair")[i % 3]
+        text = {"bad": "I have issued a full refund", "good": "please use the returns form", "fair": "ok then"}[level]
+        traces.append(
+            Trace(
+                trace_id=f"m{i}",
+                inputs={"question": f"order {i}"},
+                outputs=f"{text} for order {i}",
+                assessments=[
+                    Feedback(
+                        name="policy",
+                        value=level,
+                        rationale=f"sounds {level}",
+                        source=AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="expert"),
+                    )
+                ],
+            )
+        )
+    judge = _judge(value_type=Literal["good", "fair", "bad"])
+    aligned = judge.align(traces, _optimizer())
+    assert aligned.mode == "fitted" and aligned.fitted is not None
+    assert aligned.fitted.classes == ["good", "fair", "bad"] and len(aligned.fitted.linear.coef) == 3  # type: ignore[union-attr]
+    assert aligned.selection["metric"] == "weighted kappa"
+    assert aligned(trace=traces[0]).value == "bad"
+
+
+def test_a_fitted_decision_round_trips_and_predicts_from_plain_numbers() -> None:
+    import numpy as np
+
+    from accord.align.checks import fit_decision
+
+    y = np.array([0, 1] * 10)
+    checks = np.where(y == 1, 0.9, 0.1)[:, None] + np.linspace(0, 0.05, 20)[:, None]
+    features = CaseFeatures(np.full((20, 2), np.nan), checks, np.zeros((20, 3)))
+    decision = fit_decision("checks", features, y, ["no", "yes"], False, ["q?"], use_judge=False)
+    again = FittedDecision.from_dict(json.loads(json.dumps(decision.to_dict())))
+    index, confidence = again.predict(CaseFeatures(np.full((1, 2), np.nan), np.array([[0.95]]), np.zeros((1, 3))))
+    assert index.tolist() == [1] and confidence[0] > 0.5
+    missing = CaseFeatures(np.full((1, 2), np.nan), np.array([[np.nan]]), np.zeros((1, 3)))
+    assert again.predict(missing)[0].shape == (1,)  # imputed with the training mean
+    assert Check.from_condition("promises a refund.").question == "Is this true of the case: promises a refund?"
+
+
+def test_hosted_log_probabilities_become_verdict_probabilities_else_the_answer_counts() -> None:
+    import math
+
+    from accord.align.checks.questions import _probabilities
+    from accord.llm.remote import choice_probabilities
+
+    def alt(token: str, p: float) -> dict[str, Any]:
+        return {"token": token, "logprob": math.log(p)}
+
+    content = [
+        {"token": '{"', "logprob": 0.0},
+        {"token": "result", "logprob": 0.0},
+        {"token": '":', "logprob": 0.0},
+        {"token": ' "', "logprob": 0.0},
+        {"token": "yes", "logprob": math.log(0.6), "top_logprobs": [alt("yes", 0.6), alt("no", 0.2), alt("may", 0.2)]},
+    ]
+    found = choice_probabilities({"logprobs": {"content": content}}, ("yes", "no"))
+    assert found is not None and found["yes"] == pytest.approx(0.75) and found["no"] == pytest.approx(0.25)
+    assert choice_probabilities({"logprobs": None}, ("yes", "no")) is None
+    assert _probabilities('{"result": "no"}', None, ("yes", "no")) == {"yes": 0.0, "no": 1.0}
+    assert _probabilities("garbage", None, ("yes", "no")) is None
