@@ -4,6 +4,11 @@ embedded model, agreement measured on held-out traces the alignment never saw.
     python bench/alignment.py --dataset faithbench --methods baseline,memalign,mlflow --n-train 60 --n-test 50
     python bench/alignment.py --dataset halueval --methods baseline,memalign,simba --n-test 60
     python bench/alignment.py --dataset faithbench --curve 10,25,50,100,200 --n-test 50
+    python bench/alignment.py --dataset support --methods baseline,memalign --candidates prompt
+
+support is the demo's data with the demo's own 60/40 split. --candidates picks the aligned judges MemAlign
+cross-validates (default: all but prompt; "prompt" alone is MemAlign's prompt judge as in MLflow); the result
+key names them (memalign_prompt, memalign_checks, ...), and plain "memalign" is the default, chosen judge.
 
 faithbench is split by source document (no source in both train and test); halueval is a stratified
 sample (--sample rows) split stratified by label. Results are merged into
@@ -40,6 +45,12 @@ from accord.store import get_store  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 DATASETS: dict[str, dict[str, Any]] = {
+    "support": {
+        "file": None,  # the demo's data, packaged with accord
+        "name": "policy_compliant",
+        "input_key": "question",
+        "instructions": None,  # the demo judge's
+    },
     "faithbench": {
         "file": "faithbench_dev.jsonl",
         "name": "faithful",
@@ -70,6 +81,15 @@ def label(row: dict[str, Any]) -> str:
 
 def split(dataset: str, rows: list[dict[str, Any]], sample: int, seed: int) -> tuple[list, list]:
     rng = random.Random(seed)
+    if dataset == "support":  # the demo's split: the same 40 test traces as `accord demo`
+        from accord.demo.run import stratified_split
+
+        experiment = f"split-{time.time_ns()}"
+        path = Path(os.environ["ACCORD_HOME"]) / "support.jsonl"
+        traces = accord_traces(rows, experiment, path)
+        train_t, test_t = stratified_split(traces, 40)
+        by_id = {r["trace_id"]: r for r in rows}
+        return [by_id[t.tags["source_trace_id"]] for t in train_t], [by_id[t.tags["source_trace_id"]] for t in test_t]
     if dataset == "faithbench":  # by source document, so retrieval can't find the test document itself
         groups: dict[str, list] = defaultdict(list)
         for row in rows:
@@ -260,9 +280,17 @@ def main() -> None:
     parser.add_argument("--label", default="", help="results go to alignment_<dataset>_<label>.json")
     parser.add_argument("--calibrate", action="store_true", help="MemAlign fits a decision threshold")
     parser.add_argument("--no-guidelines", action="store_true", help="MemAlign with episodic memory only")
+    parser.add_argument("--candidates", default="", help="MemAlign's candidates, e.g. prompt or checks")
     args = parser.parse_args()
     cfg = DATASETS[args.dataset]
-    rows = [json.loads(line) for line in (SHARED / "data" / cfg["file"]).read_text().splitlines()]
+    if args.dataset == "support":
+        from accord.demo import DATA
+        from accord.demo.run import GENERIC_INSTRUCTIONS
+
+        cfg = {**cfg, "instructions": GENERIC_INSTRUCTIONS}
+        rows = [json.loads(line) for line in DATA.read_text().splitlines()]
+    else:
+        rows = [json.loads(line) for line in (SHARED / "data" / cfg["file"]).read_text().splitlines()]
     train_rows, test_rows = split(args.dataset, rows, args.sample, args.seed)
     train_rows = stratified_prefix(train_rows, max([args.n_train, *[int(n) for n in args.curve.split(",") if n]]))
     test_rows = stratified_prefix(test_rows, args.n_test)
@@ -304,9 +332,11 @@ def main() -> None:
             result_first=args.result_first,
             distill_guidelines=not args.no_guidelines,
             calibrate=args.calibrate,
+            candidates=args.candidates.split(",") if args.candidates else None,
         )
         key = "memalign" + ("_calibrated" if args.calibrate else "_result_first" if args.result_first else "")
         key += "_examples_only" if args.no_guidelines else ""
+        key += "_" + args.candidates.replace(",", "_") if args.candidates else ""
         results[key] = align_and_measure(judge, train_n, test, args.model, optimizer)
         save()
     if "simba" in methods:
@@ -345,6 +375,11 @@ def align_and_measure(judge: Any, train: list, test: list, model_uri: str, optim
     result.update(measure(aligned, test, model_uri))
     if hasattr(aligned, "guidelines"):
         result["guidelines"] = aligned.guidelines
+    if getattr(aligned, "selection", None):
+        result["chosen"] = aligned.selection.get("chosen")
+        result["selection"] = aligned.selection
+        if aligned.fitted is not None:
+            result["weights"] = aligned.fitted.weights([c.question for c in aligned.checks])
     if getattr(aligned, "decision", None) is not None:
         result["decision"] = aligned.decision.to_dict()
     elif aligned.instructions != judge.instructions:

@@ -8,7 +8,7 @@ from sqlalchemy.exc import StatementError
 
 import accord
 from accord.align import AlignmentError, MemAlignJudge, MemAlignOptimizer, load_optimizer
-from accord.align.validation import AlignmentWorseWarning, split_by_label
+from accord.align.workflow import AlignmentWorseWarning, split_by_label
 from accord.embeddings import others
 from accord.errors import AccordError
 from accord.judges import make_judge

@@ -44,3 +44,37 @@ def test_tiny_local_model_reports_verdict_probabilities_and_writes_a_forced_verd
     least_likely = min(probabilities, key=probabilities.__getitem__)
     forced = model.complete(replace(request, forced_choice=least_likely), use_cache=False)
     assert forced.text.replace(" ", "").startswith(f'{{"result":"{least_likely}"'), forced.text
+
+
+def test_checks_of_one_case_reuse_the_prefilled_case() -> None:
+    """The case is prefilled once: every further question evaluates only its own few tokens (llama.cpp keeps
+    the KV cache of the prefix the requests share)."""
+    from accord.align.checks import Check, ask_case
+    from accord.llm.local import _load
+    from accord.llm.local_files import resolve_model_file
+
+    judge = make_judge(
+        "smoke",
+        "Is the answer in {{ outputs }} polite? Answer yes or no.",
+        model="local:/smollm2-135m?n_ctx=2048",
+        feedback_value_type=Literal["yes", "no"],
+    )
+    llm, _lock = _load(resolve_model_file("smollm2-135m"), 2048)
+    evaluated: list[int] = []
+    original = llm.eval
+
+    def counting_eval(tokens):  # type: ignore[no-untyped-def]
+        evaluated.append(len(tokens))
+        return original(tokens)
+
+    llm.eval = counting_eval
+    try:
+        case = "Thank you for your patience. " * 20 + "Your parcel is on its way and arrives on Friday."
+        checks = [Check("Does the answer thank the customer?"), Check("Does the answer give a delivery day?")]
+        answers = ask_case(judge, checks, judge.gather(outputs=case), use_cache=False)
+    finally:
+        llm.eval = original
+    assert answers.judge is not None and all(p is not None for p in answers.checks)
+    prompts = [n for n in evaluated if n > 1]  # prompt prefills (generation evaluates one token at a time)
+    assert len(prompts) == 3, evaluated
+    assert prompts[1] < prompts[0] / 4 and prompts[2] < prompts[0] / 4, prompts

@@ -71,6 +71,7 @@ class Judge:
     kind: ClassVar[str] = "instructions"
     allowed_variables: ClassVar[tuple[str, ...]] = PUBLIC_VARIABLES
     result_first: bool = False  # answer order: reason then verdict (see judges.verdicts)
+    alignment_report: dict[str, Any] | None = None  # set on a judge returned by `align` (AlignmentResult.to_dict)
 
     def __init__(
         self,
@@ -158,9 +159,9 @@ class Judge:
         `optimizer` says otherwise: an AlignmentOptimizer, "memalign", "simba", "gepa" or "module:Class").
         With `validation=0.2` a stratified fifth is held out and agreement before/after is measured on it
         (`aligned.alignment_report`), with a loud warning when the aligned judge does worse."""
-        from accord.align.validation import align_judge
+        from accord.align.workflow import align
 
-        return align_judge(self, traces, optimizer, validation, seed)
+        return align(self, traces, optimizer, validation, seed).judge
 
     # prompting ---------------------------------------------------------------------------------------
     def static_sections(self) -> dict[str, str]:

@@ -13,18 +13,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from accord.agreement import evaluate_agreement
 from accord.align.base import AlignmentError
 from accord.align.labels import MIN_EXAMPLES, collect_labels
-from accord.align.validation import split_by_label
-from accord.evaluation import evaluate
+from accord.align.workflow import align
 from accord.judges import Judge
 from accord.review.dashboard import labelled_traces
 
 log = logging.getLogger("accord.review")
 
 HELD_OUT = 0.2
-_EVAL_CHUNK = 4
 
 
 @dataclass
@@ -56,29 +53,30 @@ def run_alignment(job: AlignJob, judge: Judge) -> None:
     """Align `judge` on the experiment's feedback, register the result, score both on held-out traces."""
     job.state, job.stage = "running", "reading feedback"
     traces = labelled_traces(job.experiment_id, judge.name)
-    collect_labels(judge.name, judge.value_type, traces)  # a clear error when there is too little feedback
-    train, held = split_by_label(traces, judge.name, HELD_OUT)
-    if len(train) < MIN_EXAMPLES or not held:
+    labels = collect_labels(judge.name, judge.value_type, traces)  # a clear error when there is too little feedback
+    if len(labels.labels) - round(len(labels.labels) * HELD_OUT) < MIN_EXAMPLES:
         raise AlignmentError(
             f"aligning from the review page needs at least {MIN_EXAMPLES} labelled traces to learn from plus a "
             f"fifth held out to measure the result; {judge.name!r} has {len(traces)}: review a few more traces"
         )
     if not judge.version:  # register the judge as it is, so "before" is a version too
         judge.register(experiment_id=job.experiment_id)
-    job.stage = f"aligning on {len(train)} labelled traces ({len(held)} held out)"
-    aligned = judge.align(train)
-    version = aligned.register(name=judge.registered_name or judge.name, experiment_id=job.experiment_id)
-    job.result["version"] = f"{aligned.registered_name}@{version}"
-    job.result["train"] = len(train)
-    job.total = 2 * len(held)
-    for label, candidate in (("before", judge), ("after", aligned)):
-        job.stage = f"scoring {candidate.key} on {len(held)} held-out traces"
-        for start in range(0, len(held), _EVAL_CHUNK):  # in chunks, so the page can show progress
-            chunk = held[start : start + _EVAL_CHUNK]
-            evaluate(chunk, [candidate], show_progress=False)
-            job.done += len(chunk)
-        report = evaluate_agreement(candidate, held, show_progress=False)  # reuses the verdicts just stored
-        job.result[label] = {"key": candidate.key, **report.agreement.to_dict()}
+    job.stage = f"aligning on the labelled traces ({HELD_OUT:.0%} held out), then scoring both versions on them"
+
+    def register(aligned: Judge) -> None:
+        version = aligned.register(name=judge.registered_name or judge.name, experiment_id=job.experiment_id)
+        job.result["version"] = f"{aligned.registered_name}@{version}"
+        job.stage = f"scoring {judge.key} and {aligned.key} on the held-out traces"
+
+    result = align(judge, traces, validation=HELD_OUT, show_progress=False, register=register, log_verdicts=True)
+    assert result.comparison is not None
+    job.result["train"] = result.train
+    job.total = job.done = 2 * result.held_out
+    for label, report in (("before", result.comparison.before), ("after", result.comparison.after)):
+        job.result[label] = {"key": report.judge, **report.agreement.to_dict()}
+    if result.selection:
+        job.result["chosen"] = result.chosen
+        job.result["candidates"] = result.selection.get("candidates", [])
     job.stage = "done"
 
 

@@ -111,7 +111,6 @@ class MemAlignJudge(Judge):
         self.checks = list(checks)
         self.fitted = fitted
         self.selection = dict(selection or {})  # the candidates compared when it was aligned, and the choice
-        self.alignment_report: dict[str, Any] | None = None
         if mode == "base":
             result_first = base.result_first
             self.result_first = result_first

@@ -1,19 +1,25 @@
-"""`judge.align(traces, validation=0.2)`: hold out a split, align on the rest, measure both on the split."""
+"""The alignment workflow, one for the Python API, `accord align` and the review page's "Align now": hold out
+a split, align on the rest, measure both judges on the split, and return a typed `AlignmentResult`."""
 
 from __future__ import annotations
 
 import logging
 import random
+import time
 import warnings
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from accord.align.base import AlignmentError, AlignmentOptimizer, load_optimizer
 from accord.align.labels import collect_labels
 from accord.entities import Trace
 from accord.judges import Judge
 from accord.metrics import human_label
+
+if TYPE_CHECKING:
+    from accord.agreement import Comparison
 
 log = logging.getLogger("accord.align")
 
@@ -47,33 +53,72 @@ def split_by_label(
     return [t for t in traces if t.trace_id not in held_ids], held
 
 
-def align_judge(
+@dataclass
+class AlignmentResult:
+    """What one alignment did: the new judge, agreement before and after on held-out traces (when a split
+    was held out), the candidates compared and the one chosen (MemAlign), and what it cost."""
+
+    judge: Judge
+    train: int
+    held_out: int = 0
+    comparison: Comparison | None = None
+    selection: dict[str, Any] | None = None
+    align_seconds: float = 0.0
+
+    @property
+    def chosen(self) -> str | None:
+        return (self.selection or {}).get("chosen")
+
+    @property
+    def worse(self) -> bool:
+        return bool(self.comparison and self.comparison.worse)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"train": self.train, "held_out": self.held_out, "align_seconds": self.align_seconds}
+        if self.comparison is not None:
+            out.update(self.comparison.to_dict())
+        if self.selection:
+            out.update({"selection": self.selection, "chosen": self.chosen})
+        return out
+
+
+def align(
     judge: Judge,
     traces: Sequence[Trace],
     optimizer: AlignmentOptimizer | str | None = None,
     validation: float | None = None,
     seed: int = 0,
     show_progress: bool = True,
-) -> Judge:
+    register: Callable[[Judge], Any] | None = None,
+    log_verdicts: bool = False,
+) -> AlignmentResult:
+    """Align `judge` on `traces` (with `validation`, on all but a stratified held-out fraction), call
+    `register` on the new judge, then measure both judges on the held-out traces (storing their verdicts when
+    `log_verdicts`), with a loud warning when the new judge does worse."""
+    from accord.agreement import compare
+
     optimizer = optimizer if isinstance(optimizer, AlignmentOptimizer) else load_optimizer(optimizer)
     traces = list(traces)
-    if not validation:
-        aligned = optimizer.align(judge, traces)
-    else:
+    train, held = traces, []
+    if validation:
         collect_labels(judge.name, judge.value_type, traces)  # clear errors before splitting
         labelled = [t for t in traces if human_label(t, judge.name) is not None]
         train, held = split_by_label(labelled, judge.name, validation, seed)
         if not held:
             raise AlignmentError(f"validation={validation} leaves no held-out traces among {len(labelled)} labelled")
-        aligned = optimizer.align(judge, train)
-        from accord.agreement import compare
-
-        comparison = compare(judge, aligned, held, log_verdicts=False, show_progress=show_progress)
-        report: dict[str, Any] = {"train": len(train), "held_out": len(held), **comparison.to_dict()}
-        aligned.alignment_report = report  # type: ignore[attr-defined]
-        before, after = comparison.before.agreement, comparison.after.agreement
+    started = time.perf_counter()
+    aligned = optimizer.align(judge, train)
+    seconds = round(time.perf_counter() - started, 1)
+    if aligned is judge:
+        raise AlignmentError(f"{type(optimizer).__name__}.align returned the input judge; it must return a new one")
+    if register is not None:
+        register(aligned)
+    result = AlignmentResult(aligned, len(train), len(held), None, getattr(aligned, "selection", None) or None, seconds)
+    if held:
+        result.comparison = compare(judge, aligned, held, log_verdicts=log_verdicts, show_progress=show_progress)
+        before, after = result.comparison.before.agreement, result.comparison.after.agreement
         log.info("held-out kappa %.3f -> %.3f", before.cohen_kappa, after.cohen_kappa)
-        if comparison.worse:
+        if result.worse:
             message = (
                 f"ALIGNED JUDGE IS WORSE on {len(held)} held-out traces: Cohen's kappa {before.cohen_kappa:.2f} -> "
                 f"{after.cohen_kappa:.2f}, accuracy {before.accuracy:.2f} -> {after.accuracy:.2f}. "
@@ -81,6 +126,5 @@ def align_judge(
             )
             log.warning(message)
             warnings.warn(message, AlignmentWorseWarning, stacklevel=3)
-    if aligned is judge:
-        raise AlignmentError(f"{type(optimizer).__name__}.align returned the input judge; it must return a new one")
-    return aligned
+    aligned.alignment_report = result.to_dict()
+    return result
