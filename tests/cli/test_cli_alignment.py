@@ -112,3 +112,25 @@ def test_align_errors_are_clear(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "no HUMAN feedback named 'safety'" in result.output
     result = runner.invoke(app, ["align", "-j", "policy", "-e", "support", "--optimizer", "nope"])
     assert result.exit_code == 1 and "unknown optimizer" in result.output
+
+
+def test_align_shows_the_candidates_and_checks_can_be_edited_as_a_new_version(tmp_path: Path) -> None:
+    from tests.align.test_checks import checking_model
+
+    _setup(tmp_path, model="fake:/checks")
+    checking_model("checks")
+    text = run("align", "-j", "policy", "-e", "support", "--embedding-model", "hash", "--validation", "0")
+    assert "candidates, Cohen's kappa cross-validated on 30 training traces" in text
+    assert "chosen: checks" in text and "decision (checks" in text and "Is this true of the case" in text
+    shown = run("judges", "guidelines", "policy@2")
+    assert "mode: fitted" in shown and "check 1. Is this true of the case" in shown
+    learned = json.loads(run("judges", "guidelines", "policy@2", "--json"))
+    questions = [c["question"] for c in learned["checks"]]
+    assert learned["weights"] and learned["decision"]["check_questions"] == questions
+    edited = tmp_path / "checks.txt"
+    edited.write_text("\n".join([questions[0] + " Or a discount?", *questions[1:]]) + "\n")
+    result = json.loads(run("judges", "edit-checks", "policy", str(edited), "--json"))
+    assert result["version"] == 3 and result["stale_decision"] is True
+    assert "STALE" in run("judges", "guidelines", "policy@3")
+    only = run("align", "-j", "policy@1", "-e", "support", "--embedding-model", "hash", "--candidates", "prompt")
+    assert "chosen: prompt" not in only and "registered policy version 4" in only

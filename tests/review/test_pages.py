@@ -190,6 +190,8 @@ def test_align_button_registers_a_new_version_and_scores_it(serve_review, popula
     assert [v.version for v in list_judge_versions("policy")] == [1, 2]
     assert "policy v2 (aligned)" in html
     assert '<textarea name="guidelines"' in html and "verdict &#39;" in html  # distilled guidelines, editable
+    assert 'id="decision"' in html and "Chosen: <strong>" in html  # what alignment chose, and why
+    assert job["result"]["chosen"]
 
 
 def test_guidelines_edit_registers_a_new_version(serve_review, populated: Populated) -> None:

@@ -141,7 +141,7 @@ def align_command(
         if json_out == "-":
             return
     console.print(f"registered [bold]{aligned.registered_name}[/] version {version}")
-    if report:
+    if report and report.get("held_out"):
         console.print(f"held out {report['held_out']} of {report['train'] + report['held_out']} labelled traces")
         show_agreement("before", _agreement(report["before"]))
         show_agreement("after", _agreement(report["after"]))

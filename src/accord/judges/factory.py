@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,22 @@ def make_judge(
 
 
 _JUDGE_KINDS: dict[str, Any] = {}
+KIND_ENTRY_POINTS = "accord.judge_kinds"  # pyproject: [project.entry-points."accord.judge_kinds"]
 
 
 def register_judge_kind(kind: str, loader: Any) -> None:
     """Let another module (an aligned judge, say) rebuild its own kind of spec."""
     _JUDGE_KINDS[kind] = loader
+
+
+def _kind_loader(kind: str) -> Any:
+    """A registered loader, or one a package declares as an entry point (so this module, low in the
+    layers, never imports the higher ones that define aligned judges)."""
+    if kind not in _JUDGE_KINDS:
+        for entry in metadata.entry_points(group=KIND_ENTRY_POINTS):
+            if entry.name == kind:
+                _JUDGE_KINDS[kind] = entry.load()
+    return _JUDGE_KINDS.get(kind)
 
 
 def judge_from_dict(spec: dict[str, Any]) -> Judge:
@@ -52,10 +64,8 @@ def judge_from_dict(spec: dict[str, Any]) -> Judge:
             f"({SPEC_VERSION}); upgrade accord to load it"
         )
     kind = spec.get("kind", "instructions")
-    if kind == "memalign" and kind not in _JUDGE_KINDS:
-        import accord.align.memalign  # noqa: F401 - registers the aligned judge's loader
-    if kind in _JUDGE_KINDS:
-        return _JUDGE_KINDS[kind](spec)
+    if kind not in ("instructions", "builtin") and (loader := _kind_loader(kind)) is not None:
+        return loader(spec)
     common = {"model": spec.get("model"), "inference_params": spec.get("inference_params")}
     if kind == "builtin":
         cls = BUILTIN_JUDGES.get(spec.get("class", ""))

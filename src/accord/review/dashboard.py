@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accord.agreement import scale_order
+from accord.align.checks import FittedDecision
 from accord.align.memalign.memory import Guideline
 from accord.entities import Feedback, Trace
 from accord.errors import AccordError, NotFoundError
@@ -53,6 +54,7 @@ class Dashboard:
     reviewers: dict[str, Any]
     guidelines: list[str]
     guidelines_version: str | None
+    decision: dict[str, Any] | None = None  # the newest aligned version's candidates, choice and check weights
 
     @property
     def scored(self) -> list[VersionAgreement]:
@@ -76,6 +78,7 @@ class Dashboard:
             ],
             "reviewers": self.reviewers,
             "guidelines": self.guidelines,
+            "decision": self.decision,
         }
 
 
@@ -159,13 +162,39 @@ def build_dashboard(experiment_id: str, experiment_name: str, judge: Judge) -> D
         _score(version, traces, verdicts.get(version.key, {}), judge)
     guidelines: list[str] = []
     guidelines_version = None
+    decision = None
     for row in reversed(judge_rows):
         if row.spec.get("name") == name and row.spec.get("kind") == "memalign":
             guidelines = [Guideline(**g).sentence() for g in row.spec.get("guidelines", [])]
             guidelines_version = f"{row.name}@{row.version}"
+            decision = _decision_view(row.spec)
             break
     try:
         reviewers = reviewer_agreement(traces, name)
     except AccordError:
         reviewers = {"items_with_several_reviewers": 0, "reviewers": [], "disagreements": []}
-    return Dashboard(experiment_name, name, len(traces), versions, reviewers, guidelines, guidelines_version)
+    return Dashboard(experiment_name, name, len(traces), versions, reviewers, guidelines, guidelines_version, decision)
+
+
+def _decision_view(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """What the page shows of an aligned version's decision: the candidates compared, the choice, and each
+    check with its weight (read from the stored JSON spec, as the registry keeps it)."""
+    selection = spec.get("selection") or {}
+    if not selection and not spec.get("checks"):
+        return None
+    checks = [c["question"] for c in spec.get("checks") or []]
+    weights = []
+    if spec.get("fitted"):
+        try:
+            weights = FittedDecision.from_dict(spec["fitted"]).weights(checks)
+        except AccordError:
+            weights = []
+    return {
+        "mode": spec.get("mode", "prompt"),
+        "chosen": selection.get("chosen"),
+        "reason": selection.get("reason", ""),
+        "candidates": selection.get("candidates", []),
+        "checks": checks,
+        "weights": weights,
+        "stale": bool((spec.get("fitted") or {}).get("stale")),
+    }
