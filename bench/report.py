@@ -11,7 +11,9 @@ from pathlib import Path
 RESULTS = Path(__file__).parent / "results"
 ROWS = [
     ("baseline", "accord baseline judge"),
-    ("memalign", "accord MemAlign"),
+    ("memalign_prompt", "accord MemAlign, prompt judge only (`--candidates prompt`)"),
+    ("memalign_checks", "accord MemAlign, checks + fitted decision (`--candidates checks`)"),
+    ("memalign", "accord MemAlign (default: the candidate that cross-validates best)"),
     ("memalign_result_first", "accord MemAlign, verdict first (`--result-first`)"),
     ("memalign_calibrated", "accord MemAlign, calibrated verdict (`--calibrate`)"),
     ("simba", "accord SIMBA (DSPy)"),
@@ -51,6 +53,8 @@ def table(path: Path) -> str:
             }
         calls = f"{llm.get('calls')} / {llm.get('prompt_tokens', 0) + llm.get('completion_tokens', 0)}" if llm else "—"
         n_train = f" (n_train {entry['n_train']})" if "n_train" in entry else ""
+        if entry.get("chosen") and key == "memalign":
+            n_train += f", chose {entry['chosen']}"
         lines.append(
             f"| {name}{n_train} | {entry['accuracy']:.3f} | {ci(entry)} | {entry['unparseable']} of {entry['n']} | "
             f"{align if align is not None else '—'} | {calls} | {entry['eval_s_per_verdict']} |"
@@ -80,6 +84,17 @@ def table(path: Path) -> str:
                 f"of {entry['n']}"
             )
         lines += ["", text + "."]
+    for key, name in ROWS:
+        selection = (data.get(key) or {}).get("selection") or {}
+        if selection.get("candidates"):
+            scores = ", ".join(
+                f"{c['name']} {c['cv_kappa']:.2f}" if c["cv_kappa"] is not None else f"{c['name']} —"
+                for c in selection["candidates"]
+            )
+            lines += [
+                "",
+                f"{name}: cross-validated kappa on the training feedback: {scores}; chose {selection['chosen']}.",
+            ]
     if "simba" in data and "settings" in data["simba"]:
         lines += ["", f"SIMBA settings: {json.dumps(data['simba']['settings'])}"]
     return "\n".join(lines)

@@ -94,7 +94,7 @@ def test_default_alignment_fits_a_decision_on_checks_and_explains_each_verdict()
         assert 0.5 <= verdict.metadata["confidence"] <= 1
         assert verdict.source.source_type == "LLM_JUDGE"
     promised = aligned(trace=_new_cases(1)[0])
-    assert "promises a refund" in promised.rationale and "yes (0.90)" in promised.rationale
+    assert "promises a refund" in promised.rationale and "P(yes) 0.90" in promised.rationale
 
 
 def test_checks_of_one_case_share_the_case_as_prefix_and_run_together() -> None:

@@ -191,8 +191,7 @@ class FittedDecision:
         shown = "missing" if math.isnan(value) else f"{value:.2f}"
         if kind == "check":
             text = questions[int(key)] if int(key) < len(questions) else self.check_questions[int(key)]
-            answer = "missing" if math.isnan(value) else ("yes" if value >= 0.5 else "no")
-            return f"{text} {answer} ({shown})"
+            return f"{text} P(yes) {shown}"
         if kind == "judge":
             return f"the judge's own verdict {key!r} ({shown})"
         return f"similar expert-labelled cases lean {key!r} ({shown})"
