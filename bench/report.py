@@ -52,6 +52,8 @@ def table(path: Path) -> str:
                 "completion_tokens": stats.get("chat_completion_tokens"),
             }
         calls = f"{llm.get('calls')} / {llm.get('prompt_tokens', 0) + llm.get('completion_tokens', 0)}" if llm else "—"
+        if key == "memalign" and "selection" not in entry:  # measured before checks existed
+            name = "accord MemAlign (prompt judge: the default before checks)"
         n_train = f" (n_train {entry['n_train']})" if "n_train" in entry else ""
         if entry.get("chosen") and key == "memalign":
             n_train += f", chose {entry['chosen']}"

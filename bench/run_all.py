@@ -11,7 +11,14 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 # alignment.py has its own commands: see its docstring
-BENCHMARKS = ["overhead.py", "concurrency.py", "local_latency.py", "retrieval.py", "review_queue.py"]
+BENCHMARKS = [
+    "overhead.py",
+    "concurrency.py",
+    "local_latency.py",
+    "check_latency.py",
+    "retrieval.py",
+    "review_queue.py",
+]
 
 if __name__ == "__main__":
     for name in BENCHMARKS:

@@ -313,3 +313,40 @@ def test_hosted_log_probabilities_become_verdict_probabilities_else_the_answer_c
     assert choice_probabilities({"logprobs": None}, ("yes", "no")) is None
     assert _probabilities('{"result": "no"}', None, ("yes", "no")) == {"yes": 0.0, "no": 1.0}
     assert _probabilities("garbage", None, ("yes", "no")) is None
+
+
+def test_numeric_scales_fit_a_regression_scored_with_partial_credit() -> None:
+    def reply(request: ChatRequest) -> Any:
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            text = request.messages[0]["content"]
+            score = next(s for s in ("1", "2", "3") if f"verdict {s}" in text)
+            return {"condition": f"the answer deserves about {score} stars"}
+        case, question = _case(request), _question(request)
+        level = 1 if "refund" in case else 3 if "returns form" in case else 2
+        p_yes = 0.9 if f"about {level} stars" in question else 0.1
+        return Completion(text="{}", choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
+
+    fake.script("checks", reply)
+    traces = []
+    for i in range(30):
+        level = (1, 3, 2)[i % 3]
+        text = {1: "I have issued a full refund", 3: "please use the returns form", 2: "ok then"}[level]
+        traces.append(
+            Trace(
+                trace_id=f"n{i}",
+                inputs={"question": f"order {i}"},
+                outputs=f"{text} for order {i}",
+                assessments=[
+                    Feedback(
+                        name="policy",
+                        value=level,
+                        rationale=f"{level} stars",
+                        source=AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="expert"),
+                    )
+                ],
+            )
+        )
+    aligned = _judge(value_type=int).align(traces, _optimizer())
+    assert aligned.mode == "fitted" and aligned.fitted is not None and aligned.fitted.regression
+    assert aligned.selection["metric"] == "weighted kappa" and aligned.fitted.classes == [1, 2, 3]
+    assert [aligned(trace=traces[i]).value for i in range(3)] == [1, 3, 2]

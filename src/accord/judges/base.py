@@ -62,7 +62,6 @@ class JudgeInput:
     expectations: dict[str, Any] | None = None
     trace: Trace | None = None
     session: list[Trace] | None = None
-    retrieved: list[Any] | None = None  # examples an aligned judge retrieved for this case, once per verdict
 
 
 class Judge:
@@ -198,19 +197,27 @@ class Judge:
             return rendering.render_conversation(given.session or ([given.trace] if given.trace else []))
         raise TemplateError(f"judge {self.name!r} has no content for {{{{ {variable} }}}}")
 
-    def user_prompt(self, given: JudgeInput) -> str:
+    def prepare(self, given: JudgeInput) -> Any:
+        """Work done once per verdict before its prompt is built (an aligned judge retrieves its examples);
+        the result reaches `user_prompt` and `annotate` as `prepared`."""
+        return None
+
+    def annotate(self, feedback: Feedback, prepared: Any) -> None:
+        """Add to a verdict's metadata what `prepare` found (nothing for a plain judge)."""
+
+    def user_prompt(self, given: JudgeInput, prepared: Any = None) -> str:
         static = self.static_sections()
         parts = [f"<{v}>\n{self.section_text(v, given)}\n</{v}>" for v in self.variables if v not in static]
         return "\n\n".join(parts)
 
-    def build_request(self, given: JudgeInput, max_tokens: int = 512) -> ChatRequest:
+    def build_request(self, given: JudgeInput, max_tokens: int = 512, prepared: Any = None) -> ChatRequest:
         params = dict(self.inference_params)
         temperature = float(params.pop("temperature", 0.0))
         max_tokens = int(params.pop("max_tokens", max_tokens))
         return ChatRequest(
             messages=[
                 {"role": "system", "content": self.system_prompt()},
-                {"role": "user", "content": self.user_prompt(given)},
+                {"role": "user", "content": self.user_prompt(given, prepared)},
             ],
             json_schema=verdict_schema(self.value_type, result_first=self.result_first),
             max_tokens=max_tokens,
@@ -277,7 +284,8 @@ class Judge:
         if self.version:
             metadata["judge_version"] = self.version
         error: AssessmentError | None = None
-        request = self.build_request(given)
+        prepared = self.prepare(given)
+        request = self.build_request(given, prepared=prepared)
         for attempt in range(2):
             try:
                 completion = model.complete(request)
@@ -298,14 +306,18 @@ class Judge:
             if probabilities := completion.choice_probabilities:
                 metadata["verdict_probabilities"] = {k: round(p, 4) for k, p in probabilities.items()}
                 value, rationale = self._apply_decision(model, request, value, rationale, probabilities, metadata)
-            return self._feedback(trace_id, value, rationale, model.uri, metadata)
-        return Feedback(
+            feedback = self._feedback(trace_id, value, rationale, model.uri, metadata)
+            self.annotate(feedback, prepared)
+            return feedback
+        errored = Feedback(
             trace_id=trace_id,
             name=self.name,
             source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=model.uri),
             error=error,
             metadata=metadata,
         )
+        self.annotate(errored, prepared)
+        return errored
 
     def _apply_decision(
         self,

@@ -64,17 +64,6 @@ def _grammar(schema: dict[str, Any]) -> Any:
     return _grammars[key]
 
 
-def _choice_grammar(choices: tuple[str, ...]) -> Any:
-    from llama_cpp import LlamaGrammar
-
-    key = json.dumps(["choice-only", *choices])
-    if key not in _grammars:
-        _grammars[key] = LlamaGrammar.from_string(
-            "root ::= " + " | ".join(json.dumps(c) for c in choices), verbose=False
-        )
-    return _grammars[key]
-
-
 class LocalProvider:
     default_concurrency = 1  # one llama.cpp context: calls are serialized
     cacheable = True
@@ -92,9 +81,7 @@ class LocalProvider:
             "max_tokens": request.max_tokens,
             "repeat_penalty": 1.1,
         }
-        if request.choice_only and request.verdict_choices:
-            kwargs["grammar"] = _choice_grammar(request.verdict_choices)
-        elif request.json_schema is not None:
+        if request.json_schema is not None:
             kwargs["grammar"] = _grammar(request.json_schema)
         started = time.perf_counter()
         with lock:
@@ -104,7 +91,7 @@ class LocalProvider:
 
                 from accord.llm.local_verdicts import VerdictProbe
 
-                probe = VerdictProbe(llm, request.verdict_choices, request.forced_choice, request.choice_only)
+                probe = VerdictProbe(llm, request.verdict_choices, request.forced_choice)
                 kwargs["logits_processor"] = LogitsProcessorList([probe])
             response = llm.create_chat_completion(**kwargs)
         usage = response.get("usage") or {}

@@ -26,9 +26,8 @@ def at_result(written: str) -> bool:
 class VerdictProbe:
     """A llama-cpp-python logits processor; `probabilities` is set once the verdict's position is reached."""
 
-    def __init__(self, llm: Any, choices: Sequence[str], forced: str | None = None, at_start: bool = False) -> None:
+    def __init__(self, llm: Any, choices: Sequence[str], forced: str | None = None) -> None:
         self.llm = llm
-        self.at_start = at_start  # the answer is the choice itself: read the very first token
         self.choices = list(choices)
         self.forced = forced
         self.token_ids = first_token_ids(llm, self.choices)
@@ -42,7 +41,7 @@ class VerdictProbe:
         if self._prompt_len is None:
             self._prompt_len = len(input_ids)
         written = self.llm.detokenize([int(t) for t in input_ids[self._prompt_len :]]).decode("utf-8", "replace")
-        if not (written.strip() == "" if self.at_start else _AT_RESULT.fullmatch(written)):
+        if not _AT_RESULT.fullmatch(written):
             if len(written) > 40:  # past the point where a result-first answer names its verdict
                 self._done = True
             return logits

@@ -86,7 +86,7 @@ class LiteLLMProvider:
             kwargs["api_base"] = self.uri.base_url
         if self.api_key:
             kwargs["api_key"] = self.api_key
-        if request.json_schema is not None and not request.choice_only:
+        if request.json_schema is not None:
             kwargs["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "verdict", "schema": request.json_schema, "strict": True},
@@ -112,16 +112,15 @@ class LiteLLMProvider:
                 latency_s=latency,
                 cost_usd=cost or None,
             ),
-            choice_probabilities=choice_probabilities(choice, request.verdict_choices, request.choice_only)
+            choice_probabilities=choice_probabilities(choice, request.verdict_choices)
             if request.verdict_choices
             else None,
         )
 
 
-def choice_probabilities(choice: Any, choices: tuple[str, ...], at_start: bool = False) -> dict[str, float] | None:
+def choice_probabilities(choice: Any, choices: tuple[str, ...]) -> dict[str, float] | None:
     """The verdict's probabilities from an OpenAI-style `logprobs.content`: at the token that follows
-    `{"result": "` (or the first token, `at_start`), the top alternatives' probabilities summed per choice
-    they begin, then normalised.
+    `{"result": "`, the top alternatives' probabilities summed per choice they begin, then normalised.
     None when the provider sent no log-probabilities or the choices cannot be told apart by that token."""
     from accord.llm.local_verdicts import at_result
 
@@ -130,7 +129,7 @@ def choice_probabilities(choice: Any, choices: tuple[str, ...], at_start: bool =
     written = ""
     for entry in content or []:
         token = _field(entry, "token") or ""
-        if (written.strip() == "") if at_start else at_result(written):
+        if at_result(written):
             mass = dict.fromkeys(choices, 0.0)
             for alt in _field(entry, "top_logprobs") or [entry]:
                 piece = (_field(alt, "token") or "").strip()

@@ -19,16 +19,11 @@ class ChatRequest:
     # its string "result" first, and the provider reports how likely each of these choices was right there.
     verdict_choices: tuple[str, ...] | None = None
     forced_choice: str | None = None  # write this verdict whatever the model preferred; the reason follows it
-    # The answer is one of `verdict_choices` and nothing else (no JSON around it): one generated token, read
-    # where it is written. Short questions asked many times (checks) use it.
-    choice_only: bool = False
 
     def cache_key(self, model_uri: str) -> str:
         fields: list[Any] = [model_uri, self.messages, self.json_schema, self.max_tokens, self.temperature, self.extra]
         if self.verdict_choices:  # keeps the keys of plain requests as they were
             fields += [list(self.verdict_choices), self.forced_choice]
-        if self.choice_only:
-            fields.append("choice-only")
         payload = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
 

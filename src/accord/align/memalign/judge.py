@@ -213,11 +213,15 @@ class MemAlignJudge(Judge):
         exclude = {given.trace.trace_id} if given.trace is not None else set()
         return self.memory.search(query, self.retrieval_k, exclude=exclude)
 
-    def user_prompt(self, given: JudgeInput) -> str:
+    def prepare(self, given: JudgeInput) -> list[tuple[Any, float]]:
+        return self.retrieve(given)  # once per verdict: the prompt and the verdict's metadata share it
+
+    def annotate(self, feedback: Feedback, prepared: Any) -> None:
+        feedback.metadata["retrieved"] = [{"trace_id": e.trace_id, "similarity": round(s, 3)} for e, s in prepared]
+
+    def user_prompt(self, given: JudgeInput, prepared: Any = None) -> str:
         case = self.base.user_prompt(given)
-        found = given.retrieved
-        if found is None:
-            found = self.retrieve(given)
+        found = self.retrieve(given) if prepared is None else prepared
         if not found:
             return case
         shown = "\n\n".join(f"[Example {i}]\n{e.rendered}" for i, (e, _) in enumerate(found, start=1))
@@ -232,8 +236,7 @@ class MemAlignJudge(Judge):
         reason); None when the judge does not answer verdict first or its model cannot tell."""
         if self.verdict_choices() is None:
             return None
-        given.retrieved = self.retrieve(given)
-        request = replace(self.build_request(given), max_tokens=16)
+        request = replace(self.build_request(given, prepared=self.retrieve(given)), max_tokens=16)
         return get_model(self.model).complete(request).choice_probabilities
 
     def judge(self, given: JudgeInput) -> Feedback:
@@ -245,11 +248,7 @@ class MemAlignJudge(Judge):
             return feedback
         if self.mode == "fitted":
             return self._judge_fitted(given)
-        found = self.retrieve(given)
-        given.retrieved = found
-        feedback = super().judge(given)
-        feedback.metadata["retrieved"] = [{"trace_id": e.trace_id, "similarity": round(s, 3)} for e, s in found]
-        return feedback
+        return super().judge(given)
 
     def _asked_checks(self) -> list[Check]:
         """The checks the decision weighs, in its order (a stale decision: the current ones at its places)."""
