@@ -4,6 +4,7 @@ The public API mirrors the workflow people know from MLflow, with `accord` in pl
 """
 
 from accord.agreement import compare, evaluate_agreement
+from accord.align import workflow as _alignment  # noqa: F401 - installs `Judge.align`
 from accord.api import delete_traces, get_trace, log_assessments, log_expectation, log_feedback, search_traces
 from accord.entities import (
     AssessmentError,

@@ -10,6 +10,7 @@ from sqlalchemy import delete
 
 from accord.errors import AccordError, NotFoundError
 from accord.judges import Judge, builtin_judge, judge_from_dict, judge_from_file
+from accord.judges.base import JUDGE_ACTIONS
 from accord.store import get_store
 from accord.store import schema as t
 
@@ -54,6 +55,9 @@ def register_judge(
     judge.version = version
     judge.registered_name = registry_name
     return version
+
+
+JUDGE_ACTIONS["register"] = register_judge
 
 
 def get_judge(name: str, version: int | None = None, experiment_id: str | None = None) -> Judge:

@@ -16,6 +16,7 @@ from accord.align.base import AlignmentError, AlignmentOptimizer, load_optimizer
 from accord.align.labels import collect_labels
 from accord.entities import Trace
 from accord.judges import Judge
+from accord.judges.base import JUDGE_ACTIONS
 from accord.metrics import human_label
 
 if TYPE_CHECKING:
@@ -128,3 +129,6 @@ def align(
             warnings.warn(message, AlignmentWorseWarning, stacklevel=3)
     aligned.alignment_report = result.to_dict()
     return result
+
+
+JUDGE_ACTIONS["align"] = align

@@ -7,10 +7,11 @@ the trace's content in the user message, so consecutive verdicts share a prefix 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -26,6 +27,17 @@ log = logging.getLogger("accord.judges")
 PUBLIC_VARIABLES = ("inputs", "outputs", "expectations", "trace", "conversation")
 TEMPLATE_VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 SPEC_VERSION = 1
+
+
+# What higher layers do with a judge: the registry registers it, alignment aligns it. Each installs its action
+# here when imported (and `import accord` imports both), so this module never imports a layer above it.
+JUDGE_ACTIONS: dict[str, Callable[..., Any]] = {}
+
+
+def _action(name: str) -> Callable[..., Any]:
+    if name not in JUDGE_ACTIONS:  # a program that imported only this module: load the layer that has it
+        importlib.import_module({"register": "accord.registry", "align": "accord.align.workflow"}[name])
+    return JUDGE_ACTIONS[name]
 
 
 def template_variables(instructions: str) -> list[str]:
@@ -147,9 +159,7 @@ class Judge:
         self, name: str | None = None, experiment_id: str | None = None, tags: dict[str, str] | None = None
     ) -> int:
         """Store this judge as the next version of `name` (default: its own name); returns the version."""
-        from accord.registry import register_judge
-
-        return register_judge(self, name=name, experiment_id=experiment_id, tags=tags)
+        return _action("register")(self, name=name, experiment_id=experiment_id, tags=tags)
 
     def align(
         self, traces: Sequence[Trace], optimizer: Any = None, validation: float | None = None, seed: int = 0
@@ -158,9 +168,7 @@ class Judge:
         `optimizer` says otherwise: an AlignmentOptimizer, "memalign", "simba", "gepa" or "module:Class").
         With `validation=0.2` a stratified fifth is held out and agreement before/after is measured on it
         (`aligned.alignment_report`), with a loud warning when the aligned judge does worse."""
-        from accord.align.workflow import align
-
-        return align(self, traces, optimizer, validation, seed).judge
+        return _action("align")(self, traces, optimizer, validation, seed).judge
 
     # prompting ---------------------------------------------------------------------------------------
     def static_sections(self) -> dict[str, str]:
@@ -370,11 +378,13 @@ def _retry_request(request: ChatRequest, exc: OutputParseError) -> ChatRequest:
 def _session_of(trace: Trace) -> list[Trace]:
     if not trace.session_id:
         return [trace]
-    from accord.api import search_traces
+    from accord.store import get_store
 
-    found = search_traces(
+    store = get_store()
+    ids = store.search_trace_ids(
         experiment_ids=[trace.experiment_id] if trace.experiment_id else None,
         session_id=trace.session_id,
-        order_by=["timestamp ASC"],
+        newest_first=False,
     )
+    found = store.get_traces(ids)
     return [t for t in found if t.request_time_ms <= trace.request_time_ms] or [trace]
