@@ -278,3 +278,40 @@ def test_numeric_judge_takes_a_number_and_refuses_text(serve_review, store_uri: 
     assert good.status_code == 200
     saved = api.get_trace("t001").search_assessments(name="helpfulness", source_type="HUMAN")
     assert [(f.value, f.source.source_id) for f in saved] == [(4, "kim")]
+
+
+def test_dns_rebinding_other_host_names_get_421_and_foreign_origins_are_refused(
+    serve_review, populated: Populated
+) -> None:
+    server = start(serve_review, populated, reviewer="bo", allowed_hosts=["review.internal"])
+    with server.client() as client:
+        token = csrf_of(client)
+        assert client.get("/queue", headers={"Host": "attacker.example"}).status_code == 421
+        rebound = client.post(  # Host and Origin both the attacker's: what a rebinding page sends
+            "/trace/t020/feedback",
+            data={"value": "no", "csrf": token},
+            headers={"Host": "attacker.example", "Origin": "http://attacker.example"},
+        )
+        assert rebound.status_code == 421
+        for name in ("localhost", "[::1]", "review.internal"):
+            assert client.get("/healthz", headers={"Host": f"{name}:8765"}).status_code == 200, name
+        proxied = client.post(  # an allowed name, from an origin that is not one
+            "/trace/t020/feedback",
+            data={"value": "no", "csrf": token},
+            headers={"Host": "review.internal", "Origin": "http://attacker.example"},
+        )
+        assert proxied.status_code == 403
+    assert human_feedback("t020") == []
+
+
+def test_a_request_never_makes_the_server_read_a_file(serve_review, populated: Populated, tmp_path) -> None:
+    secret = tmp_path / "judge.yaml"
+    secret.write_text("name: x\ninstructions: 'API_KEY=sk-live-123: {{ outputs }'\n")
+    server = start(serve_review, populated)
+    with server.client() as client:
+        existing = client.get("/queue", params={"judge": str(secret)})
+        missing = client.get("/queue", params={"judge": str(tmp_path / "nope.yaml")})
+        relative = client.get("/queue", params={"judge": "judge.yaml"})
+    assert existing.status_code == missing.status_code == relative.status_code == 404
+    assert "sk-live" not in existing.text and "registered or built-in judge" in existing.text
+    assert existing.text.replace("judge.yaml", "X") == missing.text.replace("nope.yaml", "X")  # nothing tells

@@ -31,6 +31,12 @@ def review_command(
         show_default=False,
     ),
     reviewer: str | None = typer.Option(None, "--reviewer", help="Default reviewer name for this browser."),
+    allowed_host: list[str] = typer.Option(
+        [],
+        "--allowed-host",
+        help="A further host name the page answers for (repeatable), e.g. the name a reverse proxy forwards. "
+        "It always answers for 127.0.0.1, localhost, ::1 and --host; any other Host header gets 421.",
+    ),
 ) -> None:
     """Open the review page: a queue of traces to give feedback on, and the alignment view with agreement
     charts, guidelines and an Align button. Stop it with Ctrl-C."""
@@ -41,7 +47,9 @@ def review_command(
         get_store().resolve_experiment(experiment)  # a clear error now rather than on the first page
     if judge:
         resolve_judge(judge)
-    settings = ReviewSettings(experiment=experiment, judge=judge, token=token, reviewer=reviewer)
+    settings = ReviewSettings(
+        experiment=experiment, judge=judge, token=token, reviewer=reviewer, allowed_hosts=list(allowed_host)
+    )
     settings.token = check_exposure(host, token)
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     # the token itself is never printed: whoever started the server already has it

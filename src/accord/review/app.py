@@ -8,7 +8,7 @@ exactly as from code, with the reviewer's name as the source id.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -29,12 +29,19 @@ from accord.review.dashboard import build_dashboard
 from accord.review.jobs import JobRunner
 from accord.review.presenting import parse_value, pretty, preview, span_tree, value_choices, value_label
 from accord.review.queue import PAGE_SIZE, QueueRegistry
-from accord.review.security import CSRF_FIELD, csrf_token, security_middleware
+from accord.review.security import CSRF_FIELD, allowed_hosts, csrf_token, security_middleware
 from accord.store import get_store
 
 HERE = Path(__file__).parent
 REVIEWER_COOKIE = "accord_reviewer"
 _REVIEWER_NAME = re.compile(r"^[\w .@\-]{1,64}$")
+
+
+_JUDGE_REF = re.compile(r"[\w.\-]{1,200}(@\d{1,9})?")
+
+
+def _is_spec_file(ref: str) -> bool:
+    return Path(ref).suffix.lower() in (".yaml", ".yml", ".json")
 
 
 @dataclass
@@ -43,6 +50,8 @@ class ReviewSettings:
     judge: str | None = None  # NAME, NAME@VERSION, a built-in or a spec file
     token: str | None = None
     reviewer: str | None = None  # the default reviewer name
+    host: str = "127.0.0.1"  # the address it binds: answered as a host name too
+    allowed_hosts: list[str] = field(default_factory=list)  # further host names it answers for (--allowed-host)
 
 
 @dataclass
@@ -60,7 +69,7 @@ class Context:
 def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     settings = settings or ReviewSettings()
     app = FastAPI(title="accord review", debug=False, docs_url=None, redoc_url=None, openapi_url=None)
-    app.middleware("http")(security_middleware(settings.token))
+    app.middleware("http")(security_middleware(settings.token, allowed_hosts(settings.host, settings.allowed_hosts)))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(pretty=pretty, preview=preview, value_label=value_label, charts=charts)
@@ -95,15 +104,24 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
 
     registered_judges: dict[tuple[str, int, int], Judge] = {}
 
+    # A spec file is for the command line: `accord review --judge FILE` loads it once here. A request only
+    # names registered or built-in judges, so it can never make the server read a path of its choosing.
+    started_with = resolve_judge(settings.judge) if settings.judge and _is_spec_file(settings.judge) else None
+
     def judge_for(ref: str) -> Judge:
         """A registered judge is read and rebuilt once per version, not per request: an aligned one carries
-        its whole episodic memory. Built-ins and spec files go through `resolve_judge` as before."""
+        its whole episodic memory. Built-in judges by name."""
+        if started_with is not None and ref == settings.judge:
+            return started_with
         name, _, version = ref.partition("@")
-        if Path(ref).suffix in (".yaml", ".yml", ".json") or (version and not version.isdigit()):
-            return resolve_judge(ref)
+        if not _JUDGE_REF.fullmatch(ref) or _is_spec_file(ref):
+            raise NotFoundError(
+                f"no registered or built-in judge {ref!r}: the review page takes a judge's name or NAME@VERSION "
+                "(register a spec file with `accord judges create FILE`)"
+            )
         stamp = get_store().judge_stamp(name, int(version) if version else None)
         if stamp is None:
-            return resolve_judge(ref)  # a built-in, or a clear error naming what is registered
+            return resolve_judge(name if not version else ref)  # a built-in, or a clear error naming what exists
         key = (name, *stamp)
         if key not in registered_judges:
             registered_judges[key] = get_judge(name, stamp[0])

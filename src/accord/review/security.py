@@ -5,6 +5,9 @@
 - Forgery: a random per-browser value in a SameSite=Strict cookie must come back with every POST, in the
   form field `csrf` or the `X-CSRF-Token` header; another site can neither read it nor make the browser
   send the cookie. A POST whose Origin is another host is refused too.
+- Host names: the page answers only for the names it was started for (loopback names, the `--host` it binds
+  and any `--allowed-host`), and a POST's Origin must be one of them. A web page on another domain that
+  rebinds its name to 127.0.0.1 (DNS rebinding) gets 421 for every request.
 - Headers: a Content-Security-Policy without inline scripts, so even escaped content could not run.
 """
 
@@ -13,7 +16,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from starlette.requests import Request
@@ -48,6 +51,27 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def allowed_hosts(bind_host: str | None = None, extra: Sequence[str] = ()) -> frozenset[str]:
+    """The host names the page answers for (lower case, IPv6 without brackets)."""
+    names = [*LOOPBACK_NAMES, *(extra or ())]
+    if bind_host and bind_host not in ("0.0.0.0", "::"):  # a wildcard bind names no host
+        names.append(bind_host)
+    return frozenset(n.strip().strip("[]").lower() for n in names if n and n.strip())
+
+
+def _hostname(netloc: str | None) -> str | None:
+    """'example.org:8765' -> 'example.org', '[::1]:80' -> '::1'; None when unreadable."""
+    if not netloc:
+        return None
+    try:
+        return urlsplit(f"//{netloc}").hostname
+    except ValueError:
+        return None
+
+
 def _same(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(str(a).encode(), str(b).encode())
 
@@ -57,10 +81,10 @@ def csrf_token(request: Request) -> str:
     return request.state.csrf
 
 
-async def _csrf_ok(request: Request) -> bool:
+async def _csrf_ok(request: Request, hosts: frozenset[str]) -> bool:
     expected = request.cookies.get(CSRF_COOKIE)
     origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+    if origin and (origin == "null" or _hostname(urlsplit(origin).netloc) not in hosts):
         return False
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
@@ -70,8 +94,20 @@ async def _csrf_ok(request: Request) -> bool:
     return _same(sent, expected)
 
 
-def security_middleware(token: str | None) -> Callable[[Request, Handler], Awaitable[Response]]:
+def security_middleware(
+    token: str | None, hosts: frozenset[str] | None = None
+) -> Callable[[Request, Handler], Awaitable[Response]]:
+    hosts = hosts or allowed_hosts()
+
     async def middleware(request: Request, call_next: Handler) -> Response:
+        if _hostname(request.headers.get("host")) not in hosts:
+            return _with_headers(
+                PlainTextResponse(
+                    "421: this review page answers only for the host names it was started for "
+                    "(start it with --allowed-host NAME to add one)",
+                    421,
+                )
+            )
         if token is not None:
             offered = request.query_params.get("token")
             if _same(offered, token) and request.method == "GET":
@@ -88,7 +124,7 @@ def security_middleware(token: str | None) -> Callable[[Request, Handler], Await
         request.state.csrf = request.cookies.get(CSRF_COOKIE)
         if not request.state.csrf:
             new_csrf = request.state.csrf = secrets.token_urlsafe(24)
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not await _csrf_ok(request):
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not await _csrf_ok(request, hosts):
             return _with_headers(
                 PlainTextResponse("403: refused, the request did not come from this review page (CSRF check)", 403)
             )

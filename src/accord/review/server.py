@@ -32,4 +32,5 @@ def check_exposure(host: str, token: str | None) -> str | None:
 
 def serve(settings: ReviewSettings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     settings.token = check_exposure(host, settings.token)
+    settings.host = host
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
