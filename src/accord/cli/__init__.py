@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from accord.cli import alignment, demo, feedback, judges, review, traces
+from accord.cli import alignment, cache, demo, feedback, judges, review, traces
 
 app = typer.Typer(
     help="accord: make LLM judges agree with human experts.",
@@ -19,6 +19,7 @@ app.add_typer(traces.app, name="traces")
 app.add_typer(feedback.app, name="feedback")
 app.add_typer(judges.app, name="judges")
 app.add_typer(judges.run_app, name="judge")
+app.add_typer(cache.app, name="cache")
 app.command("evaluate", cls=alignment.JsonOutCommand)(alignment.evaluate_command)
 app.command("align", cls=alignment.JsonOutCommand)(alignment.align_command)
 app.command("demo")(demo.demo_command)

@@ -299,6 +299,7 @@ class Judge:
                 completion = model.complete(request)
                 parsed = parse_verdict(completion.text, self.value_type)
             except OutputParseError as exc:
+                model.forget(request)  # never replay an unusable answer from the cache
                 error = AssessmentError(error_code="UNPARSEABLE_OUTPUT", error_message=str(exc))
                 log.info("judge %s: %s (attempt %d)", self.name, exc, attempt + 1)
                 # once more, shorter, and with the failure spelled out

@@ -168,6 +168,11 @@ class Model:
             self._response_cache().put(key, completion)
         return completion
 
+    def forget(self, request: ChatRequest) -> None:
+        """Drop a cached answer that turned out unusable, so the next run asks the model again."""
+        if self.provider.cacheable and request.temperature == 0:
+            self._response_cache().delete(request.cache_key(self.uri))
+
     def _record(self, usage: Usage) -> None:
         with self._usage_lock:
             self.usage.add(usage)

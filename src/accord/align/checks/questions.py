@@ -153,7 +153,10 @@ def ask_case(
         seconds += result.usage.latency_s
         tokens += result.usage.prompt_tokens
         assert request.verdict_choices is not None
-        answers.append(_probabilities(result.text, result.choice_probabilities, request.verdict_choices))
+        found = _probabilities(result.text, result.choice_probabilities, request.verdict_choices)
+        if found is None:
+            model.forget(request)  # an unusable answer is never replayed from the cache
+        answers.append(found)
     judge_answer = answers.pop(0) if ask_judge and choices is not None else None
     return CaseAnswers(
         judge=judge_answer,

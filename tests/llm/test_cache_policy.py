@@ -1,0 +1,75 @@
+"""The response cache keeps only usable answers, expires them with ACCORD_CACHE_TTL, and can be shown and cleared."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Literal
+
+import pytest
+from typer.testing import CliRunner
+
+from accord.cli import app
+from accord.judges import make_judge
+from accord.llm import fake, get_model
+from accord.llm.cache import ResponseCache
+from accord.llm.types import ChatRequest, Completion
+
+
+class Cached:
+    """A provider stand-in that is cacheable (the fake provider is not) and counts its calls."""
+
+    cacheable = True
+    default_concurrency = 4
+
+    def __init__(self, replies: list[str]) -> None:
+        self.replies = replies
+        self.calls = 0
+
+    def complete(self, request: ChatRequest) -> Completion:
+        self.calls += 1
+        return Completion(text=self.replies[min(self.calls - 1, len(self.replies) - 1)])
+
+
+def _judge_with(provider: Cached):  # type: ignore[no-untyped-def]
+    judge = make_judge("q", "Is {{ outputs }} fine?", model="fake:/cached", feedback_value_type=Literal["yes", "no"])
+    get_model("fake:/cached").provider = provider
+    return judge
+
+
+def test_an_unparseable_answer_is_never_replayed_from_the_cache() -> None:
+    fake.script("cached")
+    broken = Cached(["garbage, not JSON"])
+    judge = _judge_with(broken)
+    assert judge(outputs="hello").error is not None
+    healthy = Cached(['{"rationale": "fine", "result": "yes"}'])
+    get_model("fake:/cached").provider = healthy
+    verdict = judge(outputs="hello")
+    assert verdict.error is None and verdict.value == "yes" and healthy.calls == 1
+    again = judge(outputs="hello")  # a usable answer is kept
+    assert again.value == "yes" and healthy.calls == 1 and again.metadata["usage"]["cached"] is True
+
+
+def test_ttl_expires_answers_and_the_cli_shows_and_clears_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.script("cached")
+    provider = Cached(['{"rationale": "fine", "result": "yes"}'])
+    judge = _judge_with(provider)
+    judge(outputs="one")
+    judge(outputs="one")
+    assert provider.calls == 1
+    monkeypatch.setenv("ACCORD_CACHE_TTL", "60")
+    info = ResponseCache().info()
+    assert info["entries"] == 1 and info["expired"] == 0 and info["ttl_s"] == 60
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 120)
+    judge(outputs="one")
+    assert provider.calls == 2  # expired: asked again
+    monkeypatch.setattr(time, "time", real_time)
+    runner = CliRunner()
+    shown = json.loads(runner.invoke(app, ["cache", "info", "--json"]).stdout)
+    assert shown["entries"] == 1 and shown["ttl_s"] == 60
+    assert "removed 0" in runner.invoke(app, ["cache", "clear", "--older-than", "3600"]).stdout
+    assert "removed 1" in runner.invoke(app, ["cache", "clear"]).stdout
+    monkeypatch.setenv("ACCORD_CACHE_TTL", "soon")
+    result = runner.invoke(app, ["cache", "info"])
+    assert result.exit_code == 1 and "ACCORD_CACHE_TTL must be a number" in result.output
