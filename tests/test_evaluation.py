@@ -99,3 +99,16 @@ def test_session_judges_run_once_per_session(tmp_path: Path) -> None:
     import_traces(write_jsonl(tmp_path / "s.jsonl", rows), "sessions")
     result = accord.evaluate("sessions", [UserFrustration()], show_progress=False)
     assert sorted(v.trace_id for v in result.verdicts) == ["t-2", "t-4"]
+
+
+def test_human_labels_outside_the_judge_type_are_left_out_of_agreement_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = [trace_row(i, "yes" if i % 2 else "no") for i in range(6)] + [trace_row(6, "excellent")]
+    import_traces(write_jsonl(tmp_path / "t.jsonl", rows), "labels")
+    fake.script("", [{"rationale": "r", "result": "yes"}] * 7)
+    judge = make_judge("quality", "Is {{ outputs }} good?", model="fake:", feedback_value_type=Literal["yes", "no"])
+    report = accord.evaluate_agreement(judge, "labels", show_progress=False)
+    assert report.agreement.n == 6 and report.agreement.extra["invalid_labels"] == 1
+    assert "excellent" not in report.agreement.labels
+    assert any("not Literal['yes', 'no'] values" in r.message and "t-6" in r.message for r in caplog.records)

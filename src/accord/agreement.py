@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from accord.entities import Experiment, Feedback, Trace
+from accord.errors import AccordError
 from accord.evaluation import evaluate, resolve_traces
 from accord.judges import Judge
 from accord.judges.value_types import ValueType
 from accord.metrics import Agreement, human_label, judge_agreement
+
+log = logging.getLogger("accord")
+
+
+def _fits(value_type: ValueType, value: Any) -> bool:
+    try:
+        value_type.coerce(value)
+    except ValueError:
+        return False
+    return True
 
 
 def scale_order(value_type: ValueType, values: Sequence[Any]) -> list[Any] | None:
@@ -46,6 +58,21 @@ def evaluate_agreement(
     labelled = [t for t in traces if human_label(t, judge.name) is not None]
     if not labelled:
         judge_agreement(traces, [], judge.name)  # raises, naming the feedback names that do exist
+    invalid = [t for t in labelled if not _fits(judge.value_type, human_label(t, judge.name))]
+    if invalid:  # a label outside the judge's verdicts is no class of its own: it is left out, and counted
+        example = invalid[0]
+        log.warning(
+            "%d HUMAN labels named %r are not %s values and are left out of agreement, e.g. %r on trace %s",
+            len(invalid),
+            judge.name,
+            judge.value_type,
+            human_label(example, judge.name),
+            example.trace_id,
+        )
+        left_out = {t.trace_id for t in invalid}
+        labelled = [t for t in labelled if t.trace_id not in left_out]
+        if not labelled:
+            raise AccordError(f"none of the HUMAN labels named {judge.name!r} is a {judge.value_type} value")
     result = evaluate(
         labelled, [judge], concurrency=concurrency, log_verdicts=log_verdicts, show_progress=show_progress
     )
@@ -53,6 +80,7 @@ def evaluate_agreement(
     order = scale_order(judge.value_type, [human_label(t, judge.name) for t in labelled] + [v.value for v in verdicts])
     agreement, disagreements = judge_agreement(labelled, verdicts, judge.name, order=order)
     agreement.extra["unparseable"] = sum(1 for v in verdicts if v.error is not None)
+    agreement.extra["invalid_labels"] = len(invalid)
     return AgreementReport(judge.key, agreement, disagreements, verdicts)
 
 

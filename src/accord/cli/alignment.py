@@ -48,6 +48,11 @@ def show_agreement(title: str, agreement: Agreement) -> None:
         f"[bold]{title}[/]: n={agreement.n}  accuracy={agreement.accuracy:.3f}  "
         f"kappa={agreement.cohen_kappa:.3f} (95% CI {low:.3f} to {high:.3f})"
         + (f"  unparseable={agreement.extra['unparseable']}" if agreement.extra.get("unparseable") else "")
+        + (
+            f"  labels left out (not a verdict of this judge)={agreement.extra['invalid_labels']}"
+            if agreement.extra.get("invalid_labels")
+            else ""
+        )
     )
     console.print(confusion_table(agreement.labels, agreement.confusion))
 
