@@ -350,3 +350,21 @@ def test_numeric_scales_fit_a_regression_scored_with_partial_credit() -> None:
     assert aligned.mode == "fitted" and aligned.fitted is not None and aligned.fitted.regression
     assert aligned.selection["metric"] == "weighted kappa" and aligned.fitted.classes == [1, 2, 3]
     assert [aligned(trace=traces[i]).value for i in range(3)] == [1, 3, 2]
+
+
+def test_distillation_counts_every_batch_from_many_threads() -> None:
+    from accord.align.memalign.distill import DistillStats
+
+    stats = DistillStats()
+    import threading
+
+    def bump() -> None:
+        for _ in range(2000):
+            stats.count("proposed", {"rule": "r", "why": "w"})
+
+    threads = [threading.Thread(target=bump) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert stats.proposed == 16000 and len(stats.dropped) == 16000

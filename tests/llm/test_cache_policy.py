@@ -73,3 +73,15 @@ def test_ttl_expires_answers_and_the_cli_shows_and_clears_them(monkeypatch: pyte
     monkeypatch.setenv("ACCORD_CACHE_TTL", "soon")
     result = runner.invoke(app, ["cache", "info"])
     assert result.exit_code == 1 and "ACCORD_CACHE_TTL must be a number" in result.output
+
+
+def test_a_second_concurrency_limit_for_one_endpoint_is_refused_and_unknown_providers_at_creation() -> None:
+    from accord.errors import ConfigError
+    from accord.llm.model import Model
+
+    Model("fake:/limits?max_concurrency=3")
+    Model("fake:/limits?max_concurrency=3")  # the same limit again is fine
+    with pytest.raises(ConfigError, match="already limits fake:limits to 3"):
+        Model("fake:/limits?max_concurrency=5")
+    with pytest.raises(ConfigError, match="unknown model provider 'nosuch'"):
+        make_judge("q", "Is {{ outputs }} fine?", model="nosuch:/model")

@@ -21,6 +21,7 @@ from accord.judges import rendering
 from accord.judges.value_types import ValueType
 from accord.judges.verdicts import parse_verdict, reply_format, verdict_schema
 from accord.llm import ChatRequest, Model, get_model
+from accord.llm.uris import parse_model_uri
 
 log = logging.getLogger("accord.judges")
 
@@ -98,6 +99,8 @@ class Judge:
         self.name = name
         self.instructions = instructions
         self.variables = check_template(instructions, self.allowed_variables)
+        if model:
+            parse_model_uri(model)  # an unknown provider or a malformed URI is refused now, not per trace
         self.model = model
         self.value_type = ValueType.of(feedback_value_type)
         self.description = description

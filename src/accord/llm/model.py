@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from accord.config import default_model
-from accord.errors import ModelError
+from accord.errors import ConfigError, ModelError
 from accord.llm.cache import ResponseCache
 from accord.llm.types import ChatRequest, Completion, Usage
 from accord.llm.uris import ModelURI, parse_model_uri
@@ -67,16 +67,23 @@ class UsageTotals:
             self.records.append(usage.to_dict())
 
 
-_semaphores: dict[str, threading.BoundedSemaphore] = {}
+_semaphores: dict[str, tuple[threading.BoundedSemaphore, int]] = {}
 _semaphores_lock = threading.Lock()
 
 
-def _semaphore(key: str, limit: int) -> threading.BoundedSemaphore:
-    """One limit per provider endpoint, shared by every handle in the process."""
+def _semaphore(key: str, limit: int, uri: str) -> threading.BoundedSemaphore:
+    """One limit per provider endpoint, shared by every handle in the process; a second, different limit for
+    the same endpoint is refused rather than silently ignored."""
     with _semaphores_lock:
         if key not in _semaphores:
-            _semaphores[key] = threading.BoundedSemaphore(limit)
-        return _semaphores[key]
+            _semaphores[key] = (threading.BoundedSemaphore(limit), limit)
+        slots, first = _semaphores[key]
+        if first != limit:
+            raise ConfigError(
+                f"{uri}: max_concurrency={limit}, but this process already limits {key} to {first} calls at "
+                "once; use one limit per endpoint"
+            )
+        return slots
 
 
 def _make_provider(uri: ModelURI) -> Provider:
@@ -104,7 +111,7 @@ class Model:
         limit = int(self.parsed.params.get("max_concurrency") or os.environ.get("ACCORD_MAX_CONCURRENCY") or 0)
         limit = limit or self.provider.default_concurrency
         endpoint = f"{self.parsed.provider}:{self.parsed.base_url or self.parsed.name}"
-        self._slots = _semaphore(endpoint, limit)
+        self._slots = _semaphore(endpoint, limit, self.uri)
         self.max_concurrency = limit
         self.usage = UsageTotals()
         self._usage_lock = threading.Lock()

@@ -18,6 +18,7 @@ import itertools
 import json
 import logging
 import re
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,11 +46,21 @@ DUPLICATE = 0.88  # cosine similarity above which two rules say the same
 
 @dataclass
 class DistillStats:
+    """Counted from the batches' threads at once: every update goes through `count` under the lock."""
+
     batches: int = 0
     failed_batches: int = 0
     proposed: int = 0
     fallbacks: int = 0
     dropped: list[dict[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, name: str, dropped: dict[str, str] | None = None) -> None:
+        with self.lock:
+            if name:
+                setattr(self, name, getattr(self, name) + 1)
+            if dropped is not None:
+                self.dropped.append(dropped)
 
 
 @dataclass
@@ -177,13 +188,13 @@ def _rule_for(
             completion = model.complete(request, use_cache=False)
             rule = _parse_condition(completion.text)  # a second malformed answer fails the batch
     except (ValueError, json.JSONDecodeError, ModelError) as exc:
-        stats.failed_batches += 1
+        stats.count("failed_batches")
         log.warning(
             "reflection failed for a batch of %d reasons (%s); using its most typical reason", len(batch.reasons), exc
         )
-        stats.fallbacks += 1
+        stats.count("fallbacks")
         return fallback
-    stats.proposed += 1
+    stats.count("proposed")
     why = None
     if not _is_checkable(rule):
         why = "not checkable"
@@ -194,9 +205,8 @@ def _rule_for(
         elif float(vector @ batch.centroid) < GROUNDED:
             why = "not grounded in the experts' reasons"
     if why:
-        stats.dropped.append({"rule": rule, "why": why})
+        stats.count("fallbacks", {"rule": rule, "why": why})
         log.debug("dropped rule %r (%s); using the most typical reason instead", rule, why)
-        stats.fallbacks += 1
         return fallback
     log.debug("rule from %d reasons: verdict %r when %s", len(batch.reasons), batch.verdict, rule)
     return Guideline(rule, sources, verdict=batch.verdict)
@@ -214,7 +224,7 @@ def merge_guidelines(candidates: list[Guideline], embedder: Embedder, stats: Dis
         if similar:
             target = kept[similar[0]]
             target.sources = sorted(set(target.sources) | set(rule.sources))
-            stats.dropped.append({"rule": rule.text, "why": f"duplicate of: {target.text}"})
+            stats.count("", {"rule": rule.text, "why": f"duplicate of: {target.text}"})
             log.debug("dropped guideline %r: duplicate of %r", rule.text, target.text)
             continue
         kept.append(Guideline(rule.text, sorted(set(rule.sources)), verdict=rule.verdict))
