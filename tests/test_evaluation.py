@@ -94,6 +94,14 @@ def test_a_trace_the_judge_cannot_read_is_an_errored_verdict_not_a_dead_batch(tm
     assert {v.error.error_code for v in result.errors} == {"RuntimeError"}
 
 
+def test_an_errored_verdict_of_a_default_model_judge_names_that_model(tmp_path: Path, monkeypatch) -> None:
+    exp = _experiment(tmp_path, n=2)
+    judge = make_judge("quality", "{{ outputs }} {{ trace }}")  # model=None: ACCORD_DEFAULT_MODEL, here "fake:"
+    monkeypatch.setattr(type(judge), "gather", lambda *a, **k: (_ for _ in ()).throw(ValueError("unreadable")))
+    result = accord.evaluate(exp, [judge], show_progress=False)
+    assert {v.source.source_id for v in result.errors} == {"fake:"}
+
+
 def test_session_judges_run_once_per_session(tmp_path: Path) -> None:
     rows = [trace_row(i, session_id="s1" if i < 3 else "s2") for i in range(5)]
     import_traces(write_jsonl(tmp_path / "s.jsonl", rows), "sessions")

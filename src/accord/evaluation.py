@@ -23,6 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from accord.config import default_model
 from accord.entities import (
     AssessmentError,
     AssessmentSource,
@@ -118,11 +119,13 @@ def _run_one(item: _Item) -> Feedback:
     try:
         given = item.judge.gather(trace=item.trace, session=item.session)
         verdict = item.judge.judge(given)
-    except Exception as exc:  # bad content for this judge: an errored verdict, not a dead batch
+    except Exception as exc:  # any failure on one trace is stored as that trace's error: the batch goes on
         verdict = Feedback(
             trace_id=item.trace.trace_id,
             name=item.judge.name,
-            source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=str(item.judge.model)),
+            source=AssessmentSource(
+                source_type=AssessmentSourceType.LLM_JUDGE, source_id=item.judge.model or default_model()
+            ),
             error=AssessmentError(error_code=type(exc).__name__, error_message=str(exc)),
             metadata={"judge": item.judge.name, "judge_key": item.judge.key},
         )
