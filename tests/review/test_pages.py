@@ -315,3 +315,14 @@ def test_a_request_never_makes_the_server_read_a_file(serve_review, populated: P
     assert existing.status_code == missing.status_code == relative.status_code == 404
     assert "sk-live" not in existing.text and "registered or built-in judge" in existing.text
     assert existing.text.replace("judge.yaml", "X") == missing.text.replace("nope.yaml", "X")  # nothing tells
+
+
+def test_a_double_slash_path_never_redirects_off_site(serve_review, populated: Populated) -> None:
+    secret = "s3cret-token-for-tests-0123"
+    server = start(serve_review, populated, token=secret)
+    with server.client() as client:
+        for path in ("//evil.example/", "/\\evil.example/", "//evil.example/queue"):
+            response = client.get(f"{path}?token={secret}", follow_redirects=False)
+            location = response.headers.get("location", "")
+            assert response.status_code in (303, 404), (path, response.status_code)
+            assert not location.startswith(("//", "/\\", "http")), (path, location)

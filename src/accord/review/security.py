@@ -112,7 +112,8 @@ def security_middleware(
             offered = request.query_params.get("token")
             if _same(offered, token) and request.method == "GET":
                 query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
-                response: Response = RedirectResponse(request.url.path + (f"?{query}" if query else ""), 303)
+                here = "/" + request.url.path.lstrip("/\\")  # "//evil.example/" must stay on this site
+                response: Response = RedirectResponse(here + (f"?{query}" if query else ""), 303)
                 response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
                 return _with_headers(response)
             bearer = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
