@@ -320,9 +320,15 @@ def test_a_request_never_makes_the_server_read_a_file(serve_review, populated: P
 def test_a_double_slash_path_never_redirects_off_site(serve_review, populated: Populated) -> None:
     secret = "s3cret-token-for-tests-0123"
     server = start(serve_review, populated, token=secret)
-    with server.client() as client:
-        for path in ("//evil.example/", "/\\evil.example/", "//evil.example/queue"):
-            response = client.get(f"{path}?token={secret}", follow_redirects=False)
-            location = response.headers.get("location", "")
-            assert response.status_code in (303, 404), (path, response.status_code)
-            assert not location.startswith(("//", "/\\", "http")), (path, location)
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(server.url)
+    for path in ("//evil.example/", "/\\evil.example/", "//evil.example/queue"):
+        connection = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+        connection.request("GET", f"{path}?token={secret}")  # sent as written: no client tidies the path
+        response = connection.getresponse()
+        location = response.getheader("location") or ""
+        connection.close()
+        assert response.status in (303, 404), (path, response.status)
+        assert not location.startswith(("//", "/\\", "http")), (path, location)
