@@ -332,3 +332,26 @@ def test_a_double_slash_path_never_redirects_off_site(serve_review, populated: P
         connection.close()
         assert response.status in (303, 404), (path, response.status)
         assert not location.startswith(("//", "/\\", "http")), (path, location)
+
+
+def test_trace_ids_with_a_slash_open_and_take_feedback(serve_review, populated: Populated) -> None:
+    from accord.entities import Trace
+    from accord.store import get_store
+
+    store = get_store()
+    experiment = store.get_or_create_experiment("support")
+    store.insert_traces(
+        [Trace(trace_id="orders/2026/7", inputs={"q": "where?"}, outputs="on its way")], experiment.experiment_id
+    )
+    server = start(serve_review, populated, reviewer="bo")
+    with server.client() as client:
+        token = csrf_of(client)
+        page = client.get("/trace/orders/2026/7", params={"experiment": "support", "judge": "policy"})
+        assert page.status_code == 200 and "on its way" in page.text
+        saved = client.post(
+            "/trace/orders/2026/7/feedback",
+            data={"value": "yes", "csrf": token, "experiment": "support", "judge": "policy"},
+            headers={"Accept": "application/json"},
+        )
+        assert saved.status_code == 200, saved.text
+    assert [f.value for f in human_feedback("orders/2026/7")] == ["yes"]

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -169,7 +169,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
             page_size=PAGE_SIZE,
         )
 
-    @app.get("/trace/{trace_id}", response_class=HTMLResponse)
+    @app.get("/trace/{trace_id:path}", response_class=HTMLResponse)  # :path: trace ids may contain "/"
     def trace_page(
         request: Request,
         trace_id: str,
@@ -201,7 +201,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
             says=says or "",
         )
 
-    @app.post("/trace/{trace_id}/feedback")
+    @app.post("/trace/{trace_id:path}/feedback")
     async def save_feedback(request: Request, trace_id: str) -> Response:
         wants_json = request.headers.get("accept", "").startswith("application/json")
         form = await request.form()
@@ -230,7 +230,9 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
             reviewer, after=trace_id, tag=fields.get("tag") or None, judge_says=fields.get("says") or None
         )
         extra = {"tag": fields.get("tag"), "says": fields.get("says")}
-        next_url = f"/trace/{next_id}?{ctx.query(**extra)}" if next_id else f"/queue?{ctx.query(**extra)}"
+        next_url = (
+            f"/trace/{quote(next_id, safe='/')}?{ctx.query(**extra)}" if next_id else f"/queue?{ctx.query(**extra)}"
+        )
         if wants_json:
             return JSONResponse({"assessment_id": feedback.assessment_id, "next": next_url})
         return RedirectResponse(next_url, 303)
