@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,12 @@ def test_packaged_demo_data_imports() -> None:
     report = import_traces(DATA, "demo")
     assert report.imported == 100
     assert len(accord.search_traces(experiment_ids=[report.experiment_id], assessment_name="policy_compliant")) == 100
+
+
+def test_a_line_that_is_not_utf8_is_named_by_its_number(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    good = json.dumps(trace_row(1)).encode()
+    path.write_bytes(good + b"\n" + good.replace(b"answer 1", b"answer \xff\xfe") + b"\n")
+    with pytest.raises(InputFileError) as caught:
+        import_traces(path, "enc")
+    assert f"{path}:2: (line): not UTF-8 text" in str(caught.value)

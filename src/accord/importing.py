@@ -99,15 +99,21 @@ class ImportReport:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Numbered non-blank lines, read as bytes and decoded one by one, so a line that is not UTF-8 is named
+    by its number."""
     try:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputFileError(
+                        str(path), [(number, "(line)", f"not UTF-8 text: {exc.reason} at byte {exc.start + 1}")], number
+                    ) from None
                 if line.strip():
                     yield number, line
     except OSError as exc:
         raise InputFileError(str(path), [(0, "(file)", exc.strerror or str(exc))], 0) from None
-    except UnicodeDecodeError as exc:
-        raise InputFileError(str(path), [(0, "(file)", f"not UTF-8 text: {exc.reason}")], 0) from None
 
 
 def _read_records(path: Path, model: type[BaseModel]) -> tuple[list[tuple[int, Any]], list[tuple[int, str, str]], int]:
