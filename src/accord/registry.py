@@ -24,6 +24,8 @@ class JudgeVersion:
     create_time_ms: int
     spec: dict[str, Any]
 
+    damaged: str | None = None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -31,14 +33,17 @@ class JudgeVersion:
             "experiment_id": self.experiment_id,
             "tags": self.tags,
             "create_time_ms": self.create_time_ms,
-            "kind": self.spec.get("kind"),
+            "kind": "damaged" if self.damaged else self.spec.get("kind", "instructions"),
+            "damaged": self.damaged,
             "model": self.spec.get("model"),
             "feedback_value_type": self.spec.get("feedback_value_type"),
         }
 
 
 def _row_to_version(row: Any) -> JudgeVersion:
-    return JudgeVersion(row.name, row.version, row.experiment_id, dict(row.tags), row.create_time_ms, dict(row.spec))
+    return JudgeVersion(
+        row.name, row.version, row.experiment_id, dict(row.tags), row.create_time_ms, dict(row.spec), row.damaged
+    )
 
 
 def register_judge(
@@ -64,6 +69,11 @@ def get_judge(name: str, version: int | None = None, experiment_id: str | None =
     """A registered judge, exactly as stored; the newest version when `version` is None. Its feedback name
     stays the one it was made with, even when registered under another name (e.g. "quality_aligned")."""
     row = get_store().get_judge_row(name, version)
+    if row.damaged:
+        raise AccordError(
+            f"registered judge {row.name}@{row.version} is damaged in the registry ({row.damaged}); register it "
+            f"again, or delete that version: accord.delete_judge({row.name!r}, {row.version})"
+        )
     if experiment_id is not None and row.experiment_id not in (None, experiment_id):
         raise NotFoundError(f"judge {name!r} version {row.version} belongs to experiment {row.experiment_id}")
     try:

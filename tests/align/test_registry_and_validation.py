@@ -153,3 +153,25 @@ def test_validation_warns_loudly_when_the_aligned_judge_is_worse() -> None:
             validation=0.25,
         )
     assert any(issubclass(w.category, AlignmentWorseWarning) and "WORSE" in str(w.message) for w in caught)
+
+
+def test_a_damaged_registry_entry_is_named_and_every_other_judge_keeps_working() -> None:
+    from sqlalchemy import text
+
+    from accord.errors import AccordError
+    from accord.registry import get_judge, list_judge_versions, list_judges
+    from accord.store import get_store
+
+    good = make_judge("good", "Is {{ outputs }} fine?", model="fake:", feedback_value_type=Literal["yes", "no"])
+    good.register()
+    bad = make_judge("bad", "Is {{ outputs }} fine?", model="fake:", feedback_value_type=Literal["yes", "no"])
+    bad.register()
+    bad.register()
+    with get_store().engine.begin() as conn:  # what a crashed editor or a bad disk leaves behind
+        conn.execute(text("UPDATE judges SET spec = '{\"name\": \"bad' WHERE name = 'bad' AND version = 2"))
+    listed = {(v.name, v.version): v.to_dict()["kind"] for v in list_judges()}
+    assert listed == {("good", 1): "instructions", ("bad", 2): "damaged"}
+    assert [v.to_dict()["kind"] for v in list_judge_versions("bad")] == ["instructions", "damaged"]
+    with pytest.raises(AccordError, match=r"registered judge bad@2 is damaged in the registry \(Unterminated"):
+        get_judge("bad")
+    assert get_judge("bad", 1).name == "bad" and get_judge("good")(outputs="hi").error is None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Text, and_, func, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 
 from accord.entities import Expectation, Experiment, Feedback, Trace, now_ms
@@ -22,6 +24,19 @@ _CHUNK = 500  # ids per IN (...) clause: well under SQLite's and PostgreSQL's pa
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+@dataclass
+class JudgeRow:
+    """One registered judge version as stored; `damaged` says why its JSON could not be read."""
+
+    name: str
+    version: int
+    experiment_id: str | None
+    tags: dict[str, str]
+    create_time_ms: int
+    spec: dict[str, Any]
+    damaged: str | None = None
 
 
 class SqlStore:
@@ -276,20 +291,46 @@ class SqlStore:
             row = conn.execute(query.limit(1)).first()
         return (row.version, row.create_time_ms) if row else None
 
-    def get_judge_row(self, name: str, version: int | None = None) -> Any:
-        query = select(t.judges).where(t.judges.c.name == name)
-        query = query.where(t.judges.c.version == version) if version else query.order_by(t.judges.c.version.desc())
+    def _judge_rows(self, query: Any) -> list[JudgeRow]:
+        """Rows with their JSON read one by one: a damaged entry is marked, never fatal to the others."""
         with self.engine.connect() as conn:
-            row = conn.execute(query.limit(1)).first()
+            raw = list(conn.execute(query))
+        rows = []
+        for row in raw:
+            damaged = None
+            try:
+                spec, tags = json.loads(row.spec), json.loads(row.tags or "{}")
+                if not isinstance(spec, dict):
+                    raise ValueError(f"the spec is a {type(spec).__name__}, not an object")
+            except ValueError as exc:
+                spec, tags, damaged = {}, {}, str(exc)
+            rows.append(JudgeRow(row.name, row.version, row.experiment_id, tags, row.create_time_ms, spec, damaged))
+        return rows
+
+    def _judge_query(self) -> Any:
+        c = t.judges.c
+        return select(
+            c.name,
+            c.version,
+            c.experiment_id,
+            c.create_time_ms,
+            type_coerce(c.spec, Text).label("spec"),
+            type_coerce(c.tags, Text).label("tags"),
+        )
+
+    def get_judge_row(self, name: str, version: int | None = None) -> JudgeRow:
+        query = self._judge_query().where(t.judges.c.name == name)
+        query = query.where(t.judges.c.version == version) if version else query.order_by(t.judges.c.version.desc())
+        found = self._judge_rows(query.limit(1))
+        row = found[0] if found else None
         if row is None:
             known = ", ".join(sorted({r.name for r in self.list_judge_rows()})) or "none registered"
             what = f"{name!r} version {version}" if version else repr(name)
             raise NotFoundError(f"no judge {what} (registered: {known})")
         return row
 
-    def list_judge_rows(self, name: str | None = None) -> list[Any]:
-        query = select(t.judges).order_by(t.judges.c.name, t.judges.c.version)
+    def list_judge_rows(self, name: str | None = None) -> list[JudgeRow]:
+        query = self._judge_query().order_by(t.judges.c.name, t.judges.c.version)
         if name is not None:
             query = query.where(t.judges.c.name == name)
-        with self.engine.connect() as conn:
-            return list(conn.execute(query))
+        return self._judge_rows(query)
