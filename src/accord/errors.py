@@ -76,3 +76,7 @@ class OutputParseError(AccordError):
     def __init__(self, message: str, raw: str) -> None:
         self.raw = raw
         super().__init__(f"{message}; answer began: {raw[:200]!r}")
+
+
+class StoreDamagedError(AccordError):
+    """The store's database cannot be read: a damaged file, or not a database at all."""

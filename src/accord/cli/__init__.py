@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from accord.cli import alignment, cache, demo, feedback, judges, review, traces
+from accord.cli import alignment, cache, demo, doctor, feedback, judges, review, traces
 
 app = typer.Typer(
     help="accord: make LLM judges agree with human experts.",
@@ -23,6 +23,7 @@ app.add_typer(cache.app, name="cache")
 app.command("evaluate", cls=alignment.JsonOutCommand)(alignment.evaluate_command)
 app.command("align", cls=alignment.JsonOutCommand)(alignment.align_command)
 app.command("demo")(demo.demo_command)
+app.command("doctor")(doctor.doctor_command)
 app.command("review")(review.review_command)
 app.command("report")(review.report_command)
 

@@ -10,7 +10,9 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.exc import DatabaseError
 
 from accord.errors import AccordError
 
@@ -26,7 +28,7 @@ def print_json(data: Any) -> None:
 
 
 def fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -39,6 +41,11 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except (AccordError, ValueError, FileNotFoundError) as exc:
             fail(str(exc))
+        except DatabaseError as exc:  # a store damaged after it was opened: one line, not a traceback
+            from accord.config import store_uri
+            from accord.store.engine import damaged_store
+
+            fail(str(damaged_store(store_uri(), exc)))
 
     return wrapper  # type: ignore[return-value]
 

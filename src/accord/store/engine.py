@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -9,9 +10,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DatabaseError
 
-from accord.errors import ConfigError
+from accord.errors import ConfigError, StoreDamagedError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _engines: dict[str, Engine] = {}
@@ -65,9 +67,50 @@ def get_engine(uri: str) -> Engine:
                 engine = create_engine(uri, pool_pre_ping=True)
         except Exception as exc:  # bad URI, missing driver
             raise ConfigError(f"cannot open store {uri!r}: {exc}") from exc
-        migrate(engine)
+        try:
+            migrate(engine)
+        except DatabaseError as exc:
+            engine.dispose()
+            raise damaged_store(uri, exc) from None
         _engines[uri] = engine
         return engine
+
+
+def store_location(uri: str) -> str:
+    """The file of a SQLite store, else the URI without its password."""
+    if uri.startswith("sqlite"):
+        return uri.split("///", 1)[-1] or uri
+    return make_url(uri).render_as_string(hide_password=True)
+
+
+def damaged_store(uri: str, exc: Exception) -> StoreDamagedError:
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return StoreDamagedError(
+        f"the store {store_location(uri)} cannot be read ({reason}): restore it from a backup, or run "
+        "`accord doctor` to check it"
+    )
+
+
+def check_store(uri: str) -> list[str]:
+    """Problems found by the database's own integrity check (empty when none), for `accord doctor`."""
+    if uri.startswith("sqlite"):
+        path = uri.split("///", 1)[-1]
+        if path and path != ":memory:" and not Path(path).exists():
+            return [f"{path} does not exist yet (it is made on first use)"]
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+                found = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+        except sqlite3.DatabaseError as exc:
+            return [f"{path}: {exc}"]
+        return [] if found == ["ok"] else [f"{path}: {problem}" for problem in found]
+    try:
+        engine = create_engine(uri, pool_pre_ping=True)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to reach or read it is what doctor reports
+        return [f"{store_location(uri)}: {str(exc).splitlines()[0]}"]
+    return []
 
 
 def dispose_engines() -> None:

@@ -1,0 +1,34 @@
+"""A damaged store file: one line naming the file and what to do, and `accord doctor` says what it found."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from accord.cli import app
+
+runner = CliRunner()
+
+
+def test_a_store_that_is_not_a_database_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "accord.db"
+    broken.write_bytes(b"this is not a database " * 200)
+    monkeypatch.setenv("ACCORD_STORE_URI", f"sqlite:///{broken}")
+    result = runner.invoke(app, ["traces", "list", "--experiment", "x"])
+    assert result.exit_code == 1
+    assert f"the store {broken} cannot be read (file is not a database)" in result.output
+    assert "accord doctor" in result.output and "Traceback" not in result.output
+    doctor = runner.invoke(app, ["doctor", "--json"])
+    assert doctor.exit_code == 1
+    report = json.loads(doctor.stdout)
+    assert report["ok"] is False and "file is not a database" in report["problems"][0]
+    assert broken.read_bytes().startswith(b"this is not a database")  # nothing was changed
+
+
+def test_doctor_passes_a_healthy_store() -> None:
+    assert runner.invoke(app, ["traces", "list", "--experiment", "x"]).exit_code in (0, 1)  # creates the store
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 0 and "integrity check passed" in result.output
