@@ -6,13 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
-
 from accord.errors import AccordError, NotFoundError
 from accord.judges import Judge, builtin_judge, judge_from_dict, judge_from_file
 from accord.judges.base import JUDGE_ACTIONS
 from accord.store import get_store
-from accord.store import schema as t
 
 
 @dataclass
@@ -105,11 +102,7 @@ def delete_judge(name: str, version: int | None = None) -> int:
     """Delete one version, or every version when `version` is None; returns how many were deleted."""
     store = get_store()
     store.get_judge_row(name, version)  # raises NotFoundError naming what exists
-    query = delete(t.judges).where(t.judges.c.name == name)
-    if version is not None:
-        query = query.where(t.judges.c.version == version)
-    with store.engine.begin() as conn:
-        return conn.execute(query).rowcount
+    return store.delete_judge(name, version)
 
 
 def resolve_judge(ref: str) -> Judge:

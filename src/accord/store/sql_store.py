@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, and_, func, select, type_coerce, update
+from sqlalchemy import Text, and_, delete, func, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 
 from accord.entities import Expectation, Experiment, Feedback, Trace, now_ms
@@ -328,6 +328,14 @@ class SqlStore:
             what = f"{name!r} version {version}" if version else repr(name)
             raise NotFoundError(f"no judge {what} (registered: {known})")
         return row
+
+    def delete_judge(self, name: str, version: int | None = None) -> int:
+        """Delete one version of a judge, or all of them; returns how many were deleted."""
+        query = delete(t.judges).where(t.judges.c.name == name)
+        if version is not None:
+            query = query.where(t.judges.c.version == version)
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount
 
     def list_judge_rows(self, name: str | None = None) -> list[JudgeRow]:
         query = self._judge_query().order_by(t.judges.c.name, t.judges.c.version)
