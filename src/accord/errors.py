@@ -60,6 +60,17 @@ class ModelError(AccordError):
         super().__init__(f"{where}{message}{code}")
 
 
+class ModelUnreachable(ModelError):
+    """The model's server refused or dropped the connection: no HTTP answer at all."""
+
+    def __init__(self, message: str = "cannot reach the model server", **kwargs: object) -> None:
+        super().__init__(message, retryable=True, **kwargs)  # type: ignore[arg-type]
+
+
+class RunStopped(AccordError):
+    """A run stopped early (the model is unreachable); what it finished is stored."""
+
+
 class ModelTimeout(ModelError):
     def __init__(self, message: str = "the model did not answer in time", **kwargs: object) -> None:
         super().__init__(message, retryable=True, **kwargs)  # type: ignore[arg-type]

@@ -32,12 +32,14 @@ from accord.entities import (
     Feedback,
     Trace,
 )
+from accord.errors import RunStopped
 from accord.judges import Judge
 from accord.progress import PROGRESS_CONSOLE
 from accord.store import get_store
 
 FLUSH_EVERY = 200
 FLUSH_SECONDS = 1.0
+STOP_AFTER_UNREACHABLE = 5  # verdicts in a row that could not reach the model: the run stops
 
 
 @dataclass
@@ -185,6 +187,7 @@ def evaluate(
                 running.add(executor.submit(_run_one, item))
                 if len(running) >= 2 * concurrency:
                     break
+            unreachable = 0  # verdicts in a row whose model could not be reached
             while running:
                 done, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -192,6 +195,16 @@ def evaluate(
                     result.verdicts.append(verdict)
                     buffer.append(verdict)
                     progress.advance(task)
+                    lost = verdict.error is not None and verdict.error.error_code == "MODEL_UNREACHABLE"
+                    unreachable = unreachable + 1 if lost else 0
+                    if unreachable >= STOP_AFTER_UNREACHABLE:
+                        executor.shutdown(wait=False, cancel_futures=True)
+                        flush()
+                        raise RunStopped(
+                            f"stopped: {unreachable} verdicts in a row could not reach the model "
+                            f"({verdict.error.error_message}); the {len(result.verdicts)} verdicts finished are "
+                            "stored, and a re-run continues where this one stopped"
+                        )
                     nxt = next(queue, None)
                     if nxt is not None:
                         running.add(executor.submit(_run_one, nxt))

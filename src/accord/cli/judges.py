@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from accord.cli.common import JSON_OPTION, console, handle_errors, print_json, selection_lines
+from accord.cli.common import JSON_OPTION, console, fail, handle_errors, print_json, selection_lines
 from accord.evaluation import evaluate
 from accord.judges import BUILTIN_JUDGES, judge_from_file
 from accord.registry import list_judge_versions, list_judges, register_judge, resolve_judge
@@ -179,8 +179,12 @@ def run_command(
     summary = result.summary()
     if as_json:
         print_json(summary)
+        if summary["new"] and summary["errors"] >= summary["new"]:
+            raise typer.Exit(1)
         return
     console.print(f"{summary['new']} new verdicts, {summary['reused']} already stored, {summary['errors']} errors")
     for verdict in result.errors[:5]:
         assert verdict.error is not None
         console.print(f"  {verdict.trace_id}: {verdict.error.error_message}", markup=False)
+    if summary["new"] and summary["errors"] >= summary["new"]:
+        fail(f"every one of the {summary['new']} new verdicts errored; they are stored, and a re-run retries them")

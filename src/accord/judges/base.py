@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Feedback, Trace
-from accord.errors import ModelError, OutputParseError, TemplateError
+from accord.errors import ModelError, ModelUnreachable, OutputParseError, TemplateError
 from accord.judges import rendering
 from accord.judges.value_types import ValueType
 from accord.judges.verdicts import parse_verdict, reply_format, verdict_schema
@@ -309,7 +309,8 @@ class Judge:
                 request = _retry_request(request, exc)
                 continue
             except ModelError as exc:
-                error = AssessmentError(error_code="MODEL_ERROR", error_message=str(exc))
+                code = "MODEL_UNREACHABLE" if isinstance(exc, ModelUnreachable) else "MODEL_ERROR"
+                error = AssessmentError(error_code=code, error_message=str(exc))
                 break
             metadata["usage"] = completion.usage.to_dict()
             if parsed.salvaged:

@@ -7,11 +7,25 @@ import os
 import time
 from typing import Any
 
-from accord.errors import ConfigError, ModelError, ModelTimeout, RateLimited
+from accord.errors import ConfigError, ModelError, ModelTimeout, ModelUnreachable, RateLimited
 from accord.llm.types import ChatRequest, Completion, Usage
 from accord.llm.uris import REMOTE_PROVIDERS, ModelURI
 
 _LITELLM_PREFIX = {"vllm": "hosted_vllm", "openai": "openai"}
+
+
+def _connection_failed(exc: BaseException) -> bool:
+    """litellm reports a refused connection as an HTTP 500 "Connection error."; the cause chain tells."""
+    import httpx
+
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, (httpx.ConnectError, httpx.RemoteProtocolError, ConnectionError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _retry_after(exc: Exception) -> float | None:
@@ -61,8 +75,9 @@ class LiteLLMProvider:
             return ModelTimeout(**where)
         if isinstance(exc, openai.RateLimitError):
             return RateLimited(retry_after=_retry_after(exc), **where)
-        if isinstance(exc, openai.APIConnectionError):
-            return ModelError(f"cannot reach the model server: {message}", retryable=True, **where)
+        if isinstance(exc, openai.APIConnectionError) or _connection_failed(exc):
+            target = self.uri.base_url or self.uri.provider
+            return ModelUnreachable(f"cannot reach the model server at {target}: {message}", **where)
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
             retryable = status >= 500 or status in (408, 409)

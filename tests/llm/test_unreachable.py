@@ -1,0 +1,38 @@
+"""A model server that refuses connections: named as such, and the run stops early keeping what it stored."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from accord.cli import app
+from accord.importing import import_traces
+from accord.store import get_store
+from tests.conftest import trace_row, write_jsonl
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when this returns: connections are refused
+
+
+def test_a_refused_connection_stops_the_run_with_a_clear_message_and_keeps_what_was_stored(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("ACCORD_MAX_RETRIES", "1")
+    import_traces(write_jsonl(tmp_path / "t.jsonl", [trace_row(i) for i in range(40)]), "down")
+    spec = tmp_path / "judge.yaml"
+    spec.write_text(
+        "name: quality\ninstructions: Is {{ outputs }} good?\n"
+        f"model: 'openai:/any?base_url=http://127.0.0.1:{_closed_port()}/v1'\n"
+        "feedback_value_type: Literal['yes', 'no']\n"
+    )
+    result = CliRunner().invoke(app, ["judge", "run", "-j", str(spec), "-e", "down", "-c", "1"])
+    assert result.exit_code == 1
+    assert "stopped: 5 verdicts in a row could not reach the model" in result.output
+    assert "cannot reach the model server at http://127.0.0.1:" in result.output and "HTTP 500" not in result.output
+    stored = get_store().search_assessments(name="quality", source_type="LLM_JUDGE", include_invalid=True)
+    assert 5 <= len(stored) < 40 and {a.error.error_code for a in stored} == {"MODEL_UNREACHABLE"}
