@@ -26,6 +26,10 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
         yield items[start : start + size]
 
 
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, (str, bytes, bytearray)) else value
+
+
 @dataclass
 class JudgeRow:
     """One registered judge version as stored; `damaged` says why its JSON could not be read."""
@@ -299,7 +303,7 @@ class SqlStore:
         for row in raw:
             damaged = None
             try:
-                spec, tags = json.loads(row.spec), json.loads(row.tags or "{}")
+                spec, tags = _json(row.spec), _json(row.tags or "{}")  # PostgreSQL's driver decodes JSON itself
                 if not isinstance(spec, dict):
                     raise ValueError(f"the spec is a {type(spec).__name__}, not an object")
             except ValueError as exc:
