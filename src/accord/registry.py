@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,18 +9,11 @@ from accord.errors import AccordError, NotFoundError
 from accord.judges import Judge, builtin_judge, judge_from_dict, judge_from_file
 from accord.judges.base import JUDGE_ACTIONS
 from accord.store import get_store
+from accord.store.sql_store import JudgeRow
 
 
-@dataclass
-class JudgeVersion:
-    name: str
-    version: int
-    experiment_id: str | None
-    tags: dict[str, str]
-    create_time_ms: int
-    spec: dict[str, Any]
-
-    damaged: str | None = None
+class JudgeVersion(JudgeRow):
+    """A registered judge version as the registry lists it (the store's row, plus how it is shown)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,10 +29,8 @@ class JudgeVersion:
         }
 
 
-def _row_to_version(row: Any) -> JudgeVersion:
-    return JudgeVersion(
-        row.name, row.version, row.experiment_id, dict(row.tags), row.create_time_ms, dict(row.spec), row.damaged
-    )
+def _row_to_version(row: JudgeRow) -> JudgeVersion:
+    return JudgeVersion(**vars(row))
 
 
 def register_judge(

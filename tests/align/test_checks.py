@@ -66,6 +66,24 @@ def checking_model(name: str = "checks", task_p_yes: Any = 0.8, broken: str | No
     return fake.script(name, reply)
 
 
+def _graded(prefix: str, levels: tuple[Any, ...], texts: dict[Any, str], reason: Any, n: int = 30) -> list[Trace]:
+    """n traces whose answers say `texts[level]`, labelled `level` by an expert, levels taking turns."""
+    traces = []
+    for i in range(n):
+        level = levels[i % len(levels)]
+        expert = AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="expert")
+        label = Feedback(name="policy", value=level, rationale=reason(level), source=expert)
+        traces.append(
+            Trace(
+                trace_id=f"{prefix}{i}",
+                inputs={"question": f"order {i}"},
+                outputs=f"{texts[level]} for order {i}",
+                assessments=[label],
+            )
+        )
+    return traces
+
+
 def _new_cases(n: int = 6) -> list[Trace]:
     return labelled_traces(n, prefix="new")
 
@@ -248,25 +266,8 @@ def test_three_verdicts_use_a_multinomial_decision() -> None:
         return Completion(text="{}", choice_probabilities={c: 1 / 3 for c in request.verdict_choices or ()})
 
     fake.script("checks", reply)
-    traces = []
-    for i in range(30):
-        level = ("bad", "good", "fair")[i % 3]
-        text = {"bad": "I have issued a full refund", "good": "please use the returns form", "fair": "ok then"}[level]
-        traces.append(
-            Trace(
-                trace_id=f"m{i}",
-                inputs={"question": f"order {i}"},
-                outputs=f"{text} for order {i}",
-                assessments=[
-                    Feedback(
-                        name="policy",
-                        value=level,
-                        rationale=f"sounds {level}",
-                        source=AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="expert"),
-                    )
-                ],
-            )
-        )
+    texts = {"bad": "I have issued a full refund", "good": "please use the returns form", "fair": "ok then"}
+    traces = _graded("m", ("bad", "good", "fair"), texts, lambda level: f"sounds {level}")
     judge = _judge(value_type=Literal["good", "fair", "bad"])
     aligned = judge.align(traces, _optimizer())
     assert aligned.mode == "fitted" and aligned.fitted is not None
@@ -327,25 +328,8 @@ def test_numeric_scales_fit_a_regression_scored_with_partial_credit() -> None:
         return Completion(text="{}", choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
 
     fake.script("checks", reply)
-    traces = []
-    for i in range(30):
-        level = (1, 3, 2)[i % 3]
-        text = {1: "I have issued a full refund", 3: "please use the returns form", 2: "ok then"}[level]
-        traces.append(
-            Trace(
-                trace_id=f"n{i}",
-                inputs={"question": f"order {i}"},
-                outputs=f"{text} for order {i}",
-                assessments=[
-                    Feedback(
-                        name="policy",
-                        value=level,
-                        rationale=f"{level} stars",
-                        source=AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="expert"),
-                    )
-                ],
-            )
-        )
+    texts = {1: "I have issued a full refund", 3: "please use the returns form", 2: "ok then"}
+    traces = _graded("n", (1, 3, 2), texts, lambda level: f"{level} stars")
     aligned = _judge(value_type=int).align(traces, _optimizer())
     assert aligned.mode == "fitted" and aligned.fitted is not None and aligned.fitted.regression
     assert aligned.selection["metric"] == "weighted kappa" and aligned.fitted.classes == [1, 2, 3]
