@@ -1,5 +1,6 @@
 """One real local model: SmolLM2-135M through llama.cpp, with the verdict constrained by a grammar."""
 
+import json
 from dataclasses import replace
 from typing import Literal
 
@@ -78,3 +79,29 @@ def test_checks_of_one_case_reuse_the_prefilled_case() -> None:
     prompts = [n for n in evaluated if n > 1]  # prompt prefills (generation evaluates one token at a time)
     assert len(prompts) == 3, evaluated
     assert prompts[1] < prompts[0] / 4 and prompts[2] < prompts[0] / 4, prompts
+
+
+def test_probe_only_reads_the_verdict_without_generating_it() -> None:
+    from accord.judges.value_types import ValueType
+    from accord.judges.verdicts import verdict_schema
+    from accord.llm import ChatRequest, get_model
+
+    model = get_model("local:/smollm2-135m?n_ctx=2048")
+    request = ChatRequest(
+        messages=[
+            {"role": "system", "content": 'Reply with JSON: {"result": "yes" or "no"}.'},
+            {"role": "user", "content": "Is the sky green? Answer yes or no."},
+        ],
+        json_schema=verdict_schema(ValueType.of(Literal["yes", "no"]), result_first=True),
+        max_tokens=12,
+        verdict_choices=("yes", "no"),
+    )
+    generated = model.complete(request, use_cache=False)
+    probed = model.complete(replace(request, probe_only=True), use_cache=False)
+    assert probed.usage.completion_tokens == 0 and generated.usage.completion_tokens > 0
+    assert probed.choice_probabilities is not None and generated.choice_probabilities is not None
+    assert abs(sum(probed.choice_probabilities.values()) - 1) < 1e-6
+    likeliest = max(probed.choice_probabilities, key=probed.choice_probabilities.__getitem__)
+    assert json.loads(probed.text) == {"result": likeliest}
+    # the same distribution the generated answer was read at (up to the repeat penalty generation applies)
+    assert abs(probed.choice_probabilities["yes"] - generated.choice_probabilities["yes"]) < 0.15

@@ -55,3 +55,15 @@ def test_choices_that_share_a_first_token_cannot_be_told_apart() -> None:
     assert first_token_ids(CharModel(), ["yes", "no"]) == [300, 301]
     assert first_token_ids(CharModel(), ["good", "great"]) is None  # both start with "g"
     assert VerdictProbe(CharModel(), ["good", "great"]).probabilities is None
+
+
+def test_first_token_probe_reads_the_first_position_only() -> None:
+    from accord.llm.local_verdicts import FirstTokenProbe
+
+    probe = FirstTokenProbe(CharModel(), ["yes", "no"])
+    logits = np.zeros(400)
+    logits[300], logits[301] = math.log(1), math.log(4)
+    probe(np.array([1, 2]), logits.copy())
+    logits[300] = 10.0  # a later position changes nothing
+    probe(np.array([1, 2, 3]), logits.copy())
+    assert probe.probabilities is not None and abs(probe.probabilities["no"] - 0.8) < 1e-9

@@ -20,6 +20,7 @@ from accord.llm.uris import ModelURI
 _loaded: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
 _load_lock = threading.Lock()
 _grammars: dict[str, Any] = {}
+_formatters: dict[int, Any] = {}
 
 
 def _load(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
@@ -75,6 +76,8 @@ class LocalProvider:
 
     def complete(self, request: ChatRequest) -> Completion:
         llm, lock = _load(self.path, self.n_ctx)
+        if request.probe_only and request.verdict_choices and request.forced_choice is None:
+            return _probe(llm, lock, request)
         kwargs: dict[str, Any] = {
             "messages": request.messages,
             "temperature": request.temperature,
@@ -107,3 +110,53 @@ class LocalProvider:
             ),
             choice_probabilities=probe.probabilities if probe is not None else None,
         )
+
+
+def _chat_formatter(llm: Any) -> Any:
+    """The model's own chat template (as `create_chat_completion` renders it), to continue an answer."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    if id(llm) not in _formatters:
+        template = llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ModelFilesError(f"{llm.model_path}: the model file has no chat template")
+
+        def text(token: int) -> str:
+            return "" if token == -1 else llm.detokenize([token], special=True).decode("utf-8", "replace")
+
+        _formatters[id(llm)] = Jinja2ChatFormatter(
+            template=template, eos_token=text(llm.token_eos()), bos_token=text(llm.token_bos())
+        )
+    return _formatters[id(llm)]
+
+
+def _probe(llm: Any, lock: threading.Lock, request: ChatRequest) -> Completion:
+    """The verdict's probabilities from the token after a prefilled `{"result": "` (one position, nothing
+    generated); the text is the likeliest choice, written as the grammar would have written it."""
+    from llama_cpp import LogitsProcessorList
+
+    from accord.llm.local_verdicts import RESULT_OPENING, FirstTokenProbe
+
+    assert request.verdict_choices is not None
+    rendered = _chat_formatter(llm)(messages=request.messages)
+    tokens = llm.tokenize(
+        (rendered.prompt + RESULT_OPENING).encode(), add_bos=not rendered.added_special, special=True
+    )
+    started = time.perf_counter()
+    with lock:
+        probe = FirstTokenProbe(llm, request.verdict_choices)
+        llm.create_completion(
+            prompt=tokens, max_tokens=1, temperature=0.0, logits_processor=LogitsProcessorList([probe])
+        )
+    probabilities = probe.probabilities
+    text = ""
+    if probabilities is not None:
+        text = json.dumps({"result": max(probabilities, key=probabilities.__getitem__)})
+    return Completion(
+        text=text,
+        finish_reason="stop",
+        usage=Usage(
+            prompt_tokens=len(tokens), completion_tokens=0, latency_s=time.perf_counter() - started, cost_usd=0.0
+        ),
+        choice_probabilities=probabilities,
+    )

@@ -19,11 +19,16 @@ class ChatRequest:
     # its string "result" first, and the provider reports how likely each of these choices was right there.
     verdict_choices: tuple[str, ...] | None = None
     forced_choice: str | None = None  # write this verdict whatever the model preferred; the reason follows it
+    # Only the verdict's probabilities are wanted: a provider that reads them may stop right where the verdict
+    # is named, and answers with the likeliest choice as `{"result": CHOICE}`. Others answer in full.
+    probe_only: bool = False
 
     def cache_key(self, model_uri: str) -> str:
         fields: list[Any] = [model_uri, self.messages, self.json_schema, self.max_tokens, self.temperature, self.extra]
         if self.verdict_choices:  # keeps the keys of plain requests as they were
             fields += [list(self.verdict_choices), self.forced_choice]
+        if self.probe_only:
+            fields.append("probe_only")
         payload = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
 

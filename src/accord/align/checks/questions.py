@@ -5,10 +5,11 @@ Every request for a case starts with the same constant system message and the ca
 question at the end differs, so a local model prefills the case once and reuses its KV cache for every
 further question (`Model.complete_many` keeps the questions of one case together).
 
-The answer is written as `{"result": "yes"}` and P(yes) is read where "yes" or "no" is written. Measured on
-the demo: a bare one-word answer read at its first token aligned twice as fast (496 s against 972 s) but its
-checks separated the experts' labels worse (cross-validated kappa 0.26 against 0.35 for the checks, 0.36
-against 0.48 stacked with the memory), so the JSON form stays.
+The answer is `{"result": "yes"}` and P(yes) is read where "yes" or "no" is written; a local model has the
+answer's opening written into its prompt and reads the next token, so nothing is generated
+(`ChatRequest.probe_only`). Measured on the demo: a bare one-word answer ("Answer yes or no.") separated the
+experts' labels worse (cross-validated kappa 0.26 against 0.35 for the checks, 0.36 against 0.48 stacked
+with the memory), so the question keeps asking for the JSON form.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def _request(case: str, question: str, choices: Sequence[str]) -> ChatRequest:
         max_tokens=12,
         temperature=0.0,
         verdict_choices=tuple(choices),
+        probe_only=True,  # only P(yes) is wanted: a local model reads it without generating the answer
     )
 
 

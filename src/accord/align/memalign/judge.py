@@ -236,7 +236,7 @@ class MemAlignJudge(Judge):
         reason); None when the judge does not answer verdict first or its model cannot tell."""
         if self.verdict_choices() is None:
             return None
-        request = replace(self.build_request(given, prepared=self.retrieve(given)), max_tokens=16)
+        request = replace(self.build_request(given, prepared=self.retrieve(given)), max_tokens=16, probe_only=True)
         return get_model(self.model).complete(request).choice_probabilities
 
     def judge(self, given: JudgeInput) -> Feedback:
