@@ -139,9 +139,7 @@ def _probe(llm: Any, lock: threading.Lock, request: ChatRequest) -> Completion:
 
     assert request.verdict_choices is not None
     rendered = _chat_formatter(llm)(messages=request.messages)
-    tokens = llm.tokenize(
-        (rendered.prompt + RESULT_OPENING).encode(), add_bos=not rendered.added_special, special=True
-    )
+    tokens = llm.tokenize((rendered.prompt + RESULT_OPENING).encode(), add_bos=not rendered.added_special, special=True)
     started = time.perf_counter()
     with lock:
         probe = FirstTokenProbe(llm, request.verdict_choices)
