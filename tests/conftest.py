@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,9 +12,14 @@ from typing import Any
 import pytest
 
 from accord import experiments
+from accord.config import reload_settings
 from accord.llm import fake, model
-from accord.store import _stores
+from accord.store import _stores, get_store
 from accord.store.engine import dispose_engines
+
+FULL_SUITE = os.environ.get("ACCORD_FULL_SUITE") == "1"
+PG_URI = os.environ.get("ACCORD_TEST_POSTGRES_URI")
+STORES = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(autouse=True)
@@ -25,12 +32,50 @@ def accord_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     monkeypatch.delenv("ACCORD_STORE_URI", raising=False)
     monkeypatch.delenv("ACCORD_NO_CACHE", raising=False)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    for name in ("ACCORD_CACHE_TTL", "ACCORD_MAX_CONCURRENCY", "ACCORD_EXPERIMENT_NAME", "ACCORD_REVIEW_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    reload_settings()  # every test reads the environment it set up, once
     yield home
     fake.reset()
     _stores.clear()
     experiments._active.clear()
     model._models.clear()
+    model._semaphores.clear()  # a later test's server may get this one's port, with another limit
     dispose_engines()
+    monkeypatch.undo()
+    reload_settings()
+
+
+def need(available: bool, what: str) -> None:
+    if available:
+        return
+    if FULL_SUITE:
+        pytest.fail(f"{what} is missing; `make test` should have set it up")
+    pytest.skip(f"{what} is not available (run `make test`)")
+
+
+# stores ----------------------------------------------------------------------------------------------
+@pytest.fixture(params=STORES)
+def store_uri(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Each test on SQLite (its own ACCORD_HOME) and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield get_store().uri
+        return
+    need(bool(PG_URI), "PostgreSQL (ACCORD_TEST_POSTGRES_URI)")
+    import psycopg
+
+    assert PG_URI is not None
+    admin = PG_URI.replace("postgresql+psycopg://", "postgresql://")
+    name = f"accord_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    uri = PG_URI.rsplit("/", 1)[0] + f"/{name}"
+    monkeypatch.setenv("ACCORD_STORE_URI", uri)
+    reload_settings()
+    yield uri
+    dispose_engines()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def write_jsonl(path: Path, rows: list[Any]) -> Path:

@@ -1,8 +1,10 @@
 import threading
+import time
 from pathlib import Path
 from typing import Literal
 
 import pytest
+from sqlalchemy import text
 
 import accord
 from accord.importing import import_traces
@@ -120,3 +122,83 @@ def test_human_labels_outside_the_judge_type_are_left_out_of_agreement_and_count
     assert report.agreement.n == 6 and report.agreement.extra["invalid_labels"] == 1
     assert "excellent" not in report.agreement.labels
     assert any("not Literal['yes', 'no'] values" in r.message and "t-6" in r.message for r in caplog.records)
+
+
+def test_two_runs_of_one_judge_at_once_judge_every_trace_once(tmp_path: Path, store_uri: str) -> None:
+    exp = _experiment(tmp_path, n=150)
+
+    def slow(_request: ChatRequest) -> dict:
+        time.sleep(0.003)
+        return {"rationale": "r", "result": "yes"}
+
+    fake.script("slow", slow)
+    judge = _judge("fake:/slow")
+    results: list = []
+    runs = [
+        threading.Thread(
+            target=lambda: results.append(accord.evaluate(exp, [judge], concurrency=4, show_progress=False))
+        )
+        for _ in range(2)
+    ]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    stored = _verdicts()
+    assert len(stored) == 150 and len({v.trace_id for v in stored}) == 150  # no trace judged twice
+    assert sum(len(r.verdicts) for r in results) == 150 and all(r.verdicts for r in results)  # work was shared
+    assert all({v.trace_id for v in r.all_verdicts()} == {v.trace_id for v in stored} for r in results)
+    with get_store().engine.connect() as conn:  # every claim released
+        assert conn.execute(text("SELECT count(*) FROM claims")).scalar() == 0
+
+
+def test_a_claim_left_by_a_killed_run_lapses_and_its_trace_is_judged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accord import evaluation
+
+    exp = _experiment(tmp_path, n=5)
+    judge = _judge()
+    monkeypatch.setattr(evaluation, "CLAIM_LEASE_S", 1.0)
+    get_store().claim_traces(judge.key, ["t-0"], "a-run-that-was-killed", lease_s=1.0)
+    started = time.monotonic()
+    result = accord.evaluate(exp, [judge], show_progress=False)
+    assert result.summary() == {"new": 5, "reused": 0, "errors": 0} and result.waited_for_others == 1
+    assert time.monotonic() - started >= 0.9  # it waited for the lease, then took the trace over
+    assert sorted(v.trace_id for v in _verdicts()) == [f"t-{i}" for i in range(5)]
+
+
+def test_two_judge_run_processes_at_once_store_one_verdict_per_trace(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import_traces(write_jsonl(tmp_path / "t.jsonl", [trace_row(i) for i in range(200)]), "eval")
+    spec = tmp_path / "judge.yaml"
+    spec.write_text(
+        "name: quality\ninstructions: 'Is {{ outputs }} good for {{ inputs }}?'\n"
+        "model: 'fake:/slow?latency_ms=60'\nfeedback_value_type: bool\n"
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "accord.cli",
+        "judge",
+        "run",
+        "--judge",
+        str(spec),
+        "--experiment",
+        "eval",
+        "-c",
+        "2",
+    ]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while len(_verdicts()) < 10 and first.poll() is None and time.monotonic() < deadline:  # under way
+        time.sleep(0.05)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    out, _ = first.communicate(timeout=120)
+    assert first.returncode == 0 and second.returncode == 0, out + second.stdout + second.stderr
+    stored = _verdicts()
+    assert len(stored) == 200 and len({v.trace_id for v in stored}) == 200
+    new = [int(o.split(" new verdicts")[0].split()[-1]) for o in (out, second.stdout)]
+    assert sum(new) == 200 and min(new) > 0, (out, second.stdout)

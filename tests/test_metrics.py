@@ -114,3 +114,20 @@ def test_reviewer_agreement_lists_disagreements() -> None:
     assert result["reviewers"] == ["ann", "bob"] and result["items_with_several_reviewers"] == 3
     assert result["disagreements"] == [{"trace_id": "b", "labels": {"ann": "yes", "bob": "no"}}]
     assert result["fleiss_kappa"] == pytest.approx(1 / 3, abs=0.01)
+
+
+def test_kappa_is_undefined_when_every_label_and_verdict_is_the_same() -> None:
+    import math
+
+    from accord.metrics import agreement
+
+    found = agreement(["yes"] * 6, ["yes"] * 6)
+    assert found.accuracy == 1.0 and math.isnan(found.cohen_kappa) and not found.kappa_defined
+    assert "undefined" in found.kappa_text() and "'yes'" in found.kappa_text()
+    assert found.to_dict()["cohen_kappa"] is None and found.to_dict()["kappa_ci"] is None
+    # one expert label but varied verdicts: kappa is defined (no better than chance)
+    assert agreement(["yes"] * 6, ["yes"] * 5 + ["no"]).cohen_kappa == 0.0
+    # resamples that hold one label only are left out of the interval, not counted as perfect agreement
+    # (here every resample with any "no" in it disagrees on it, so the interval stays at or below 0)
+    found = agreement(["yes"] * 9 + ["no"], ["yes"] * 8 + ["no", "yes"])
+    assert found.cohen_kappa < 0 and found.kappa_ci[1] <= 0.0

@@ -3,12 +3,17 @@
 A verdict is stored with the judge's key (name@version, or name#fingerprint when unregistered). A re-run
 skips every trace that already has a good verdict from the same judge key, and replaces errored verdicts
 by new ones that record which verdict they override: nothing is duplicated, nothing is lost.
+
+Two runs of the same judge at once (two processes, one experiment) share the work instead of doing it
+twice: a run claims traces in the store a chunk at a time before judging them, and waits at the end for
+the traces another run holds, until their verdicts are stored or that run's claims lapse (it died).
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+import uuid
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -40,13 +45,16 @@ from accord.store import get_store
 FLUSH_EVERY = 200
 FLUSH_SECONDS = 1.0
 STOP_AFTER_UNREACHABLE = 5  # verdicts in a row that could not reach the model: the run stops
+CLAIM_LEASE_S = 60.0  # a claim not renewed for this long lapses: the run that held it is gone
+CLAIM_CHUNK = 32  # traces claimed at a time (at least twice the concurrency)
 
 
 @dataclass
 class EvaluationResult:
     verdicts: list[Feedback] = field(default_factory=list)  # made in this run
-    reused: list[Feedback] = field(default_factory=list)  # already stored from an earlier run
+    reused: list[Feedback] = field(default_factory=list)  # already stored, by an earlier or a concurrent run
     interrupted: bool = False
+    waited_for_others: int = 0  # traces another run of the same judge was judging when this one reached them
 
     @property
     def errors(self) -> list[Feedback]:
@@ -117,6 +125,65 @@ def _pending(judge: Judge, items: list[_Item], reused: list[Feedback]) -> list[_
     return todo
 
 
+class _WorkQueue:
+    """The items of one run, claimed a chunk at a time (when verdicts are logged). An item another run holds
+    is set aside; `retry_held()` takes it over once that run has stored its verdict (then it is reused) or its
+    claim lapsed."""
+
+    def __init__(self, items: list[_Item], result: EvaluationResult, claiming: bool, chunk: int) -> None:
+        self._todo = deque(items)
+        self._ready: deque[_Item] = deque()
+        self.held: list[_Item] = []
+        self.result = result
+        self.claiming = claiming
+        self.chunk = chunk
+        self.owner = uuid.uuid4().hex
+        self._renewed = time.monotonic()
+
+    def next(self) -> _Item | None:
+        while not self._ready and self._todo:
+            self._take([self._todo.popleft() for _ in range(min(self.chunk, len(self._todo)))])
+        return self._ready.popleft() if self._ready else None
+
+    def _take(self, items: list[_Item]) -> None:
+        if not self.claiming:
+            self._ready.extend(items)
+            return
+        store = get_store()
+        by_judge: dict[str, list[_Item]] = defaultdict(list)
+        for item in items:
+            by_judge[item.judge.key].append(item)
+        for key, group in by_judge.items():
+            mine = store.claim_traces(key, [i.trace.trace_id for i in group], self.owner, CLAIM_LEASE_S)
+            self.held += [i for i in group if i.trace.trace_id not in mine]
+            claimed = [i for i in group if i.trace.trace_id in mine]
+            still = _pending(group[0].judge, claimed, self.result.reused)  # another run may have finished some
+            left = {i.trace.trace_id for i in still}
+            done = [(key, i.trace.trace_id) for i in claimed if i.trace.trace_id not in left]
+            if done:
+                store.release_claims(self.owner, done)
+            self._ready.extend(still)
+
+    def retry_held(self) -> None:
+        items, self.held = self.held, []
+        self._take(items)
+
+    def renew(self) -> None:
+        if self.claiming and time.monotonic() - self._renewed > CLAIM_LEASE_S / 4:
+            get_store().renew_claims(self.owner, CLAIM_LEASE_S)
+            self._renewed = time.monotonic()
+
+    def release(self, verdicts: Sequence[Feedback]) -> None:
+        if self.claiming and verdicts:
+            get_store().release_claims(
+                self.owner, [(v.metadata.get("judge_key", ""), v.trace_id or "") for v in verdicts]
+            )
+
+    def release_all(self) -> None:
+        if self.claiming:
+            get_store().release_claims(self.owner)
+
+
 def _run_one(item: _Item) -> Feedback:
     try:
         given = item.judge.gather(trace=item.trace, session=item.session)
@@ -133,6 +200,7 @@ def _run_one(item: _Item) -> Feedback:
         )
     verdict.trace_id = item.trace.trace_id
     verdict.overrides = item.overrides
+    verdict.metadata.setdefault("judge_key", item.judge.key)  # what the run's claim on it is released by
     return verdict
 
 
@@ -154,21 +222,24 @@ def evaluate(
         items += (
             _pending(judge, _work_items(judge, traces), result.reused) if log_verdicts else _work_items(judge, traces)
         )
+    reused_before = len(result.reused)  # stored before the run started: not part of its progress
     buffer: list[Feedback] = []
     last_flush = time.monotonic()
     # traces given as objects may not be stored; their verdicts are returned but cannot be logged
     stored = get_store().existing_trace_ids([t.trace_id for t in traces]) if log_verdicts else set()
+    work = _WorkQueue(items, result, claiming=log_verdicts and bool(stored), chunk=max(CLAIM_CHUNK, 2 * concurrency))
 
     def flush() -> None:
         nonlocal last_flush
         loggable = [v for v in buffer if v.trace_id in stored]
         if loggable:
             get_store().log_assessments(loggable)
+        work.release(loggable)
         buffer.clear()
         last_flush = time.monotonic()
 
     progress = Progress(
-        TextColumn("[bold]judging"),
+        TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -181,20 +252,28 @@ def evaluate(
     try:
         with progress:
             task = progress.add_task("judging", total=len(items))
-            queue = iter(items)
             running: set[Future[Feedback]] = set()
-            for item in queue:  # keep at most 2x concurrency submitted so Ctrl-C stops promptly
-                running.add(executor.submit(_run_one, item))
-                if len(running) >= 2 * concurrency:
-                    break
+
+            def submit_more() -> None:  # keep at most 2x concurrency submitted so Ctrl-C stops promptly
+                while len(running) < 2 * concurrency and (item := work.next()) is not None:
+                    running.add(executor.submit(_run_one, item))
+
+            submit_more()
             unreachable = 0  # verdicts in a row whose model could not be reached
-            while running:
+            while running or work.held:
+                if not running:  # only traces another run is judging are left: wait for it
+                    flush()
+                    result.waited_for_others = max(result.waited_for_others, len(work.held))
+                    progress.update(task, description=f"waiting for another run on {len(work.held)} traces")
+                    time.sleep(1.0)
+                    work.retry_held()
+                    submit_more()
+                    continue
                 done, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in done:
                     verdict = future.result()
                     result.verdicts.append(verdict)
                     buffer.append(verdict)
-                    progress.advance(task)
                     lost = verdict.error is not None and verdict.error.error_code == "MODEL_UNREACHABLE"
                     unreachable = unreachable + 1 if lost else 0
                     if unreachable >= STOP_AFTER_UNREACHABLE:
@@ -205,9 +284,9 @@ def evaluate(
                             f"({verdict.error.error_message}); the {len(result.verdicts)} verdicts finished are "
                             "stored, and a re-run continues where this one stopped"
                         )
-                    nxt = next(queue, None)
-                    if nxt is not None:
-                        running.add(executor.submit(_run_one, nxt))
+                submit_more()
+                work.renew()
+                progress.update(task, completed=len(result.verdicts) + len(result.reused) - reused_before)
                 if len(buffer) >= FLUSH_EVERY or time.monotonic() - last_flush > FLUSH_SECONDS:
                     flush()
     except KeyboardInterrupt:
@@ -218,4 +297,5 @@ def evaluate(
     finally:
         flush()
         executor.shutdown(wait=False, cancel_futures=True)
+        work.release_all()
     return result

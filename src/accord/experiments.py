@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
+from accord.config import settings
 from accord.entities import Experiment
 from accord.store import get_store
 
@@ -26,5 +25,5 @@ def get_experiment_by_name(name: str) -> Experiment | None:
 def active_experiment_id() -> str:
     store = get_store()
     if store.uri not in _active:
-        set_experiment(os.environ.get("ACCORD_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT)
+        set_experiment(settings().experiment or DEFAULT_EXPERIMENT)
     return _active[store.uri]

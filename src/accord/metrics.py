@@ -6,6 +6,7 @@ and Krippendorff's alpha, which they lack, are computed here from their textbook
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,12 +32,23 @@ class Agreement:
     per_class: dict[str, dict[str, float]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def kappa_defined(self) -> bool:
+        return not math.isnan(self.cohen_kappa)
+
+    def kappa_text(self, digits: int = 2) -> str:
+        """ "0.70 [0.47, 0.90]", or "undefined" with the reason when every label and verdict is the same."""
+        if not self.kappa_defined:
+            return f"undefined ({self.extra.get('kappa_note', 'no variation in labels or verdicts')})"
+        low, high = self.kappa_ci
+        return f"{self.cohen_kappa:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "n": self.n,
             "accuracy": self.accuracy,
-            "cohen_kappa": self.cohen_kappa,
-            "kappa_ci": list(self.kappa_ci),
+            "cohen_kappa": self.cohen_kappa if self.kappa_defined else None,
+            "kappa_ci": list(self.kappa_ci) if self.kappa_defined else None,
             "labels": self.labels,
             "confusion": self.confusion,
             "per_class": self.per_class,
@@ -51,9 +63,10 @@ def _codes(values: Sequence[Any], labels: list[Any]) -> np.ndarray:
 
 def _kappa_codes(h: np.ndarray, j: np.ndarray, k: int, weights: str | None) -> float:
     """Cohen's kappa from integer-coded labels (as scikit-learn's `cohen_kappa_score`, thousands of times
-    faster for bootstrap intervals, which call it a thousand times)."""
+    faster for bootstrap intervals, which call it a thousand times). NaN when humans and judge all give one
+    and the same label: agreement by chance is then total, and kappa is 0/0."""
     if len(np.union1d(h, j)) < 2:
-        return 1.0 if np.array_equal(h, j) else 0.0
+        return float("nan")
     observed = np.bincount(h * k + j, minlength=k * k).reshape(k, k).astype(float)
     expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / observed.sum()
     grid = np.abs(np.subtract.outer(np.arange(k), np.arange(k))).astype(float)
@@ -76,7 +89,10 @@ def _bootstrap_ci(
     boots = [
         _kappa_codes(hc[idx], jc[idx], k, weights) for idx in (rng.integers(0, len(h), len(h)) for _ in range(n_boot))
     ]
-    low, high = np.percentile(boots, [2.5, 97.5])
+    defined = [b for b in boots if not math.isnan(b)]  # resamples of one label only say nothing
+    if not defined:
+        return float("nan"), float("nan")
+    low, high = np.percentile(defined, [2.5, 97.5])
     return float(low), float(high)
 
 
@@ -116,6 +132,10 @@ def agreement(
             for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
         },
     )
+    if not result.kappa_defined:
+        result.extra["kappa_note"] = (
+            f"every expert label and every verdict is {labels[0]!r}: there is no variation to agree on beyond chance"
+        )
     positive = _positive(labels)
     if positive is not None:
         negative = next(label for label in labels if label != positive)

@@ -4,6 +4,7 @@ from typing import Literal
 import pytest
 
 from accord import Trace
+from accord.config import reload_settings
 from accord.entities import Span
 from accord.errors import TemplateError
 from accord.judges import judge_from_dict, make_judge
@@ -111,5 +112,6 @@ def test_judge_serializes_to_json_and_back_exactly() -> None:
 def test_default_model_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     fake.script("env", [{"rationale": "r", "result": "ok"}])
     monkeypatch.setenv("ACCORD_DEFAULT_MODEL", "fake:/env")
+    reload_settings()
     feedback = make_judge("d", "{{ outputs }}")(outputs="x")
     assert feedback.source.source_id == "fake:/env" and feedback.value == "ok"

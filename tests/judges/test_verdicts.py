@@ -2,6 +2,7 @@ from typing import Literal
 
 import pytest
 
+from accord.config import reload_settings
 from accord.errors import ModelTimeout, OutputParseError, RateLimited
 from accord.judges import make_judge
 from accord.judges.value_types import ValueType
@@ -65,6 +66,7 @@ def test_timeouts_and_rate_limits_are_retried_by_the_model_handle() -> None:
 
 def test_persistent_model_failure_becomes_an_errored_feedback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACCORD_MAX_RETRIES", "2")
+    reload_settings()
     fake.script("down", [ModelTimeout()] * 5)
     feedback = make_judge("f", "{{ outputs }}", model="fake:/down")(outputs="x")
     assert feedback.error.error_code == "MODEL_ERROR" and "did not answer in time" in feedback.error.error_message

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from accord.cli import app
+from accord.config import reload_settings
 from accord.judges import make_judge
 from accord.llm import fake, get_model
 from accord.llm.cache import ResponseCache
@@ -58,6 +59,7 @@ def test_ttl_expires_answers_and_the_cli_shows_and_clears_them(monkeypatch: pyte
     judge(outputs="one")
     assert provider.calls == 1
     monkeypatch.setenv("ACCORD_CACHE_TTL", "60")
+    reload_settings()
     info = ResponseCache().info()
     assert info["entries"] == 1 and info["expired"] == 0 and info["ttl_s"] == 60
     real_time = time.time
@@ -70,7 +72,7 @@ def test_ttl_expires_answers_and_the_cli_shows_and_clears_them(monkeypatch: pyte
     assert shown["entries"] == 1 and shown["ttl_s"] == 60
     assert "removed 0" in runner.invoke(app, ["cache", "clear", "--older-than", "3600"]).stdout
     assert "removed 1" in runner.invoke(app, ["cache", "clear"]).stdout
-    monkeypatch.setenv("ACCORD_CACHE_TTL", "soon")
+    monkeypatch.setenv("ACCORD_CACHE_TTL", "soon")  # the CLI reads the environment when it starts
     result = runner.invoke(app, ["cache", "info"])
     assert result.exit_code == 1 and "ACCORD_CACHE_TTL must be a number" in result.output
 

@@ -5,6 +5,7 @@ from typing import Literal
 
 import pytest
 
+from accord.config import reload_settings
 from accord.judges import make_judge
 from accord.llm import get_model
 from accord.llm.stub_server import StubServer
@@ -38,6 +39,7 @@ def test_timeout_is_retried() -> None:
 
 def test_persistent_500_gives_an_errored_feedback_naming_the_status(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACCORD_MAX_RETRIES", "2")
+    reload_settings()
     with StubServer(faults=[500] * 5) as server:
         feedback = _judge(server)(outputs="x")
     assert feedback.value is None and feedback.error.error_code == "MODEL_ERROR"
@@ -61,6 +63,7 @@ def test_schema_is_sent_and_responses_are_cached(monkeypatch: pytest.MonkeyPatch
         schema = server.requests[0]["response_format"]["json_schema"]["schema"]
         assert schema["properties"]["result"]["enum"] == ["yes", "no"]
         monkeypatch.setenv("ACCORD_NO_CACHE", "1")
+        reload_settings()
         judge(outputs="same")
         assert len(server.requests) == 2
 

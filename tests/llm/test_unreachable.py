@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from accord.cli import app
+from accord.config import reload_settings
 from accord.importing import import_traces
 from accord.store import get_store
 from tests.conftest import trace_row, write_jsonl
@@ -23,6 +24,7 @@ def test_a_refused_connection_stops_the_run_with_a_clear_message_and_keeps_what_
     tmp_path: Path, monkeypatch
 ) -> None:
     monkeypatch.setenv("ACCORD_MAX_RETRIES", "1")
+    reload_settings()
     import_traces(write_jsonl(tmp_path / "t.jsonl", [trace_row(i) for i in range(40)]), "down")
     spec = tmp_path / "judge.yaml"
     spec.write_text(

@@ -11,7 +11,6 @@ import shutil
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -27,44 +26,10 @@ from accord.llm import fake
 from accord.llm.types import ChatRequest
 from accord.review import ReviewSettings, create_app
 from accord.store import get_store
-from accord.store.engine import dispose_engines
+from tests.conftest import need
 
-FULL_SUITE = os.environ.get("ACCORD_FULL_SUITE") == "1"
-PG_URI = os.environ.get("ACCORD_TEST_POSTGRES_URI")
 CHROMIUM = os.environ.get("ACCORD_TEST_CHROMIUM", "/usr/bin/chromium")
 XSS_OUTPUT = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
-STORES = ["sqlite", "postgresql"]
-
-
-def need(available: bool, what: str) -> None:
-    if available:
-        return
-    if FULL_SUITE:
-        pytest.fail(f"{what} is missing; `make test` should have set it up")
-    pytest.skip(f"{what} is not available (run `make test`)")
-
-
-# stores ----------------------------------------------------------------------------------------------
-@pytest.fixture(params=STORES)
-def store_uri(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Each test on SQLite (its own ACCORD_HOME) and on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield get_store().uri
-        return
-    need(bool(PG_URI), "PostgreSQL (ACCORD_TEST_POSTGRES_URI)")
-    import psycopg
-
-    assert PG_URI is not None
-    admin = PG_URI.replace("postgresql+psycopg://", "postgresql://")
-    name = f"accord_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    uri = PG_URI.rsplit("/", 1)[0] + f"/{name}"
-    monkeypatch.setenv("ACCORD_STORE_URI", uri)
-    yield uri
-    dispose_engines()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # data ------------------------------------------------------------------------------------------------

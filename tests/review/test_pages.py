@@ -355,3 +355,55 @@ def test_trace_ids_with_a_slash_open_and_take_feedback(serve_review, populated: 
         )
         assert saved.status_code == 200, saved.text
     assert [f.value for f in human_feedback("orders/2026/7")] == ["yes"]
+
+
+def test_without_a_judge_reviewers_label_under_the_feedback_name_on_the_traces(serve_review, store_uri: str) -> None:
+    from accord.store import get_store
+    from tests.review.conftest import make_traces
+
+    store = get_store()
+    experiment = store.get_or_create_experiment("unjudged")
+    traces = make_traces(6)
+    store.insert_traces(traces, experiment.experiment_id)
+    store.log_assessments([human("t000", "no"), human("t001", "yes")])  # experts began labelling "policy"
+    server = serve_review(experiment="unjudged")  # no --judge, and none registered
+    with server.client() as client:
+        queue = client.get("/queue")
+        assert queue.status_code == 200, queue.text
+        assert 'labelling <b id="feedback-name">policy</b>' in queue.text
+        assert "5 of 7 traces without feedback named policy" in queue.text  # 6 traces and the XSS one
+        page = client.get("/trace/t002?feedback=policy")
+        assert page.status_code == 200 and 'value="no"' in page.text and 'value="yes"' in page.text
+        token = sign_in(client, "kim")
+        saved = save_feedback(client, "t002", token, value="yes", experiment="unjudged", feedback="policy")
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["next"].startswith("/trace/") and "feedback=policy" in saved.json()["next"]
+        new_value = save_feedback(client, "t003", token, value_other="unsure", experiment="unjudged", feedback="policy")
+        assert new_value.status_code == 200, new_value.text
+        alignment = client.get("/alignment")
+        assert alignment.status_code == 404 and "name one with ?judge=" in alignment.text
+    assert [(f.value, f.source.source_id) for f in human_feedback("t002")] == [("yes", "kim")]
+    assert human_feedback("t003")[0].value == "unsure"
+
+
+def test_without_any_feedback_yet_the_page_asks_for_a_name_first(serve_review, store_uri: str) -> None:
+    from accord.store import get_store
+    from tests.review.conftest import make_traces
+
+    store = get_store()
+    store.insert_traces(make_traces(3), store.get_or_create_experiment("fresh").experiment_id)
+    server = serve_review(experiment="fresh")
+    with server.client() as client:
+        queue = client.get("/queue")
+        assert queue.status_code == 200 and 'id="name-hint"' in queue.text and "t001" in queue.text
+        token = sign_in(client, "kim")
+        refused = save_feedback(client, "t001", token, value_other="ok", experiment="fresh")
+        assert refused.status_code == 400 and "feedback name" in refused.text
+        bad = client.get("/queue?feedback=%3Cscript%3E")
+        assert bad.status_code == 404 and "<script>" not in bad.text
+        chosen = client.get("/queue?feedback=tone")
+        assert chosen.status_code == 200 and "4 of 4 traces without feedback named tone" in chosen.text
+        saved = save_feedback(client, "t001", token, value_other="friendly", experiment="fresh", feedback="tone")
+        assert saved.status_code == 200, saved.text
+    labels = api.get_trace("t001").search_assessments(name="tone", source_type="HUMAN")
+    assert [(f.value, f.source.source_id) for f in labels] == [("friendly", "kim")]

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from accord.cli import app
+from accord.config import reload_settings
 
 runner = CliRunner()
 
@@ -17,6 +18,7 @@ def test_a_store_that_is_not_a_database_is_one_clear_line(tmp_path: Path, monkey
     broken = tmp_path / "accord.db"
     broken.write_bytes(b"this is not a database " * 200)
     monkeypatch.setenv("ACCORD_STORE_URI", f"sqlite:///{broken}")
+    reload_settings()
     result = runner.invoke(app, ["traces", "list", "--experiment", "x"])
     assert result.exit_code == 1
     assert f"the store {broken} cannot be read (file is not a database)" in result.output

@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from accord.config import reload_settings
 from accord.entities import Feedback, Trace
 from accord.errors import NotFoundError
 from accord.store import get_store
@@ -24,6 +25,7 @@ def test_store_is_sqlite_in_wal_mode_under_accord_home(accord_env: Path) -> None
 def test_store_uri_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "elsewhere.db"
     monkeypatch.setenv("ACCORD_STORE_URI", f"sqlite:///{db}")
+    reload_settings()
     get_store().get_or_create_experiment("x")
     assert db.exists()
 

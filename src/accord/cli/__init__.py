@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 
 import typer
 
 from accord.cli import alignment, cache, demo, doctor, feedback, judges, review, traces
+from accord.cli.common import fail
+from accord.config import configure, reload_settings
+from accord.errors import ConfigError
 
 app = typer.Typer(
     help="accord: make LLM judges agree with human experts.",
@@ -35,8 +37,12 @@ def root(
 ) -> None:
     """Traces in, judge verdicts, human feedback, agreement out. Data lives in $ACCORD_HOME (~/.accord)
     or the database named by ACCORD_STORE_URI; models are URIs such as local:/qwen2.5-coder-1.5b."""
+    try:
+        reload_settings()  # the environment this command runs in, read once
+    except ConfigError as exc:
+        fail(str(exc))
     if no_cache:
-        os.environ["ACCORD_NO_CACHE"] = "1"
+        configure(use_cache=False)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )

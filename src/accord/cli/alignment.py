@@ -43,10 +43,9 @@ def emit_json(data: Any, target: str) -> None:
 
 
 def show_agreement(title: str, agreement: Agreement) -> None:
-    low, high = agreement.kappa_ci
     console.print(
         f"[bold]{title}[/]: n={agreement.n}  accuracy={agreement.accuracy:.3f}  "
-        f"kappa={agreement.cohen_kappa:.3f} (95% CI {low:.3f} to {high:.3f})"
+        f"kappa={agreement.kappa_text(3)} (95% CI in brackets)"
         + (f"  unparseable={agreement.extra['unparseable']}" if agreement.extra.get("unparseable") else "")
         + (
             f"  labels left out (not a verdict of this judge)={agreement.extra['invalid_labels']}"

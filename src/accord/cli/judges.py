@@ -183,6 +183,10 @@ def run_command(
             raise typer.Exit(1)
         return
     console.print(f"{summary['new']} new verdicts, {summary['reused']} already stored, {summary['errors']} errors")
+    if result.waited_for_others:
+        console.print(
+            f"{result.waited_for_others} traces were being judged by another run of the same judge: waited for it"
+        )
     for verdict in result.errors[:5]:
         assert verdict.error is not None
         console.print(f"  {verdict.trace_id}: {verdict.error.error_message}", markup=False)

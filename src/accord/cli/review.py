@@ -21,6 +21,13 @@ def review_command(
         help="NAME or NAME@VERSION whose verdicts to show and whose feedback name to collect "
         "(default: the experiment's only registered judge).",
     ),
+    feedback: str | None = typer.Option(
+        None,
+        "--feedback",
+        "-f",
+        help="Without a judge: the feedback name to label under (default: the name most used on the traces; "
+        "the page lets the reviewer choose another).",
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback needs a token."),
     port: int = typer.Option(8765, "--port", "-p", help="Port to listen on."),
     token: str | None = typer.Option(
@@ -39,7 +46,8 @@ def review_command(
     ),
 ) -> None:
     """Open the review page: a queue of traces to give feedback on, and the alignment view with agreement
-    charts, guidelines and an Align button. Stop it with Ctrl-C."""
+    charts, guidelines and an Align button. Without a judge, experts label the traces under a feedback name
+    (--feedback, or one chosen on the page) before any judge exists. Stop it with Ctrl-C."""
     from accord.review import ReviewSettings, serve
     from accord.review.server import check_exposure
 
@@ -47,8 +55,15 @@ def review_command(
         get_store().resolve_experiment(experiment)  # a clear error now rather than on the first page
     if judge:
         resolve_judge(judge)
+    if judge and feedback:
+        raise typer.BadParameter("give --judge (its name is the feedback name) or --feedback, not both")
     settings = ReviewSettings(
-        experiment=experiment, judge=judge, token=token, reviewer=reviewer, allowed_hosts=list(allowed_host)
+        experiment=experiment,
+        judge=judge,
+        feedback=feedback,
+        token=token,
+        reviewer=reviewer,
+        allowed_hosts=list(allowed_host),
     )
     settings.token = check_exposure(host, token)
     shown = "localhost" if host in ("127.0.0.1", "::1") else host

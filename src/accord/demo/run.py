@@ -63,10 +63,9 @@ def stratified_split(traces: list[Trace], test_size: int, seed: int = 7) -> tupl
 
 
 def print_agreement(title: str, result: Agreement) -> None:
-    low, high = result.kappa_ci
     console.print(
         f"[bold]{title}[/]: n={result.n}  accuracy={result.accuracy:.2f}  "
-        f"Cohen's kappa={result.cohen_kappa:.2f} (95% CI {low:.2f} to {high:.2f})"
+        f"Cohen's kappa={result.kappa_text()} (95% CI in brackets)"
     )
     console.print(confusion_table(result.labels, result.confusion, rows_are="experts"))
 
@@ -160,8 +159,8 @@ def _figures(result: Agreement, seconds: float) -> dict[str, Any]:
     return {
         "n": result.n,
         "accuracy": round(result.accuracy, 4),
-        "cohen_kappa": round(result.cohen_kappa, 4),
-        "kappa_ci": [round(v, 4) for v in result.kappa_ci],
+        "cohen_kappa": round(result.cohen_kappa, 4) if result.kappa_defined else None,
+        "kappa_ci": [round(v, 4) for v in result.kappa_ci] if result.kappa_defined else None,
         "unparseable": result.extra.get("unparseable", 0),
         "seconds": round(seconds, 1),
     }

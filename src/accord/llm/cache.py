@@ -8,14 +8,13 @@ re-run asks again), and for ACCORD_CACHE_TTL seconds when that is set (older ent
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from accord.config import cache_dir
+from accord.config import cache_dir, settings
 from accord.llm.types import Completion, Usage
 
 
@@ -97,9 +96,4 @@ class ResponseCache:
 
 def cache_ttl() -> float | None:
     """ACCORD_CACHE_TTL: seconds an answer stays usable (unset or 0: no expiry)."""
-    value = os.environ.get("ACCORD_CACHE_TTL", "").strip()
-    try:
-        ttl = float(value) if value else 0.0
-    except ValueError:
-        raise ValueError(f"ACCORD_CACHE_TTL must be a number of seconds, not {value!r}") from None
-    return ttl if ttl > 0 else None
+    return settings().cache_ttl_s

@@ -9,13 +9,15 @@
 A reply may be a string, a dict (sent as JSON), a `Completion` (returned as is, e.g. with verdict
 probabilities), an exception (raised, to test faults) or a callable taking the ChatRequest and returning
 any of those. Without a script, `fake:` answers a valid JSON
-object for the request's schema, so batches run without setup.
+object for the request's schema, so batches run without setup. `fake:/NAME?latency_ms=N` waits N ms per
+call, so that tests in other processes can have runs overlap.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -91,10 +93,13 @@ class FakeProvider:
     default_concurrency = 64
     cacheable = False
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, latency_ms: float = 0.0) -> None:
         self.name = name
+        self.latency_s = latency_ms / 1000
 
     def complete(self, request: ChatRequest) -> Completion:
+        if self.latency_s:
+            time.sleep(self.latency_s)
         reply = get_script(self.name).next_reply(request)
         if callable(reply) and not isinstance(reply, BaseException):
             reply = reply(request)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from accord.config import settings
 from accord.errors import ModelFilesError
 from accord.llm.local_files import resolve_model_file
 from accord.llm.types import ChatRequest, Completion, Usage
@@ -33,7 +34,7 @@ def _load(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
                 raise ModelFilesError(
                     "local models need llama.cpp's Python bindings: pip install 'accord[local]'"
                 ) from exc
-            threads = int(os.environ.get("ACCORD_LOCAL_THREADS") or os.cpu_count() or 2)
+            threads = settings().local_threads or os.cpu_count() or 2
             llm = Llama(
                 model_path=str(path),
                 n_ctx=n_ctx,

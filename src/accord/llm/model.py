@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from accord.config import default_model
+from accord.config import default_model, settings
 from accord.errors import ConfigError, ModelError
 from accord.llm.cache import ResponseCache
 from accord.llm.types import ChatRequest, Completion, Usage
@@ -33,11 +32,9 @@ class RetryPolicy:
     max_delay_s: float = 60.0
 
     @classmethod
-    def from_env(cls) -> RetryPolicy:
-        return cls(
-            max_retries=int(os.environ.get("ACCORD_MAX_RETRIES", 4)),
-            base_delay_s=float(os.environ.get("ACCORD_RETRY_BASE_DELAY", 1.0)),
-        )
+    def from_settings(cls) -> RetryPolicy:
+        current = settings()
+        return cls(max_retries=current.max_retries, base_delay_s=current.retry_base_delay_s)
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -90,7 +87,7 @@ def _make_provider(uri: ModelURI) -> Provider:
     if uri.provider == "fake":
         from accord.llm.fake import FakeProvider
 
-        return FakeProvider(uri.name)
+        return FakeProvider(uri.name, float(uri.params.get("latency_ms", 0)))
     if uri.provider == "local":
         from accord.llm.local import LocalProvider
 
@@ -107,8 +104,8 @@ class Model:
         self.uri = str(uri or default_model())
         self.parsed = parse_model_uri(self.uri)
         self.provider = _make_provider(self.parsed)
-        self.retry = retry or RetryPolicy.from_env()
-        limit = int(self.parsed.params.get("max_concurrency") or os.environ.get("ACCORD_MAX_CONCURRENCY") or 0)
+        self.retry = retry or RetryPolicy.from_settings()
+        limit = int(self.parsed.params.get("max_concurrency") or settings().max_concurrency)
         limit = limit or self.provider.default_concurrency
         endpoint = f"{self.parsed.provider}:{self.parsed.base_url or self.parsed.name}"
         self._slots = _semaphore(endpoint, limit, self.uri)
@@ -143,7 +140,7 @@ class Model:
 
     def _complete(self, request: ChatRequest, use_cache: bool | None, hold_slot: bool) -> Completion:
         if use_cache is None:
-            use_cache = os.environ.get("ACCORD_NO_CACHE", "") in ("", "0")
+            use_cache = settings().use_cache
         cacheable = use_cache and self.provider.cacheable and request.temperature == 0
         key = request.cache_key(self.uri) if cacheable else ""
         if cacheable and (hit := self._response_cache().get(key)) is not None:

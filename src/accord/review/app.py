@@ -20,14 +20,15 @@ from fastapi.templating import Jinja2Templates
 
 from accord.align.memalign.judge import MemAlignJudge
 from accord.api import log_feedback
-from accord.entities import AssessmentSource, AssessmentSourceType, Experiment
+from accord.entities import AssessmentSource, AssessmentSourceType
 from accord.errors import AccordError, NotFoundError
 from accord.judges import Judge
-from accord.registry import get_judge, list_judges, resolve_judge
+from accord.registry import get_judge, resolve_judge
 from accord.review import charts
+from accord.review.context import Context, resolve_context
 from accord.review.dashboard import build_dashboard
 from accord.review.jobs import JobRunner
-from accord.review.presenting import parse_value, pretty, preview, span_tree, value_choices, value_label
+from accord.review.presenting import pretty, preview, span_tree, value_label
 from accord.review.queue import PAGE_SIZE, QueueRegistry
 from accord.review.security import CSRF_FIELD, allowed_hosts, csrf_token, security_middleware
 from accord.store import get_store
@@ -48,22 +49,11 @@ def _is_spec_file(ref: str) -> bool:
 class ReviewSettings:
     experiment: str | None = None  # shown when a URL names none
     judge: str | None = None  # NAME, NAME@VERSION, a built-in or a spec file
+    feedback: str | None = None  # without a judge: the feedback name to collect labels under
     token: str | None = None
     reviewer: str | None = None  # the default reviewer name
     host: str = "127.0.0.1"  # the address it binds: answered as a host name too
     allowed_hosts: list[str] = field(default_factory=list)  # further host names it answers for (--allowed-host)
-
-
-@dataclass
-class Context:
-    experiment: Experiment
-    judge: Judge
-    judge_ref: str
-
-    def query(self, **extra: Any) -> str:
-        params = {"experiment": self.experiment.name, "judge": self.judge_ref}
-        params.update({k: v for k, v in extra.items() if v not in (None, "")})
-        return urlencode(params)
 
 
 def create_app(settings: ReviewSettings | None = None) -> FastAPI:
@@ -84,23 +74,19 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         context.update(reviewer=reviewer_of(request), csrf=csrf_token(request), csrf_field=CSRF_FIELD)
         return templates.TemplateResponse(request, template, context, status_code=status)
 
-    def resolve(experiment: str | None, judge: str | None) -> Context:
-        store = get_store()
-        name = experiment or settings.experiment
-        if not name:
-            known = [e.name for e in store.list_experiments()]
-            if len(known) != 1:
-                raise NotFoundError(f"name an experiment with ?experiment= (known: {', '.join(known) or 'none'})")
-            name = known[0]
-        found = store.resolve_experiment(name)
-        ref = judge or settings.judge
-        if not ref:
-            registered = list_judges(found.experiment_id)
-            if len(registered) != 1:
-                names = ", ".join(j.name for j in registered) or "none registered"
-                raise NotFoundError(f"name a judge with ?judge= or --judge (registered: {names})")
-            ref = registered[0].name
-        return Context(found, judge_for(ref), ref)
+    def resolve(experiment: str | None, judge: str | None, feedback: str | None = None) -> Context:
+        if not judge and not feedback:
+            judge, feedback = settings.judge, settings.feedback
+        return resolve_context(get_store(), judge_for, experiment or settings.experiment, judge, feedback)
+
+    def with_judge(ctx: Context) -> Judge:
+        if ctx.judge is None:
+            names = ", ".join(ctx.judges) or "none registered yet"
+            raise NotFoundError(
+                f"the alignment view is a judge's: name one with ?judge= (registered: {names}); make one from the "
+                "labels with `accord judges create FILE`"
+            )
+        return ctx.judge
 
     registered_judges: dict[tuple[str, int, int], Judge] = {}
 
@@ -139,8 +125,8 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/")
-    def home(experiment: str | None = None, judge: str | None = None) -> RedirectResponse:
-        params = {k: v for k, v in (("experiment", experiment), ("judge", judge)) if v}
+    def home(experiment: str | None = None, judge: str | None = None, feedback: str | None = None) -> RedirectResponse:
+        params = {k: v for k, v in (("experiment", experiment), ("judge", judge), ("feedback", feedback)) if v}
         return RedirectResponse("/queue" + (f"?{urlencode(params)}" if params else ""), 303)
 
     @app.get("/queue", response_class=HTMLResponse)
@@ -148,12 +134,13 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         request: Request,
         experiment: str | None = None,
         judge: str | None = None,
+        feedback: str | None = None,
         tag: str | None = None,
         says: str | None = None,
         offset: int = 0,
     ) -> HTMLResponse:
-        ctx = resolve(experiment, judge)
-        queue = queues.get(ctx.experiment.experiment_id, ctx.judge.name)
+        ctx = resolve(experiment, judge, feedback)
+        queue = queues.get(ctx.experiment.experiment_id, ctx.name)
         page = queue.page(max(0, offset), PAGE_SIZE, tag or None, says or None)
         traces = {t.trace_id: t for t in get_store().get_traces([e.trace_id for e in page.entries])}
         return render(
@@ -165,7 +152,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
             tag=tag or "",
             says=says or "",
             tags=queue.tag_choices(),
-            choices=value_choices(ctx.judge),
+            choices=ctx.choices(),
             page_size=PAGE_SIZE,
         )
 
@@ -175,13 +162,14 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         trace_id: str,
         experiment: str | None = None,
         judge: str | None = None,
+        feedback: str | None = None,
         tag: str | None = None,
         says: str | None = None,
     ) -> HTMLResponse:
-        ctx = resolve(experiment, judge)
+        ctx = resolve(experiment, judge, feedback)
         trace = get_store().get_trace(trace_id)
         reviewer = reviewer_of(request)
-        name = ctx.judge.name
+        name = ctx.name
         human = trace.search_assessments(name=name, type="feedback", source_type="HUMAN")
         verdicts = trace.search_assessments(name=name, type="feedback", source_type="LLM_JUDGE", all=True)
         mine = next((a for a in reversed(human) if a.source.source_id == reviewer), None)
@@ -195,7 +183,7 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
             verdict=verdicts[-1] if verdicts else None,
             others=[a for a in human if a is not mine],
             mine=mine,
-            choices=value_choices(ctx.judge),
+            choices=ctx.choices(),
             next_id=queue.next_for(reviewer or "", after=trace_id, tag=tag or None, judge_says=says or None),
             tag=tag or "",
             says=says or "",
@@ -206,25 +194,27 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         wants_json = request.headers.get("accept", "").startswith("application/json")
         form = await request.form()
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        ctx = resolve(fields.get("experiment"), fields.get("judge"))
+        ctx = resolve(fields.get("experiment"), fields.get("judge"), fields.get("feedback"))
         reviewer = reviewer_of(request)
         if reviewer is None:
             raise HTTPException(400, "say who you are first: enter a reviewer name at the top of the page")
+        if not ctx.name:
+            raise HTTPException(400, "choose a feedback name to label under first (the queue page asks for one)")
         try:
-            value = parse_value(ctx.judge, fields.get("value", ""))
+            value = ctx.parse(fields.get("value_other") or fields.get("value", ""))
         except ValueError as exc:
             if wants_json:
                 return JSONResponse({"error": str(exc)}, 422)
             raise HTTPException(422, str(exc)) from None
         feedback = log_feedback(
             trace_id,
-            name=ctx.judge.name,
+            name=ctx.name,
             value=value,
             rationale=(fields.get("rationale") or "").strip() or None,
             source=AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id=reviewer),
             metadata={"via": "review page"},
         )
-        queue = queues.get(ctx.experiment.experiment_id, ctx.judge.name)
+        queue = queues.get(ctx.experiment.experiment_id, ctx.name)
         queue.note_feedback(trace_id, reviewer)
         next_id = queue.next_for(
             reviewer, after=trace_id, tag=fields.get("tag") or None, judge_says=fields.get("says") or None
@@ -249,15 +239,15 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     @app.get("/alignment", response_class=HTMLResponse)
     def alignment_page(request: Request, experiment: str | None = None, judge: str | None = None) -> HTMLResponse:
         ctx = resolve(experiment, judge)
-        board = build_dashboard(ctx.experiment.experiment_id, ctx.experiment.name, ctx.judge)
-        job = jobs.get(ctx.experiment.experiment_id, ctx.judge_ref)
+        board = build_dashboard(ctx.experiment.experiment_id, ctx.experiment.name, with_judge(ctx))
+        job = jobs.get(ctx.experiment.experiment_id, ctx.judge_ref or "")
         return render(request, "alignment.html", ctx=ctx, board=board, job=job.to_dict() if job else None)
 
     @app.post("/alignment/run")
     async def run_alignment(request: Request) -> Response:
         form = await request.form()
         ctx = resolve(_str(form.get("experiment")), _str(form.get("judge")))
-        jobs.start(ctx.experiment.experiment_id, ctx.judge_ref, ctx.judge)
+        jobs.start(ctx.experiment.experiment_id, ctx.judge_ref or "", with_judge(ctx))
         if request.headers.get("accept", "").startswith("application/json"):
             return JSONResponse({"started": True})
         return RedirectResponse(f"/alignment?{ctx.query()}", 303)
@@ -265,19 +255,20 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
     @app.get("/alignment/job")
     def alignment_job(experiment: str | None = None, judge: str | None = None) -> JSONResponse:
         ctx = resolve(experiment, judge)
-        job = jobs.get(ctx.experiment.experiment_id, ctx.judge_ref)
+        job = jobs.get(ctx.experiment.experiment_id, ctx.judge_ref or "")
         return JSONResponse(job.to_dict() if job else {"state": "none"})
 
     @app.post("/alignment/guidelines")
     async def edit_guidelines(request: Request) -> Response:
         form = await request.form()
         ctx = resolve(_str(form.get("experiment")), _str(form.get("judge")))
-        if not isinstance(ctx.judge, MemAlignJudge):
+        aligned = with_judge(ctx)
+        if not isinstance(aligned, MemAlignJudge):
             raise HTTPException(400, "only an aligned judge has guidelines; align it first")
         lines = [line.strip() for line in (_str(form.get("guidelines")) or "").splitlines() if line.strip()]
-        edited = ctx.judge.with_guideline_sentences(lines)
-        version = edited.register(name=ctx.judge.registered_name, experiment_id=ctx.experiment.experiment_id)
-        name = ctx.judge.registered_name or ctx.judge.name
+        edited = aligned.with_guideline_sentences(lines)
+        version = edited.register(name=aligned.registered_name, experiment_id=ctx.experiment.experiment_id)
+        name = aligned.registered_name or aligned.name
         return RedirectResponse(
             f"/alignment?{urlencode({'experiment': ctx.experiment.name, 'judge': name})}&saved={version}", 303
         )

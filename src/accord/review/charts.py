@@ -27,7 +27,7 @@ def _kappa_x(kappa: float, left: float, width: float) -> float:
 
 def kappa_chart(versions: Sequence[VersionAgreement]) -> Markup:
     """Cohen's kappa per judge version, with its 95% bootstrap interval as a whisker."""
-    scored = [v for v in versions if v.agreement is not None]
+    scored = [v for v in versions if v.agreement is not None and v.agreement.kappa_defined]
     if not scored:
         return Markup('<p class="muted">No judge version has verdicts on labelled traces yet.</p>')
     left, width = 190, _WIDTH - 190 - 190  # room for labels on the left and figures on the right
@@ -60,7 +60,7 @@ def kappa_chart(versions: Sequence[VersionAgreement]) -> Markup:
 
 def learning_curve(points: Sequence[VersionAgreement]) -> Markup:
     """Kappa (with interval band) against the number of feedback examples each version learned from."""
-    scored = [p for p in points if p.agreement is not None]
+    scored = [p for p in points if p.agreement is not None and p.agreement.kappa_defined]
     if len(scored) < 2:
         return Markup('<p class="muted">The curve needs at least two scored versions (align more than once).</p>')
     left, top, width, height = 50, 16, _WIDTH - 80, 200

@@ -18,11 +18,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, func, or_, select
-
 from accord.review.presenting import value_label
-from accord.store import SqlStore
-from accord.store import schema as t
+from accord.store import Store
+from accord.store.review_queries import FeedbackRow
 
 PAGE_SIZE = 50
 CHECK_EVERY_S = 1.0  # how stale the order may get (saves through this server show at once regardless)
@@ -78,7 +76,7 @@ class QueuePage:
 class ReviewQueue:
     """The ordered queue of one experiment for one feedback name."""
 
-    def __init__(self, store: SqlStore, experiment_id: str, name: str) -> None:
+    def __init__(self, store: Store, experiment_id: str, name: str) -> None:
         self.store = store
         self.experiment_id = experiment_id
         self.name = name
@@ -96,104 +94,51 @@ class ReviewQueue:
 
     # change detection --------------------------------------------------------------------------------
     def _current_stamp(self) -> tuple[Any, ...]:
-        with self.store.engine.connect() as conn:
-            traces = conn.execute(
-                select(func.count()).select_from(t.traces).where(t.traces.c.experiment_id == self.experiment_id)
-            ).scalar_one()
-            count, newest = conn.execute(
-                select(func.count(), func.max(t.assessments.c.last_update_time_ms)).where(
-                    t.assessments.c.name == self.name
-                )
-            ).one()
-        return (traces, count, newest)
-
-    def _assessment_rows(self, *conditions: Any) -> Select[Any]:
-        a = t.assessments
-        return (
-            select(
-                a.c.trace_id,
-                a.c.source_type,
-                a.c.source_id,
-                cast(a.c.value, Text),
-                a.c.error.is_not(None),
-                a.c.meta["judge_key"].as_string(),
-                a.c.create_time_ms,
-            )
-            .join(t.traces, t.traces.c.trace_id == a.c.trace_id)
-            .where(
-                t.traces.c.experiment_id == self.experiment_id,
-                a.c.name == self.name,
-                a.c.kind == "feedback",
-                # a verdict a human overrode is still what the judge said
-                or_(a.c.valid.is_(True), a.c.source_type == "LLM_JUDGE"),
-                *conditions,
-            )
-            .order_by(a.c.create_time_ms)
-        )
+        return self.store.feedback_stamp(self.experiment_id, self.name)
 
     @staticmethod
-    def _apply(entry: QueueEntry, row: Any) -> None:
-        _, source_type, source_id, value, errored, judge_key, created = row
-        if source_type == "HUMAN":
-            if not errored:
-                entry.reviewers.add(source_id)
-        elif source_type == "LLM_JUDGE":
+    def _apply(entry: QueueEntry, row: FeedbackRow) -> None:
+        if row.source_type == "HUMAN":
+            if not row.errored:
+                entry.reviewers.add(row.source_id)
+        elif row.source_type == "LLM_JUDGE":
             entry.judged = True
-            if created >= entry.verdict_time_ms:
-                entry.verdict_time_ms = created
-                entry.verdict_error = bool(errored)
-                entry.verdict = None if errored or value is None else json.loads(value)
-            if not errored and value is not None:
-                entry.versions[judge_key or source_id] = value
+            if row.create_time_ms >= entry.verdict_time_ms:
+                entry.verdict_time_ms = row.create_time_ms
+                entry.verdict_error = bool(row.errored)
+                entry.verdict = None if row.errored or row.value_json is None else json.loads(row.value_json)
+            if not row.errored and row.value_json is not None:
+                entry.versions[row.judge_key or row.source_id] = row.value_json
 
     def _load(self) -> tuple[list[QueueEntry], dict[str, QueueEntry], list[str]]:
         """Every trace of the experiment with its feedback of this name, in queue order."""
-        by_id: dict[str, QueueEntry] = {}
-        with self.store.engine.connect() as conn:
-            for trace_id, request_time in conn.execute(
-                select(t.traces.c.trace_id, t.traces.c.request_time_ms).where(
-                    t.traces.c.experiment_id == self.experiment_id
-                )
-            ):
-                by_id[trace_id] = QueueEntry(trace_id, request_time)
-            tags = select(t.trace_tags.c.trace_id, t.trace_tags.c.key, t.trace_tags.c.value).join(
-                t.traces, t.traces.c.trace_id == t.trace_tags.c.trace_id
-            )
-            tag_pairs: set[str] = set()
-            for trace_id, key, value in conn.execute(tags.where(t.traces.c.experiment_id == self.experiment_id)):
-                by_id[trace_id].tags[key] = value
-                if len(tag_pairs) < 10 * MAX_TAG_CHOICES:
-                    tag_pairs.add(f"{key}={value}")
-            for row in conn.execute(self._assessment_rows()):
-                self._apply(by_id[row[0]], row)
+        times, tags = self.store.trace_times_and_tags(self.experiment_id)
+        by_id = {trace_id: QueueEntry(trace_id, request_time) for trace_id, request_time in times}
+        tag_pairs: set[str] = set()
+        for trace_id, key, value in tags:
+            by_id[trace_id].tags[key] = value
+            if len(tag_pairs) < 10 * MAX_TAG_CHOICES:
+                tag_pairs.add(f"{key}={value}")
+        for row in self.store.feedback_rows(self.experiment_id, self.name):
+            self._apply(by_id[row.trace_id], row)
         entries = sorted(by_id.values(), key=QueueEntry.sort_key)
         return entries, by_id, sorted(tag_pairs)[:MAX_TAG_CHOICES]
 
     def _update(self, since_ms: int) -> bool:
         """Re-read only the traces whose feedback changed since `since_ms` (by the name-and-update-time
         index) and move them to their new place; False when that is not enough and a full rebuild is due."""
-        a = t.assessments
-        with self.store.engine.connect() as conn:
-            changed = list(
-                conn.execute(
-                    select(a.c.trace_id)
-                    .distinct()
-                    .where(a.c.name == self.name, a.c.last_update_time_ms >= since_ms - CLOCK_SLACK_MS)
-                ).scalars()
-            )
-            if len(changed) > MAX_INCREMENTAL:
-                return False
-            with self._lock:
-                known = self._by_id
-            fresh: dict[str, QueueEntry] = {}
-            for trace_id in changed:  # ids of other experiments' traces are not in this index: skipped
-                old = known.get(trace_id)
-                if old is not None:
-                    fresh[trace_id] = QueueEntry(trace_id, old.request_time_ms, old.tags)
-            for start in range(0, len(fresh), 500):
-                chunk = list(fresh)[start : start + 500]
-                for row in conn.execute(self._assessment_rows(a.c.trace_id.in_(chunk))):
-                    self._apply(fresh[row[0]], row)
+        changed = self.store.traces_with_changed_feedback(self.name, since_ms - CLOCK_SLACK_MS)
+        if len(changed) > MAX_INCREMENTAL:
+            return False
+        with self._lock:
+            known = self._by_id
+        fresh: dict[str, QueueEntry] = {}
+        for trace_id in changed:  # ids of other experiments' traces are not in this index: skipped
+            old = known.get(trace_id)
+            if old is not None:
+                fresh[trace_id] = QueueEntry(trace_id, old.request_time_ms, old.tags)
+        for row in self.store.feedback_rows(self.experiment_id, self.name, list(fresh)):
+            self._apply(fresh[row.trace_id], row)
         with self._lock:
             entries = [e for e in self._entries if e.trace_id not in fresh]
             for entry in fresh.values():
@@ -311,7 +256,7 @@ class ReviewQueue:
 class QueueRegistry:
     """One queue per (experiment, feedback name), shared by every request of a server."""
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self._queues: dict[tuple[str, str], ReviewQueue] = {}
         self._lock = threading.Lock()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import uvicorn
 
+from accord.config import settings
 from accord.errors import ConfigError
 from accord.review.app import ReviewSettings, create_app
 from accord.review.security import TOKEN_ENV, is_loopback
@@ -16,7 +15,7 @@ DEFAULT_PORT = 8765
 
 def check_exposure(host: str, token: str | None) -> str | None:
     """The token to use; a `ConfigError` when the page would be reachable from elsewhere without one."""
-    token = token or os.environ.get(TOKEN_ENV) or None
+    token = token or settings().review_token
     if token is not None and len(token) < 16:
         raise ConfigError(
             "the access token must be at least 16 characters (try: python -c 'import secrets; "

@@ -1,14 +1,16 @@
-"""The store behind the public API: one `SqlStore` per store URI, chosen by `ACCORD_STORE_URI`."""
+"""The store behind the public API: one `SqlStore` per store URI, chosen by `ACCORD_STORE_URI`. The layers
+above use it through the `Store` protocol; SQL lives only here."""
 
 from __future__ import annotations
 
 from accord.config import store_uri
+from accord.store.protocol import Store
 from accord.store.sql_store import SqlStore
 
 _stores: dict[str, SqlStore] = {}
 
 
-def get_store() -> SqlStore:
+def get_store() -> Store:
     uri = store_uri()
     store = _stores.get(uri)
     if store is None:
@@ -16,4 +18,4 @@ def get_store() -> SqlStore:
     return store
 
 
-__all__ = ["SqlStore", "get_store"]
+__all__ = ["SqlStore", "Store", "get_store"]

@@ -87,3 +87,15 @@ judges = Table(
     Column("tags", JSON, nullable=False),
     Column("create_time_ms", BigInteger, nullable=False),
 )
+
+# Which run is judging a trace for a judge version right now, so that two runs of one judge never judge the
+# same trace twice. A claim lapses at `expires_ms` unless its run renews it (a run that died frees its work).
+claims = Table(
+    "claims",
+    metadata,
+    Column("judge_key", String(512), primary_key=True),
+    Column("trace_id", String(256), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Index("ix_claims_owner", "owner"),
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,15 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from accord.entities import Expectation, Experiment, Feedback, Trace, now_ms
 from accord.errors import NotFoundError
 from accord.store import schema as t
+from accord.store.chunks import chunks
+from accord.store.claims import ClaimQueries
 from accord.store.engine import get_engine
+from accord.store.review_queries import ReviewQueries
 from accord.store.rows import assessment_to_row, row_to_assessment, row_to_trace, trace_to_row
-
-_CHUNK = 500  # ids per IN (...) clause: well under SQLite's and PostgreSQL's parameter limits
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _json(value: Any) -> Any:
@@ -43,7 +39,7 @@ class JudgeRow:
     damaged: str | None = None
 
 
-class SqlStore:
+class SqlStore(ClaimQueries, ReviewQueries):
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.engine = get_engine(uri)
@@ -97,7 +93,7 @@ class SqlStore:
         with self.engine.begin() as conn:
             if replace:
                 ids = [tr.trace_id for tr in traces]
-                for chunk in _chunks(ids):
+                for chunk in chunks(ids):
                     conn.execute(t.trace_tags.delete().where(t.trace_tags.c.trace_id.in_(chunk)))
                     conn.execute(t.traces.delete().where(t.traces.c.trace_id.in_(chunk)))
             if not traces:
@@ -120,7 +116,7 @@ class SqlStore:
         """Delete traces with their tags and assessments, in one transaction; returns how many were deleted."""
         deleted = 0
         with self.engine.begin() as conn:
-            for chunk in _chunks(list(trace_ids)):
+            for chunk in chunks(list(trace_ids)):
                 conn.execute(t.assessments.delete().where(t.assessments.c.trace_id.in_(chunk)))
                 conn.execute(t.trace_tags.delete().where(t.trace_tags.c.trace_id.in_(chunk)))
                 deleted += conn.execute(t.traces.delete().where(t.traces.c.trace_id.in_(chunk))).rowcount
@@ -129,7 +125,7 @@ class SqlStore:
     def existing_trace_ids(self, trace_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(trace_ids)):
+            for chunk in chunks(list(trace_ids)):
                 found.update(conn.execute(select(t.traces.c.trace_id).where(t.traces.c.trace_id.in_(chunk))).scalars())
         return found
 
@@ -137,7 +133,7 @@ class SqlStore:
         """Traces in the order asked; a missing id is an error naming it."""
         rows: dict[str, Any] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(trace_ids)):
+            for chunk in chunks(list(trace_ids)):
                 for row in conn.execute(select(t.traces).where(t.traces.c.trace_id.in_(chunk))):
                     rows[row.trace_id] = row
         missing = [i for i in trace_ids if i not in rows]
@@ -197,7 +193,7 @@ class SqlStore:
     def _assessments_for(self, trace_ids: Sequence[str]) -> dict[str, list[Feedback | Expectation]]:
         by_trace: dict[str, list[Feedback | Expectation]] = defaultdict(list)
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(trace_ids)):
+            for chunk in chunks(list(trace_ids)):
                 query = (
                     select(t.assessments)
                     .where(t.assessments.c.trace_id.in_(chunk))
@@ -221,7 +217,7 @@ class SqlStore:
         with self.engine.begin() as conn:
             conn.execute(t.assessments.insert(), [assessment_to_row(a) for a in items])
             overridden = [a.overrides for a in items if a.overrides]
-            for chunk in _chunks(overridden):
+            for chunk in chunks(overridden):
                 conn.execute(
                     update(t.assessments)
                     .where(t.assessments.c.assessment_id.in_(chunk))
@@ -259,7 +255,7 @@ class SqlStore:
             if trace_ids is None:
                 return [row_to_assessment(r) for r in conn.execute(query)]
             found = []
-            for chunk in _chunks(list(trace_ids)):
+            for chunk in chunks(list(trace_ids)):
                 found += [row_to_assessment(r) for r in conn.execute(query.where(t.assessments.c.trace_id.in_(chunk)))]
             return found
 

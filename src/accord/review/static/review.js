@@ -22,12 +22,12 @@ function setupFeedback(form) {
     if (!rationale.value) rationale.value = draft.rationale || "";
     const radio = form.querySelector(`input[type=radio][value="${CSS.escape(draft.value || "")}"]`);
     if (radio && !form.querySelector("input[type=radio]:checked")) radio.checked = true;
-    const input = document.getElementById("value-input");
+    const input = document.getElementById("value-input") || (radio ? null : document.getElementById("value-other"));
     if (input && !input.value) input.value = draft.value || "";
   }
   const saveDraft = () => {
     const data = new FormData(form);
-    sessionStorage.setItem(draftKey, JSON.stringify({value: data.get("value"), rationale: data.get("rationale")}));
+    sessionStorage.setItem(draftKey, JSON.stringify({value: data.get("value") || data.get("value_other"), rationale: data.get("rationale")}));
   };
   form.addEventListener("input", saveDraft);
   form.addEventListener("change", saveDraft);
@@ -35,7 +35,7 @@ function setupFeedback(form) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    if (!data.get("value")) { status.textContent = "Choose a value first."; status.className = "status error"; return; }
+    if (!data.get("value") && !data.get("value_other")) { status.textContent = "Choose a value first."; status.className = "status error"; return; }
     status.textContent = "Saving…"; status.className = "status";
     try {
       const response = await fetch(form.action, {
