@@ -26,6 +26,17 @@ from accord.tracing import get_current_active_span, get_last_active_trace_id, st
 
 __version__ = "0.1.0"
 
+_SUBMODULES = ("genai", "openai", "litellm")  # MLflow-style `accord.openai.autolog()` after `import accord`
+
+
+def __getattr__(name: str) -> object:
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"accord.{name}")
+    raise AttributeError(f"module 'accord' has no attribute {name!r}")
+
+
 __all__ = [
     "AccordError",
     "AssessmentError",

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from accord.config import default_model, settings
 from accord.errors import ConfigError, ModelError
 from accord.llm.cache import ResponseCache
+from accord.llm.internal import own_model_call
 from accord.llm.types import ChatRequest, Completion, Usage
 from accord.llm.uris import ModelURI, parse_model_uri
 
@@ -150,11 +151,12 @@ class Model:
         while True:
             started = time.perf_counter()
             try:
-                if hold_slot:
-                    with self._slots:
+                with own_model_call():  # never recorded by the application's autologging
+                    if hold_slot:
+                        with self._slots:
+                            completion = self.provider.complete(request)
+                    else:
                         completion = self.provider.complete(request)
-                else:
-                    completion = self.provider.complete(request)
                 break
             except ModelError as exc:
                 if not exc.retryable or attempt >= self.retry.max_retries:
