@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from accord.cli import alignment, cache, demo, doctor, feedback, judges, review, traces
+from accord.cli import alignment, cache, demo, doctor, feedback, interop, judges, review, traces
 from accord.cli.common import fail
 from accord.config import configure, reload_settings
 from accord.errors import ConfigError
@@ -17,6 +17,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+traces.app.command("import-mlflow")(interop.import_mlflow_command)
+traces.app.command("import-otlp")(interop.import_otlp_command)
 app.add_typer(traces.app, name="traces")
 app.add_typer(feedback.app, name="feedback")
 app.add_typer(judges.app, name="judges")
@@ -28,6 +30,8 @@ app.command("demo")(demo.demo_command)
 app.command("doctor")(doctor.doctor_command)
 app.command("review")(review.review_command)
 app.command("report")(review.report_command)
+app.command("export-mlflow")(interop.export_mlflow_command)
+app.command("serve-otlp")(interop.serve_otlp_command)
 
 
 @app.callback()
