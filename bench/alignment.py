@@ -184,6 +184,18 @@ def accord_traces(rows: list[dict[str, Any]], experiment: str, path: Path) -> li
     return store.get_traces(store.search_trace_ids([report.experiment_id], newest_first=False))
 
 
+def _harness_script(harness: Path, run: Path, instructions: str) -> Path:
+    """The comparator's script, given this dataset's judge instructions (it is written for faithbench's);
+    a copy in the run folder, never committed."""
+    source = (harness / "run_mlflow_memalign.py").read_text()
+    marker = "INSTRUCTIONS = ("
+    start = source.index(marker)
+    end = source.index('")\n', start) + 3
+    script = run / "run_mlflow_memalign.py"
+    script.write_text(source[:start] + f"INSTRUCTIONS = {instructions!r}\n" + source[end:])
+    return script
+
+
 def run_mlflow(args: argparse.Namespace, cfg: dict[str, Any], train_file: Path, test_file: Path) -> dict[str, Any]:
     run = Path(args.mlflow_run).resolve()
     harness = SHARED / "bench" / "mlflow_memalign"
@@ -208,7 +220,7 @@ def run_mlflow(args: argparse.Namespace, cfg: dict[str, Any], train_file: Path, 
         subprocess.run(
             [
                 str(run / "venv/bin/python"),
-                str(harness / "run_mlflow_memalign.py"),
+                str(_harness_script(harness, run, cfg["instructions"])),
                 "--train-file",
                 str(train_file),
                 "--test-file",
