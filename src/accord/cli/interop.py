@@ -103,4 +103,4 @@ def serve_otlp_command(
     token = check_exposure(host, token)
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     console.print(f"OTLP/HTTP receiver: http://{shown}:{port}/v1/traces -> experiment {experiment}", soft_wrap=True)
-    serve(experiment, host=host, port=port, token=token, allowed_hosts=list(allowed_host))
+    serve(experiment, host=host, port=port, token=token, extra_hosts=list(allowed_host))

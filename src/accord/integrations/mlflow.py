@@ -80,7 +80,7 @@ def _pages(client: Any, experiment_id: str, max_results: int | None) -> Any:
     while max_results is None or seen < max_results:
         size = PAGE_SIZE if max_results is None else min(PAGE_SIZE, max_results - seen)
         page = client.search_traces(
-            experiment_ids=[experiment_id], max_results=size, page_token=token, order_by=["timestamp_ms ASC"]
+            locations=[experiment_id], max_results=size, page_token=token, order_by=["timestamp_ms ASC"]
         )
         seen += len(page)
         yield list(page)

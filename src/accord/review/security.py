@@ -76,6 +76,21 @@ def _same(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(str(a).encode(), str(b).encode())
 
 
+def host_allowed(request: Request, hosts: frozenset[str]) -> bool:
+    """Whether the request names one of the hosts this server was started for (DNS rebinding defence)."""
+    return _hostname(request.headers.get("host")) in hosts
+
+
+def origin_allowed(request: Request, hosts: frozenset[str]) -> bool:
+    """No Origin (not a browser), this page's own ("null" under no-referrer), or one of the served hosts."""
+    origin = request.headers.get("origin")
+    return not origin or origin == "null" or _hostname(urlsplit(origin).netloc) in hosts
+
+
+def bearer_ok(request: Request, token: str) -> bool:
+    return _same(request.headers.get("authorization", "").removeprefix("Bearer ").strip(), token)
+
+
 def csrf_token(request: Request) -> str:
     """This browser's forgery-protection value (set as a cookie by the middleware when missing)."""
     return request.state.csrf
@@ -83,9 +98,8 @@ def csrf_token(request: Request) -> str:
 
 async def _csrf_ok(request: Request, hosts: frozenset[str]) -> bool:
     expected = request.cookies.get(CSRF_COOKIE)
-    origin = request.headers.get("origin")
     # "null": browsers send it for this page's own forms under Referrer-Policy: no-referrer; the token decides
-    if origin and origin != "null" and _hostname(urlsplit(origin).netloc) not in hosts:
+    if not origin_allowed(request, hosts):
         return False
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
@@ -101,8 +115,8 @@ def security_middleware(
     hosts = hosts or allowed_hosts()
 
     async def middleware(request: Request, call_next: Handler) -> Response:
-        if _hostname(request.headers.get("host")) not in hosts:
-            return _with_headers(
+        if not host_allowed(request, hosts):
+            return with_headers(
                 PlainTextResponse(
                     "421: this review page answers only for the host names it was started for "
                     "(start it with --allowed-host NAME to add one)",
@@ -116,10 +130,9 @@ def security_middleware(
                 here = "/" + request.url.path.lstrip("/\\")  # "//evil.example/" must stay on this site
                 response: Response = RedirectResponse(here + (f"?{query}" if query else ""), 303)
                 response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
-                return _with_headers(response)
-            bearer = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if not (_same(bearer, token) or _same(request.cookies.get(TOKEN_COOKIE), token)):
-                return _with_headers(
+                return with_headers(response)
+            if not (bearer_ok(request, token) or _same(request.cookies.get(TOKEN_COOKIE), token)):
+                return with_headers(
                     PlainTextResponse("401: this review page needs its access token (open the link with ?token=…)", 401)
                 )
         new_csrf = None
@@ -127,18 +140,18 @@ def security_middleware(
         if not request.state.csrf:
             new_csrf = request.state.csrf = secrets.token_urlsafe(24)
         if request.method not in ("GET", "HEAD", "OPTIONS") and not await _csrf_ok(request, hosts):
-            return _with_headers(
+            return with_headers(
                 PlainTextResponse("403: refused, the request did not come from this review page (CSRF check)", 403)
             )
         response = await call_next(request)
         if new_csrf:
             response.set_cookie(CSRF_COOKIE, new_csrf, httponly=True, samesite="strict")
-        return _with_headers(response)
+        return with_headers(response)
 
     return middleware
 
 
-def _with_headers(response: Response) -> Response:
+def with_headers(response: Response) -> Response:
     for key, value in HEADERS.items():
         response.headers.setdefault(key, value)
     return response

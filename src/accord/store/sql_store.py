@@ -112,6 +112,21 @@ class SqlStore(ClaimQueries, ReviewQueries):
             if assessment_rows:
                 conn.execute(t.assessments.insert(), assessment_rows)
 
+    def update_traces(self, traces: Sequence[Trace]) -> None:
+        """Rewrite stored traces' spans, inputs, outputs, status, times, session and tags in one transaction;
+        their assessments stay as they are (spans of one trace may arrive in several batches)."""
+        with self.engine.begin() as conn:
+            for trace in traces:
+                row = trace_to_row(trace, "")
+                row.pop("experiment_id")
+                conn.execute(update(t.traces).where(t.traces.c.trace_id == trace.trace_id).values(**row))
+                conn.execute(t.trace_tags.delete().where(t.trace_tags.c.trace_id == trace.trace_id))
+                if trace.tags:
+                    conn.execute(
+                        t.trace_tags.insert(),
+                        [{"trace_id": trace.trace_id, "key": k, "value": str(v)} for k, v in trace.tags.items()],
+                    )
+
     def delete_traces(self, trace_ids: Sequence[str]) -> int:
         """Delete traces with their tags and assessments, in one transaction; returns how many were deleted."""
         deleted = 0
