@@ -1,5 +1,5 @@
-"""Import traces and feedback from the generic traces JSONL: all lines land, or none and a list of every
-rejected line with its number, field and reason."""
+"""Import traces and feedback from the generic traces JSONL (or Parquet with the same columns): all lines
+land, or none and a list of every rejected line (or row) with its number, field and reason."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from accord.entities import (
     now_ms,
 )
 from accord.errors import InputFileError
+from accord.parquet_files import is_parquet, read_rows
 from accord.store import get_store
 
 
@@ -63,6 +64,7 @@ class TraceRecord(BaseModel):
     spans: list[Span] = Field(default_factory=list)
     request_time_ms: int | None = None
     execution_time_ms: int | None = None
+    status: Literal["OK", "ERROR", "IN_PROGRESS"] = "OK"
     assessments: list[AssessmentRecord] = Field(default_factory=list)
 
     @field_validator("tags")
@@ -116,16 +118,42 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise InputFileError(str(path), [(0, "(file)", exc.strerror or str(exc))], 0) from None
 
 
+class _Unparseable(str):
+    """Why a line is not JSON, in place of its object."""
+
+
+def _objects(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line or row number, parsed object or `_Unparseable`) of a JSONL or Parquet file."""
+    if is_parquet(path):
+        for number, row in read_rows(path):
+            if "source_type" in row or "source_id" in row:  # flat columns, as `accord feedback export` writes
+                row["source"] = {"type": row.pop("source_type", "HUMAN"), "id": row.pop("source_id", "import")}
+            for written_by_export in (
+                "assessment_id",
+                "judge_key",
+                "error_code",
+                "error_message",
+                "valid",
+                "create_time_ms",
+            ):
+                row.pop(written_by_export, None)
+            yield number, row
+        return
+    for number, line in _lines(path):
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, _Unparseable(f"not valid JSON: {exc.msg} at column {exc.colno}")
+
+
 def _read_records(path: Path, model: type[BaseModel]) -> tuple[list[tuple[int, Any]], list[tuple[int, str, str]], int]:
     records: list[tuple[int, Any]] = []
     problems: list[tuple[int, str, str]] = []
     total = 0
-    for number, line in _lines(path):
+    for number, data in _objects(path):
         total += 1
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append((number, "(line)", f"not valid JSON: {exc.msg} at column {exc.colno}"))
+        if isinstance(data, _Unparseable):
+            problems.append((number, "(line)", str(data)))
             continue
         if not isinstance(data, dict):
             problems.append((number, "(line)", f"expected a JSON object, got {type(data).__name__}"))
@@ -201,6 +229,7 @@ def import_traces(
                 # keep file order as time order when the file has no timestamps
                 request_time_ms=record.request_time_ms or base_time + offset,
                 execution_time_ms=record.execution_time_ms,
+                status=record.status,
                 assessments=assessments,
             )
         )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, overload
 
-from accord.entities import Span, Trace, now_ms
+from accord.entities import Span, Trace, in_start_order, now_ms
 from accord.experiments import active_experiment_id
 from accord.store import get_store
 
@@ -117,17 +117,8 @@ def start_span(
             _store_trace(builder, live.span)
 
 
-def _depth(span: Span, by_id: dict[str, Span]) -> int:
-    depth = 0
-    while span.parent_id in by_id and depth < 1000:
-        span, depth = by_id[span.parent_id], depth + 1  # type: ignore[index]
-    return depth
-
-
 def _store_trace(builder: _TraceBuilder, root: Span) -> None:
-    by_id = {s.span_id: s for s in builder.spans}
-    # in start order; a parent before the children it started within the same millisecond
-    spans = sorted(builder.spans, key=lambda s: (s.start_time_ms, _depth(s, by_id)))
+    spans = in_start_order(builder.spans)
     with _last_lock:
         request_time = max(root.start_time_ms, _last_start_ms["ms"] + 1)
         _last_start_ms["ms"] = request_time

@@ -1,4 +1,4 @@
-"""`accord feedback import|list`."""
+"""`accord feedback import|export|list`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ app = typer.Typer(help="Import and list feedback (human labels, judge verdicts).
 @app.command("import")
 @handle_errors
 def import_command(
-    file: Path = typer.Argument(..., help="JSONL: trace_id, name, value, rationale, source {type, id}."),
+    file: Path = typer.Argument(
+        ..., help="JSONL (trace_id, name, value, rationale, source {type, id}) or Parquet with those columns."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add assessments to stored traces by trace_id. All lines land, or none and every bad line is listed."""
@@ -26,6 +28,26 @@ def import_command(
         print_json(report.to_dict())
     else:
         console.print(f"imported [bold]{report.assessments}[/] assessments")
+
+
+@app.command("export")
+@handle_errors
+def export_command(
+    experiment: str = typer.Option(..., "--experiment", "-e", help="Experiment name or id."),
+    out: Path = typer.Option(..., "--out", "-o", help="FILE.jsonl, or FILE.parquet for Parquet (pyarrow)."),
+    name: str | None = typer.Option(None, "--name", help="Only feedback with this name."),
+    source_type: str | None = typer.Option(None, "--source-type", help="HUMAN, LLM_JUDGE or CODE."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Write an experiment's feedback (verdicts and labels) one a row: trace_id, name, value, rationale,
+    source, judge_key, error."""
+    from accord.exporting import export_feedback
+
+    count = export_feedback(experiment, out, name, source_type.upper() if source_type else None)
+    if as_json:
+        print_json({"feedback": count, "path": str(out)})
+        return
+    console.print(f"wrote [bold]{count}[/] feedback to {out}")
 
 
 @app.command("list")

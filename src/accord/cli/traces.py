@@ -1,4 +1,4 @@
-"""`accord traces import|list|show`."""
+"""`accord traces import|export|list|show` (MLflow and OTLP imports: cli/interop.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ app = typer.Typer(help="Import, list and inspect traces.", no_args_is_help=True)
 @app.command("import")
 @handle_errors
 def import_command(
-    file: Path = typer.Argument(..., help="Traces JSONL: one trace a line (trace_id, inputs, outputs, ...)."),
+    file: Path = typer.Argument(
+        ..., help="Traces JSONL (one trace a line: trace_id, inputs, outputs, ...) or Parquet with those columns."
+    ),
     experiment: str = typer.Option(..., "--experiment", "-e", help="Experiment to import into (created if new)."),
     on_conflict: str = typer.Option(
         "error",
@@ -39,6 +41,24 @@ def import_command(
         f"experiment [bold]{experiment}[/]"
         + (f"; skipped {len(report.skipped)} already stored" if report.skipped else "")
     )
+
+
+@app.command("export")
+@handle_errors
+def export_command(
+    experiment: str = typer.Option(..., "--experiment", "-e", help="Experiment name or id."),
+    out: Path = typer.Option(..., "--out", "-o", help="FILE.jsonl, or FILE.parquet for Parquet (pyarrow)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Write every trace of an experiment, with its feedback and expectations, in the columns
+    `accord traces import` reads."""
+    from accord.exporting import export_traces
+
+    count = export_traces(experiment, out)
+    if as_json:
+        print_json({"traces": count, "path": str(out)})
+        return
+    console.print(f"wrote [bold]{count}[/] traces to {out}")
 
 
 @app.command("list")

@@ -102,6 +102,19 @@ class Span(BaseModel):
     events: list[dict[str, Any]] = Field(default_factory=list)
 
 
+def in_start_order(spans: list[Span]) -> list[Span]:
+    """Spans by start time; within one millisecond a parent comes before the spans it started."""
+    by_id = {s.span_id: s for s in spans}
+
+    def depth(span: Span) -> int:
+        level = 0
+        while span.parent_id in by_id and level < 1000:
+            span, level = by_id[span.parent_id], level + 1  # type: ignore[index]
+        return level
+
+    return sorted(spans, key=lambda s: (s.start_time_ms, depth(s)))
+
+
 class Trace(BaseModel):
     schema_version: int = SCHEMA_VERSION
     trace_id: str = Field(default_factory=lambda: new_id("tr"))

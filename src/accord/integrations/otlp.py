@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from accord.entities import Span, Trace
+from accord.entities import Span, Trace, in_start_order
 from accord.errors import InputFileError
 from accord.store import get_store
 
@@ -241,7 +241,7 @@ def assemble(trace_id: str, spans: list[Span], session: str | None, service: str
     outputs, times from the spans, ERROR when the root failed."""
     by_id = {s.span_id: s for s in (base.spans if base else [])}
     by_id.update({s.span_id: s for s in spans})
-    merged = sorted(by_id.values(), key=lambda s: s.start_time_ms)
+    merged = in_start_order(list(by_id.values()))
     ids = set(by_id)
     root = next((s for s in merged if s.parent_id is None or s.parent_id not in ids), merged[0])
     start = min(s.start_time_ms for s in merged)
