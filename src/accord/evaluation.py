@@ -210,11 +210,29 @@ def evaluate(
     concurrency: int = 8,
     log_verdicts: bool = True,
     show_progress: bool = True,
+    engine: str = "threads",
+    address: str | None = None,
 ) -> EvaluationResult:
     """Run every judge on every trace (session judges once per session) and log each verdict as
-    LLM_JUDGE feedback. Ctrl-C stops early; every verdict finished by then is stored."""
+    LLM_JUDGE feedback. Ctrl-C stops early; every verdict finished by then is stored.
+
+    `engine="ray"` runs the judges in Ray Data actors instead of this process's threads (`address`: a
+    running cluster's, default a local one); `concurrency` is then the number of actors."""
     if not judges:
         raise ValueError("evaluate() needs at least one judge")
+    if engine == "ray":
+        from accord.evaluation_ray import evaluate_on_ray
+
+        return evaluate_on_ray(
+            traces_or_experiment,
+            judges,
+            address,
+            actors=concurrency,
+            log_verdicts=log_verdicts,
+            show_progress=show_progress,
+        )
+    if engine != "threads":
+        raise ValueError(f"engine must be 'threads' or 'ray', not {engine!r}")
     traces = resolve_traces(traces_or_experiment)
     result = EvaluationResult()
     items: list[_Item] = []

@@ -169,6 +169,46 @@ def _read_records(path: Path, model: type[BaseModel]) -> tuple[list[tuple[int, A
     return records, problems, total
 
 
+def _to_trace(record: TraceRecord, trace_id: str, tags: dict[str, str], default_time: int) -> Trace:
+    assessments = [a.to_entity(trace_id) for a in record.assessments]
+    assessments += [
+        Expectation(trace_id=trace_id, name=name, value=value, source=AssessmentSource(source_id="import"))
+        for name, value in record.expectations.items()
+    ]
+    return Trace(
+        trace_id=trace_id,
+        inputs=record.inputs,
+        outputs=record.outputs,
+        spans=record.spans,
+        tags=tags,
+        session_id=record.session_id,
+        # keep file order as time order when the file has no timestamps
+        request_time_ms=record.request_time_ms or default_time,
+        execution_time_ms=record.execution_time_ms,
+        status=record.status,
+        assessments=assessments,
+    )
+
+
+def read_traces(path: str | Path) -> list[Trace]:
+    """Traces from a traces JSONL or Parquet file without storing them (`accord judge run --input`); every
+    bad line is named, and duplicate ids are refused."""
+    path = Path(path)
+    records, problems, total = _read_records(path, TraceRecord)
+    seen: dict[str, int] = {}
+    for number, record in records:
+        if record.trace_id in seen:
+            problems.append((number, "trace_id", f"duplicate of line {seen[record.trace_id]}: {record.trace_id!r}"))
+        seen.setdefault(record.trace_id, number)
+    if problems:
+        raise InputFileError(str(path), sorted(problems), total)
+    base_time = now_ms()
+    return [
+        _to_trace(record, record.trace_id, {k: str(v) for k, v in record.tags.items()}, base_time + offset)
+        for offset, (_, record) in enumerate(records)
+    ]
+
+
 def import_traces(
     path: str | Path,
     experiment: str,
@@ -212,28 +252,10 @@ def import_traces(
         if on_conflict == "new-ids":
             tags.setdefault("source_trace_id", trace_id)
             trace_id = f"{trace_id}-{uuid.uuid4().hex[:8]}"
-        assessments = [a.to_entity(trace_id) for a in record.assessments]
-        assessments += [
-            Expectation(trace_id=trace_id, name=name, value=value, source=AssessmentSource(source_id="import"))
-            for name, value in record.expectations.items()
-        ]
-        traces.append(
-            Trace(
-                trace_id=trace_id,
-                experiment_id=exp.experiment_id,
-                inputs=record.inputs,
-                outputs=record.outputs,
-                spans=record.spans,
-                tags=tags,
-                session_id=record.session_id,
-                # keep file order as time order when the file has no timestamps
-                request_time_ms=record.request_time_ms or base_time + offset,
-                execution_time_ms=record.execution_time_ms,
-                status=record.status,
-                assessments=assessments,
-            )
-        )
-        report.assessments += len(assessments)
+        trace = _to_trace(record, trace_id, tags, base_time + offset)
+        trace.experiment_id = exp.experiment_id
+        traces.append(trace)
+        report.assessments += len(trace.assessments)
     report.replaced = sum(1 for t in traces if t.trace_id in existing) if on_conflict == "replace" else 0
     store.insert_traces(traces, exp.experiment_id, replace=on_conflict == "replace")
     report.imported = len(traces)

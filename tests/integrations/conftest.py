@@ -62,3 +62,46 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.wait(20)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Ray head node on 127.0.0.1 (`ray start --head`), its address; stopped after the module."""
+    try:
+        import ray
+    except ImportError:
+        need(False, "Ray (pip install 'accord[ray]')")
+    port = free_port()
+    binary = shutil.which("ray", path=str(Path(sys.executable).parent)) or "ray"
+    folder = tmp_path_factory.mktemp("ray")
+    env = {
+        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "HOME": str(folder),
+    }
+    started = subprocess.run(
+        [
+            binary,
+            "start",
+            "--head",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num-cpus",
+            "2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            f"--temp-dir={folder}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    if started.returncode != 0:
+        raise RuntimeError(f"ray start failed: {started.stdout[-2000:]} {started.stderr[-2000:]}")
+    address = f"127.0.0.1:{port}"
+    yield address
+    ray.shutdown()
+    subprocess.run([binary, "stop", "--force"], env=env, capture_output=True, timeout=120)

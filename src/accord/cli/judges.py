@@ -164,18 +164,42 @@ def run_command(
     judge: list[str] = typer.Option(
         ..., "--judge", "-j", help="NAME[@VERSION], built-in name or spec file (repeatable)."
     ),
-    experiment: str = typer.Option(..., "--experiment", "-e", help="Experiment whose traces to judge."),
+    experiment: str | None = typer.Option(None, "--experiment", "-e", help="Experiment whose traces to judge."),
     model: str | None = typer.Option(None, "--model", help="Override the judges' model URI."),
-    concurrency: int = typer.Option(4, "--concurrency", "-c", help="Judgments in flight at once."),
+    concurrency: int = typer.Option(4, "--concurrency", "-c", help="Judgments in flight at once (Ray: actors)."),
+    engine: str = typer.Option("threads", "--engine", help="threads (this process) or ray (Ray Data actors)."),
+    address: str | None = typer.Option(None, "--address", help="Ray: a running cluster's address (default: local)."),
+    input_file: Path | None = typer.Option(
+        None, "--input", help="Judge traces from this JSONL or Parquet file instead of the store (needs --output)."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", help="With --input: a folder for the verdicts' Parquet files."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Judge every trace of an experiment and log the verdicts. Interrupt and re-run freely: finished
-    verdicts are kept and not redone."""
+    verdicts are kept and not redone. With --input/--output, traces come from a file and verdicts go to
+    Parquet files, never through the store."""
+    if engine not in ("threads", "ray"):
+        raise typer.BadParameter(f"--engine must be threads or ray, not {engine!r}")
+    if (input_file is None) == (experiment is None):
+        raise typer.BadParameter("give --experiment, or --input FILE with --output FOLDER")
+    if input_file is not None and output is None:
+        raise typer.BadParameter("--input needs --output FOLDER for the verdicts")
     judges = [resolve_judge(j) for j in judge]
     for j in judges:
         if model:
             j.model = model
-    result = evaluate(experiment, judges, concurrency=concurrency, show_progress=not as_json)
+    if input_file is not None:
+        from accord.evaluation_files import judge_files
+
+        assert output is not None
+        result = judge_files(input_file, judges, output, engine, address, concurrency, show_progress=not as_json)
+    else:
+        assert experiment is not None
+        result = evaluate(
+            experiment, judges, concurrency=concurrency, show_progress=not as_json, engine=engine, address=address
+        )
     summary = result.summary()
     if as_json:
         print_json(summary)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from accord.config import default_model, settings
-from accord.errors import ConfigError, ModelError
+from accord.errors import ConfigError, ModelError, RateLimited
 from accord.llm.cache import ResponseCache
 from accord.llm.internal import own_model_call
 from accord.llm.types import ChatRequest, Completion, Usage
@@ -65,6 +65,42 @@ class UsageTotals:
             self.records.append(usage.to_dict())
 
 
+class RateGate(Protocol):
+    """Where a 429 is told, so that every caller of that endpoint waits, not only the one that got it."""
+
+    def wait(self, endpoint: str) -> None: ...
+    def pause(self, endpoint: str, seconds: float) -> None: ...
+
+
+class LocalRateGate:
+    """The process's gate: a pause per endpoint, honoured by every thread before its next call."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, endpoint: str) -> None:
+        while True:
+            with self._lock:
+                delay = self._until.get(endpoint, 0.0) - time.time()
+            if delay <= 0:
+                return
+            time.sleep(min(delay, 1.0))
+
+    def pause(self, endpoint: str, seconds: float) -> None:
+        with self._lock:
+            self._until[endpoint] = max(self._until.get(endpoint, 0.0), time.time() + seconds)
+
+
+_rate_gate: RateGate = LocalRateGate()
+
+
+def set_rate_gate(gate: RateGate | None) -> None:
+    """Share 429 pauses beyond this process (Ray actors use a gate held by one actor); None: this process's."""
+    global _rate_gate
+    _rate_gate = gate if gate is not None else LocalRateGate()
+
+
 _semaphores: dict[str, tuple[threading.BoundedSemaphore, int]] = {}
 _semaphores_lock = threading.Lock()
 
@@ -109,6 +145,7 @@ class Model:
         limit = int(self.parsed.params.get("max_concurrency") or settings().max_concurrency)
         limit = limit or self.provider.default_concurrency
         endpoint = f"{self.parsed.provider}:{self.parsed.base_url or self.parsed.name}"
+        self.endpoint = endpoint
         self._slots = _semaphore(endpoint, limit, self.uri)
         self.max_concurrency = limit
         self.usage = UsageTotals()
@@ -149,6 +186,7 @@ class Model:
             return hit
         attempt = 0
         while True:
+            _rate_gate.wait(self.endpoint)
             started = time.perf_counter()
             try:
                 with own_model_call():  # never recorded by the application's autologging
@@ -162,6 +200,8 @@ class Model:
                 if not exc.retryable or attempt >= self.retry.max_retries:
                     raise
                 wait = self.retry.delay(attempt, exc.retry_after)
+                if isinstance(exc, RateLimited):
+                    _rate_gate.pause(self.endpoint, wait)  # every caller of this endpoint backs off
                 log.warning("%s; retry %d/%d in %.1fs", exc, attempt + 1, self.retry.max_retries, wait)
                 with self._usage_lock:
                     self.usage.retries += 1

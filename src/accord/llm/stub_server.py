@@ -44,6 +44,7 @@ class StubServer:
         self.retry_after_s = retry_after_s
         self.timeout_sleep_s = timeout_sleep_s
         self.requests: list[dict[str, Any]] = []
+        self.arrivals: list[tuple[float, int | str | None]] = []  # (time.time(), the fault it got) per request
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -93,6 +94,8 @@ class StubServer:
                 with stub._lock:
                     stub.requests.append(request)
                 fault = stub._next_fault()
+                with stub._lock:
+                    stub.arrivals.append((time.time(), fault))
                 if fault == "timeout":
                     time.sleep(stub.timeout_sleep_s)
                     return self._send(200, {"error": "too late"})

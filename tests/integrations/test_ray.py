@@ -1,0 +1,82 @@
+"""Bulk evaluation on a real Ray head started on 127.0.0.1: judges in Ray Data actors, a shared rate limit,
+resumable runs, and files that never enter the store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+import accord
+from accord.cli import app
+from accord.importing import import_traces
+from accord.judges import make_judge
+from accord.llm.stub_server import StubServer
+from accord.store import get_store
+from tests.conftest import trace_row, write_jsonl
+
+
+def _verdicts(name: str = "quality") -> list:  # type: ignore[type-arg]
+    return get_store().search_assessments(name=name, source_type="LLM_JUDGE")
+
+
+def test_ray_engine_judges_every_trace_once_and_a_rerun_skips_them(ray_head: str, tmp_path: Path) -> None:
+    import_traces(write_jsonl(tmp_path / "t.jsonl", [trace_row(i) for i in range(40)]), "bulk")
+    judge = make_judge(
+        "quality", "Is {{ outputs }} good for {{ inputs }}?", model="fake:", feedback_value_type=Literal["yes", "no"]
+    )
+    result = accord.evaluate("bulk", [judge], concurrency=2, engine="ray", address=ray_head, show_progress=False)
+    assert result.summary() == {"new": 40, "reused": 0, "errors": 0}
+    stored = _verdicts()
+    assert len(stored) == 40 and len({v.trace_id for v in stored}) == 40
+    assert all(v.metadata["judge_key"] == judge.key for v in stored)
+    again = accord.evaluate("bulk", [judge], engine="ray", address=ray_head, show_progress=False)
+    assert again.summary() == {"new": 0, "reused": 40, "errors": 0} and len(_verdicts()) == 40
+
+
+def test_a_429_slows_every_actor_not_only_the_one_that_got_it(ray_head: str, tmp_path: Path) -> None:
+    import_traces(write_jsonl(tmp_path / "t.jsonl", [trace_row(i) for i in range(24)]), "limited")
+    with StubServer(latency_s=0.05, faults=[None, None, None, 429], retry_after_s=1.5) as server:
+        judge = make_judge(
+            "quality",
+            "Is {{ outputs }} good?",
+            model=f"openai:/stub?base_url={server.base_url}",
+            feedback_value_type=Literal["yes", "no"],
+        )
+        result = accord.evaluate("limited", [judge], concurrency=2, engine="ray", address=ray_head, show_progress=False)
+        arrivals = list(server.arrivals)
+    assert result.summary() == {"new": 24, "reused": 0, "errors": 0}
+    limited_at = next(t for t, fault in arrivals if fault == 429)
+    during = [t for t, _ in arrivals if limited_at + 0.3 < t < limited_at + 1.3]
+    assert during == []  # no actor sent anything while the pause lasted
+    assert len(arrivals) == 25  # every trace once, plus the one retried after the 429
+
+
+def test_files_that_never_enter_the_store_on_ray_and_on_threads(ray_head: str, tmp_path: Path) -> None:
+    rows = [trace_row(i) for i in range(30)]
+    source = write_jsonl(tmp_path / "traces.jsonl", rows)
+    spec = tmp_path / "judge.yaml"
+    spec.write_text(
+        "name: quality\ninstructions: 'Is {{ outputs }} good?'\nmodel: 'fake:'\nfeedback_value_type: bool\n"
+    )
+    runner = CliRunner()
+    out = tmp_path / "verdicts"
+    base = ["judge", "run", "--judge", str(spec), "--input", str(source), "--output", str(out), "--json"]
+    first = runner.invoke(app, [*base, "--engine", "ray", "--address", ray_head, "-c", "2"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["new"] == 30
+    table = pq.read_table(out).to_pylist()
+    assert sorted(r["trace_id"] for r in table) == sorted(r["trace_id"] for r in rows)
+    assert get_store().list_experiments() == []  # nothing went through the store
+    again = runner.invoke(app, [*base, "--engine", "ray", "--address", ray_head])
+    assert again.exit_code == 0 and json.loads(again.stdout)["new"] == 0
+
+    threads_out = tmp_path / "verdicts-threads"
+    on_threads = runner.invoke(
+        app, ["judge", "run", "--judge", str(spec), "--input", str(source), "--output", str(threads_out), "--json"]
+    )
+    assert on_threads.exit_code == 0 and json.loads(on_threads.stdout)["new"] == 30
+    assert pq.read_table(threads_out).num_rows == 30
