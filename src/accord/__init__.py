@@ -21,6 +21,7 @@ from accord.errors import AccordError
 from accord.evaluation import EvaluationResult, evaluate
 from accord.experiments import get_experiment_by_name, set_experiment
 from accord.importing import import_feedback, import_traces
+from accord.judges.scorers import Scorer, scorer
 from accord.registry import delete_judge, get_judge, list_judge_versions, list_judges
 from accord.tracing import get_current_active_span, get_last_active_trace_id, start_span, trace
 
@@ -46,6 +47,7 @@ __all__ = [
     "Expectation",
     "Experiment",
     "Feedback",
+    "Scorer",
     "Span",
     "SpanType",
     "Trace",
@@ -66,6 +68,7 @@ __all__ = [
     "log_assessments",
     "log_expectation",
     "log_feedback",
+    "scorer",
     "search_traces",
     "set_experiment",
     "start_span",

@@ -32,7 +32,6 @@ from accord.config import default_model
 from accord.entities import (
     AssessmentError,
     AssessmentSource,
-    AssessmentSourceType,
     Experiment,
     Feedback,
     Trace,
@@ -102,7 +101,7 @@ def _pending(judge: Judge, items: list[_Item], reused: list[Feedback]) -> list[_
     """Items without a good verdict from this judge key; errored verdicts are retried and overridden."""
     stored = get_store().search_assessments(
         name=judge.name,
-        source_type=AssessmentSourceType.LLM_JUDGE.value,
+        source_type=judge.source_type.value,
         trace_ids=[i.trace.trace_id for i in items],
         include_invalid=True,
     )
@@ -193,7 +192,9 @@ def _run_one(item: _Item) -> Feedback:
             trace_id=item.trace.trace_id,
             name=item.judge.name,
             source=AssessmentSource(
-                source_type=AssessmentSourceType.LLM_JUDGE, source_id=item.judge.model or default_model()
+                source_type=item.judge.source_type,
+                source_id=item.judge.model
+                or (default_model() if item.judge.source_type == "LLM_JUDGE" else item.judge.name),
             ),
             error=AssessmentError(error_code=type(exc).__name__, error_message=str(exc)),
             metadata={"judge": item.judge.name, "judge_key": item.judge.key},
@@ -214,7 +215,8 @@ def evaluate(
     address: str | None = None,
 ) -> EvaluationResult:
     """Run every judge on every trace (session judges once per session) and log each verdict as
-    LLM_JUDGE feedback. Ctrl-C stops early; every verdict finished by then is stored.
+    LLM_JUDGE feedback (CODE feedback for code-based scorers). Ctrl-C stops early; every verdict
+    finished by then is stored.
 
     `engine="ray"` runs the judges in Ray Data actors instead of this process's threads (`address`: a
     running cluster's, default a local one); `concurrency` is then the number of actors."""

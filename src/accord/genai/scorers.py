@@ -1,4 +1,5 @@
-"""`mlflow.genai.scorers` in accord: the built-in judges (re-exported from `accord.judges`)."""
+"""`mlflow.genai.scorers` in accord: the built-in judges, the `scorer` decorator and the built-in code-based
+scorers (re-exported from `accord.judges`)."""
 
 from accord.judges import (
     Completeness,
@@ -15,8 +16,28 @@ from accord.judges import (
     Safety,
     UserFrustration,
 )
+from accord.judges.scorers import (
+    Contains,
+    ExactMatch,
+    LatencyBudget,
+    LengthBounds,
+    RegexMatch,
+    Scorer,
+    TokenBudget,
+    ValidJson,
+    scorer,
+)
 
 __all__ = [
+    "Contains",
+    "ExactMatch",
+    "LatencyBudget",
+    "LengthBounds",
+    "RegexMatch",
+    "Scorer",
+    "TokenBudget",
+    "ValidJson",
+    "scorer",
     "Completeness",
     "ConversationCompleteness",
     "Correctness",

@@ -81,6 +81,7 @@ class Judge:
     """A judge made from instructions (see `make_judge`); built-in judges are subclasses with fixed ones."""
 
     kind: ClassVar[str] = "instructions"
+    source_type: ClassVar[AssessmentSourceType] = AssessmentSourceType.LLM_JUDGE  # code-based scorers: CODE
     allowed_variables: ClassVar[tuple[str, ...]] = PUBLIC_VARIABLES
     result_first: bool = False  # answer order: reason then verdict (see judges.verdicts)
     alignment_report: dict[str, Any] | None = None  # set on a judge returned by `align` (AlignmentResult.to_dict)

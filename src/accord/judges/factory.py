@@ -64,6 +64,10 @@ def judge_from_dict(spec: dict[str, Any]) -> Judge:
             f"({SPEC_VERSION}); upgrade accord to load it"
         )
     kind = spec.get("kind", "instructions")
+    if kind == "scorer":
+        from accord.judges.scorers import scorer_from_dict
+
+        return scorer_from_dict(spec)
     if kind not in ("instructions", "builtin") and (loader := _kind_loader(kind)) is not None:
         return loader(spec)
     common = {"model": spec.get("model"), "inference_params": spec.get("inference_params")}
@@ -88,7 +92,8 @@ def judge_from_dict(spec: dict[str, Any]) -> Judge:
 
 def judge_from_file(path: str | Path) -> Judge:
     """A judge from a YAML or JSON spec: name, instructions, model, feedback_value_type (or a built-in
-    given as `builtin: RelevanceToQuery`)."""
+    given as `builtin: RelevanceToQuery`), or a code-based scorer (`kind: scorer` with
+    `python: package.module:function`, or `builtin: ExactMatch` and `params:`)."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -99,7 +104,7 @@ def judge_from_file(path: str | Path) -> Judge:
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", getattr(exc, "lineno", 0) - 1) + 1
         raise InputFileError(str(path), [(line, "(file)", f"not valid YAML/JSON: {exc}")], 1) from None
-    if isinstance(spec, dict) and "builtin" in spec:
+    if isinstance(spec, dict) and "builtin" in spec and spec.get("kind") != "scorer":
         builtin = spec.pop("builtin")
         spec = {"kind": "builtin", "class": builtin, "params": spec.pop("params", {}), **spec}
     try:
