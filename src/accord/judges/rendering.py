@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +12,20 @@ from accord.entities import Span, Trace
 
 MAX_SECTION_CHARS = 6000
 MAX_SPAN_VALUE_CHARS = 300
+
+# Untrusted content must not be able to close the section it sits in, open a new one, or speak the chat
+# template's own control tokens (which a local model's tokenizer would read as real turns).
+_SECTION_TAG = re.compile(r"<(/\s*)?([A-Za-z_][\w\-]*)(?=[^<>\n]{0,200}>)", re.ASCII)
+_CONTROL_TOKEN = re.compile(r"<\|[^|<>]{0,40}\|>|\[/?INST\]|<</?SYS>>|</?s>")
+
+
+def fence(text: str) -> str:
+    """Content made safe to place inside a tagged section: tag-like `<name ...>` / `</name>` become
+    `‹name ...›`-style look-alikes and chat-template control tokens are broken up; what the text says is kept."""
+    text = _CONTROL_TOKEN.sub(
+        lambda m: m.group(0).replace("<", "‹").replace(">", "›").replace("[", "⟦").replace("]", "⟧"), text
+    )
+    return _SECTION_TAG.sub(lambda m: f"‹{m.group(1) or ''}{m.group(2)}", text)
 
 
 def clip(text: str, limit: int) -> str:

@@ -224,7 +224,7 @@ class MemAlignJudge(Judge):
         found = self.retrieve(given) if prepared is None else prepared
         if not found:
             return case
-        shown = "\n\n".join(f"[Example {i}]\n{e.rendered}" for i, (e, _) in enumerate(found, start=1))
+        shown = "\n\n".join(f"[Example {i}]\n{self.base.fenced(e.rendered)}" for i, (e, _) in enumerate(found, start=1))
         return f"Similar cases already judged by the experts:\n\n{shown}\n\nNow judge this case.\n\n{case}"
 
     def decide(self, value: Any, probabilities: dict[str, float] | None) -> Any:
