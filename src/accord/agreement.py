@@ -81,6 +81,9 @@ def evaluate_agreement(
     agreement, disagreements = judge_agreement(labelled, verdicts, judge.name, order=order)
     agreement.extra["unparseable"] = sum(1 for v in verdicts if v.error is not None)
     agreement.extra["invalid_labels"] = len(invalid)
+    orders = [v.metadata["order_disagreed"] for v in verdicts if v.metadata.get("order_disagreed") is not None]
+    if orders:  # a pairwise judge judged each pair in both orders: how often they disagreed
+        agreement.extra["order_disagreement_rate"] = round(sum(orders) / len(orders), 4)
     return AgreementReport(judge.key, agreement, disagreements, verdicts)
 
 

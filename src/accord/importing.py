@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from accord.entities import (
     AssessmentSource,
@@ -58,6 +58,8 @@ class TraceRecord(BaseModel):
     trace_id: str = Field(min_length=1, max_length=256)
     inputs: Any = None
     outputs: Any = None
+    response_a: Any = None  # the pair form: two responses to the same inputs, for pairwise judges
+    response_b: Any = None
     expectations: dict[str, Any] = Field(default_factory=dict)
     tags: dict[str, Any] = Field(default_factory=dict)
     session_id: str | None = None
@@ -66,6 +68,17 @@ class TraceRecord(BaseModel):
     execution_time_ms: int | None = None
     status: Literal["OK", "ERROR", "IN_PROGRESS"] = "OK"
     assessments: list[AssessmentRecord] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _pair(self) -> TraceRecord:
+        if self.response_a is None and self.response_b is None:
+            return self
+        if self.response_a is None or self.response_b is None:
+            raise ValueError("a pair needs both response_a and response_b")
+        if self.outputs is not None:
+            raise ValueError("give outputs, or the pair response_a and response_b, not both")
+        self.outputs = {"response_a": self.response_a, "response_b": self.response_b}
+        return self
 
     @field_validator("tags")
     @classmethod

@@ -48,6 +48,11 @@ def show_agreement(title: str, agreement: Agreement) -> None:
         f"kappa={agreement.kappa_text(3)} (95% CI in brackets)"
         + (f"  unparseable={agreement.extra['unparseable']}" if agreement.extra.get("unparseable") else "")
         + (
+            f"  orders disagreed on {agreement.extra['order_disagreement_rate']:.0%} of pairs"
+            if "order_disagreement_rate" in agreement.extra
+            else ""
+        )
+        + (
             f"  labels left out (not a verdict of this judge)={agreement.extra['invalid_labels']}"
             if agreement.extra.get("invalid_labels")
             else ""

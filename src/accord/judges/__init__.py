@@ -18,6 +18,7 @@ from accord.judges.builtin import (
     UserFrustration,
 )
 from accord.judges.factory import builtin_judge, judge_from_dict, judge_from_file, make_judge
+from accord.judges.pairwise import PairwiseJudge, PairwisePreference, make_pairwise_judge
 from accord.judges.value_types import ValueType
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "Guidelines",
     "Judge",
     "JudgeInput",
+    "PairwiseJudge",
+    "PairwisePreference",
     "RelevanceToQuery",
     "RetrievalGroundedness",
     "RetrievalRelevance",
@@ -42,4 +45,5 @@ __all__ = [
     "judge_from_dict",
     "judge_from_file",
     "make_judge",
+    "make_pairwise_judge",
 ]

@@ -12,6 +12,7 @@ import yaml
 from accord.errors import AccordError, InputFileError
 from accord.judges.base import SPEC_VERSION, Judge
 from accord.judges.builtin import BUILTIN_BY_NAME, BUILTIN_JUDGES
+from accord.judges.pairwise import PairwiseJudge, PairwisePreference
 from accord.judges.value_types import ValueType
 
 
@@ -68,6 +69,8 @@ def judge_from_dict(spec: dict[str, Any]) -> Judge:
         from accord.judges.scorers import scorer_from_dict
 
         return scorer_from_dict(spec)
+    if kind == "pairwise":
+        return (PairwisePreference if spec.get("class") == "PairwisePreference" else PairwiseJudge).from_dict(spec)
     if kind not in ("instructions", "builtin") and (loader := _kind_loader(kind)) is not None:
         return loader(spec)
     common = {"model": spec.get("model"), "inference_params": spec.get("inference_params")}
@@ -115,6 +118,8 @@ def judge_from_file(path: str | Path) -> Judge:
 
 def builtin_judge(name: str, **kwargs: Any) -> Judge:
     """A built-in judge by class name (`RelevanceToQuery`) or default name (`relevance_to_query`)."""
+    if name in ("PairwisePreference", "pairwise_preference"):
+        return PairwisePreference(**kwargs)
     cls = BUILTIN_JUDGES.get(name) or BUILTIN_BY_NAME.get(name)
     if cls is None:
         raise KeyError(name)

@@ -19,6 +19,7 @@ from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceT
 from accord.errors import AccordError
 from accord.judges.base import SPEC_VERSION, Judge, JudgeInput
 from accord.judges.factory import judge_from_dict, register_judge_kind
+from accord.judges.pairwise import PairwiseJudge, judge_both_orders
 from accord.judges.rendering import clip, render_value
 from accord.llm import get_model
 
@@ -246,6 +247,11 @@ class MemAlignJudge(Judge):
             if self.version:
                 feedback.metadata["judge_version"] = self.version
             return feedback
+        if isinstance(self.base, PairwiseJudge) and self.base.order_control:
+            return judge_both_orders(self._judge_one_order, given)  # the aligned judge is order-controlled too
+        return self._judge_one_order(given)
+
+    def _judge_one_order(self, given: JudgeInput) -> Feedback:
         if self.mode == "fitted":
             return self._judge_fitted(given)
         return super().judge(given)
