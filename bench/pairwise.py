@@ -1,0 +1,162 @@
+"""Pairwise benchmark: LLMBar natural (100 pairs, a human preference between two responses each), the
+built-in PairwisePreference on the embedded model, without and with order control, and after alignment.
+
+    python bench/pairwise.py                 # all 100 pairs in both orders, then align on 60, test on 40
+
+"Without order control" is the A/B order alone (what a judge that sees each pair once says); with order
+control each pair is judged in both orders and orders that disagree give a tie (counted as wrong). The
+aligned judge is MemAlign's choice, aligned on a stratified 60 pairs and measured on the other 40, order-
+controlled like its base. Results: bench/results/pairwise_llmbar.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from _common import RESULTS, isolated_home
+
+isolated_home(keep_cache=False)
+os.environ["ACCORD_NO_CACHE"] = "1"
+
+import accord  # noqa: E402
+from accord.judges import PairwisePreference  # noqa: E402
+from accord.metrics import agreement, human_label  # noqa: E402
+from accord.store import get_store  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "llmbar_natural.jsonl"
+NAME = "pairwise_preference"
+
+
+def pair_rows() -> list[dict[str, Any]]:
+    """LLMBar rows in accord's pair form: response_1/2 as response_a/b, better_response 1/2 as A/B."""
+    rows = []
+    for line in DATA.read_text().splitlines():
+        row = json.loads(line)
+        label = row["assessments"][0]["value"]
+        rows.append(
+            {
+                "trace_id": row["trace_id"],
+                "inputs": row["inputs"],
+                "response_a": row["outputs"]["response_1"],
+                "response_b": row["outputs"]["response_2"],
+                "assessments": [
+                    {
+                        "name": NAME,
+                        "value": {"1": "A", "2": "B"}[str(label)],
+                        "source": {"type": "HUMAN", "id": "llmbar"},
+                    }
+                ],
+            }
+        )
+    return rows
+
+
+def figures(human: list[str], given: list[str]) -> dict[str, Any]:
+    found = agreement(human, given)
+    return {
+        "n": found.n,
+        "accuracy": round(found.accuracy, 4),
+        "kappa": round(found.cohen_kappa, 4) if found.kappa_defined else None,
+        "kappa_ci": [round(x, 4) for x in found.kappa_ci] if found.kappa_defined else None,
+        "verdicts": dict(Counter(given)),
+    }
+
+
+def by_order(report: Any, traces: list[Any]) -> dict[str, Any]:
+    human = {t.trace_id: human_label(t, NAME) for t in traces}
+    verdicts = [v for v in report.verdicts if v.error is None and v.metadata.get("orders")]
+    ab = [v for v in verdicts if "ab" in v.metadata["orders"]]
+    ba = [v for v in verdicts if "ba" in v.metadata["orders"]]
+    both = [v for v in verdicts if len(v.metadata["orders"]) == 2]
+    return {
+        "without_order_control_ab": figures([human[v.trace_id] for v in ab], [v.metadata["orders"]["ab"] for v in ab]),
+        "without_order_control_ba": figures([human[v.trace_id] for v in ba], [v.metadata["orders"]["ba"] for v in ba]),
+        "with_order_control": figures([human[v.trace_id] for v in verdicts], [v.value for v in verdicts]),
+        "order_disagreement_rate": round(sum(v.metadata["order_disagreed"] for v in both) / max(1, len(both)), 4),
+        "first_position_rate_ab": round(sum(v.metadata["orders"]["ab"] == "A" for v in ab) / max(1, len(ab)), 4),
+        "errors": sum(v.error is not None for v in report.verdicts),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="local:/qwen2.5-coder-1.5b")
+    parser.add_argument("--train", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rows = pair_rows()
+    path = Path(os.environ["ACCORD_HOME"]) / "llmbar.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    accord.import_traces(path, "llmbar")
+    store = get_store()
+    traces = store.get_traces(
+        store.search_trace_ids([store.resolve_experiment("llmbar").experiment_id], newest_first=False)
+    )
+    judge = PairwisePreference(model=args.model)
+    out: dict[str, Any] = {
+        "benchmark": "pairwise_llmbar",
+        "date": time.strftime("%Y-%m-%d"),
+        "model": args.model,
+        "pairs": len(traces),
+        "human": dict(Counter(human_label(t, NAME) for t in traces)),
+    }
+    started = time.perf_counter()
+    base = accord.evaluate_agreement(judge, traces, concurrency=1, log_verdicts=True, show_progress=True)
+    out["base_all"] = {
+        **by_order(base, traces),
+        "seconds_per_pair": round((time.perf_counter() - started) / len(traces), 2),
+    }
+    save(out)
+
+    rng = random.Random(args.seed)
+    by_label: dict[str, list[Any]] = {}
+    for trace in traces:
+        by_label.setdefault(str(human_label(trace, NAME)), []).append(trace)
+    train: list[Any] = []
+    for members in by_label.values():
+        rng.shuffle(members)
+        train += members[: round(args.train * len(members) / len(traces))]
+    train_ids = {t.trace_id for t in train}
+    test = [t for t in traces if t.trace_id not in train_ids]
+    test_ids = {t.trace_id for t in test}
+    base_test = [v for v in base.verdicts if v.trace_id in test_ids]
+    human = {t.trace_id: human_label(t, NAME) for t in test}
+    out["split"] = {"train": len(train), "test": len(test)}
+    out["base_test"] = {
+        "without_order_control_ab": figures(
+            [human[v.trace_id] for v in base_test if v.error is None],
+            [v.metadata["orders"]["ab"] for v in base_test if v.error is None],
+        ),
+        "with_order_control": figures(
+            [human[v.trace_id] for v in base_test if v.error is None], [v.value for v in base_test if v.error is None]
+        ),
+    }
+    started = time.perf_counter()
+    aligned = judge.align(train)
+    out["align_seconds"] = round(time.perf_counter() - started, 1)
+    out["chosen"] = (getattr(aligned, "selection", None) or {}).get("chosen")
+    out["selection"] = getattr(aligned, "selection", None)
+    started = time.perf_counter()
+    after = accord.evaluate_agreement(aligned, test, concurrency=1, log_verdicts=False, show_progress=True)
+    out["aligned_test"] = {
+        **by_order(after, test),
+        "seconds_per_pair": round((time.perf_counter() - started) / len(test), 2),
+    }
+    save(out)
+
+
+def save(out: dict[str, Any]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "pairwise_llmbar.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
+    print(json.dumps({k: v for k, v in out.items() if k != "selection"}, indent=2, default=str), flush=True)
+
+
+if __name__ == "__main__":
+    main()
