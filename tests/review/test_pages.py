@@ -407,3 +407,16 @@ def test_without_any_feedback_yet_the_page_asks_for_a_name_first(serve_review, s
         assert saved.status_code == 200, saved.text
     labels = api.get_trace("t001").search_assessments(name="tone", source_type="HUMAN")
     assert [(f.value, f.source.source_id) for f in labels] == [("friendly", "kim")]
+
+
+def test_the_alignment_view_charts_what_accord_monitor_measured(serve_review, populated: Populated) -> None:
+    from accord.monitoring import Alert, Monitor
+
+    monitor = Monitor(populated.experiment, populated.judge, alerts=[Alert.parse("no_rate>0.2")], emit=lambda _: None)
+    monitor.cycle()
+    monitor.cycle()
+    server = start(serve_review, populated)
+    with server.client() as client:
+        html = client.get("/alignment?judge=policy").text
+    assert 'id="monitor"' in html and '<polyline class="series s0"' in html
+    assert "Alerts firing: no_rate&gt;0.2" in html  # escaped, like all content on the page

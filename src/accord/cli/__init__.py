@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from accord.cli import alignment, cache, demo, doctor, feedback, interop, judges, review, traces
+from accord.cli import alignment, cache, demo, doctor, feedback, interop, judges, monitor, review, traces
 from accord.cli.common import fail
 from accord.config import configure, reload_settings
 from accord.errors import ConfigError
@@ -32,6 +32,7 @@ app.command("review")(review.review_command)
 app.command("report")(review.report_command)
 app.command("export-mlflow")(interop.export_mlflow_command)
 app.command("serve-otlp")(interop.serve_otlp_command)
+app.command("monitor")(monitor.monitor_command)
 
 
 @app.callback()

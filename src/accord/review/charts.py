@@ -5,6 +5,7 @@ Every piece of text is escaped here, because labels (category names, judge names
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from html import escape
 from typing import Any
@@ -107,3 +108,63 @@ def confusion_table(labels: Sequence[Any], confusion: Sequence[Sequence[int]]) -
         )
         rows.append(f"<tr><th>human {escape(str(label))}</th>{cells}</tr>")
     return Markup(f'<table class="confusion"><tr><th></th>{head}</tr>{"".join(rows)}</table>')
+
+
+_SERIES_CLASSES = ("s0", "s1", "s2", "s3", "s4")
+
+
+def monitor_chart(points: Sequence[dict[str, Any]]) -> Markup:
+    """`accord monitor`'s figures over time: kappa (where human feedback arrived), error rate and verdict
+    rates, each a line on a 0 to 1 scale (a kappa below 0 is drawn at 0, its value in the point's title)."""
+    if len(points) < 2:
+        return Markup('<p class="muted">Run <code>accord monitor</code> for at least two cycles to see a chart.</p>')
+    names: list[str] = []
+    for point in points:
+        for key, value in point["figures"].items():
+            wanted = key in ("kappa", "errors") or key.endswith("_rate")
+            if wanted and isinstance(value, (int, float)) and key not in names:
+                names.append(key)
+    names = sorted(names, key=lambda n: (n != "kappa", n != "errors", n))[: len(_SERIES_CLASSES)]
+    left, top, width, height = 50, 16, _WIDTH - 160, 180
+    first, last = points[0]["time_ms"], points[-1]["time_ms"]
+    span = max(1, last - first)
+
+    def at(time_ms: int, value: float) -> tuple[float, float]:
+        return left + (time_ms - first) / span * width, top + (1 - max(0.0, min(1.0, value))) * height
+
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {_WIDTH} {height + 50}" width="{_WIDTH}" height="{height + 50}" '
+        'xmlns="http://www.w3.org/2000/svg"><title>Monitored figures over time</title>'
+    ]
+    for tick in (0.0, 0.5, 1.0):
+        _, y = at(first, tick)
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + width}" y2="{y:.1f}" class="grid"/>')
+        parts.append(_text(left - 6, y + 4, f"{tick:g}", "end", "axis"))
+    for cls, name in zip(_SERIES_CLASSES, names, strict=False):
+        found = [
+            (p["time_ms"], float(p["figures"][name]))
+            for p in points
+            if isinstance(p["figures"].get(name), (int, float))
+        ]
+        coords = [at(t, v) for t, v in found]
+        parts.append(
+            f'<polyline class="series {cls}" points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords) + '"/>'
+        )
+        for (x, y), (_, value) in zip(coords, found, strict=True):
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" class="series-dot {cls}">'
+                f"<title>{escape(name)} {value:g}</title></circle>"
+            )
+        ly = top + 14 + 16 * names.index(name)
+        parts.append(
+            f'<line x1="{left + width + 12}" y1="{ly - 4}" x2="{left + width + 30}" '
+            f'y2="{ly - 4}" class="series {cls}"/>'
+        )
+        parts.append(_text(left + width + 36, ly, name, cls="label"))
+    for stamp, anchor in ((first, "start"), (last, "end")):
+        x, _ = at(stamp, 0)
+        parts.append(
+            _text(x, top + height + 18, time.strftime("%Y-%m-%d %H:%M", time.gmtime(stamp / 1000)), anchor, "axis")
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -55,6 +55,7 @@ class Dashboard:
     guidelines: list[str]
     guidelines_version: str | None
     decision: dict[str, Any] | None = None  # the newest aligned version's candidates, choice and check weights
+    monitor: list[dict[str, Any]] = field(default_factory=list)  # `accord monitor`'s points for this judge name
 
     @property
     def scored(self) -> list[VersionAgreement]:
@@ -173,7 +174,13 @@ def build_dashboard(experiment_id: str, experiment_name: str, judge: Judge) -> D
         reviewers = reviewer_agreement(traces, name)
     except AccordError:
         reviewers = {"items_with_several_reviewers": 0, "reviewers": [], "disagreements": []}
-    return Dashboard(experiment_name, name, len(traces), versions, reviewers, guidelines, guidelines_version, decision)
+    names = {judge.registered_name or name, name}
+    monitor = [
+        p for p in get_store().monitor_points(experiment_id) if p["judge_key"].split("@")[0].split("#")[0] in names
+    ]
+    return Dashboard(
+        experiment_name, name, len(traces), versions, reviewers, guidelines, guidelines_version, decision, monitor
+    )
 
 
 def _decision_view(spec: dict[str, Any]) -> dict[str, Any] | None:

@@ -99,3 +99,17 @@ claims = Table(
     Column("expires_ms", BigInteger, nullable=False),
     Index("ix_claims_owner", "owner"),
 )
+
+# The rolling figures `accord monitor` computes each cycle, for the review page's chart and for restarts.
+monitor_points = Table(
+    "monitor_points",
+    metadata,
+    Column("point_id", Integer, primary_key=True, autoincrement=True),
+    Column("monitor_key", String(600), nullable=False),
+    Column("experiment_id", String(64), nullable=False),
+    Column("judge_key", String(512), nullable=False),
+    Column("time_ms", BigInteger, nullable=False),
+    Column("figures", JSON, nullable=False),
+    Index("ix_monitor_points_key_time", "monitor_key", "time_ms"),
+    Index("ix_monitor_points_experiment_judge", "experiment_id", "judge_key"),
+)

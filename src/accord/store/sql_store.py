@@ -18,6 +18,7 @@ from accord.store import schema as t
 from accord.store.chunks import chunks
 from accord.store.claims import ClaimQueries
 from accord.store.engine import get_engine
+from accord.store.monitor_queries import MonitorQueries
 from accord.store.review_queries import ReviewQueries
 from accord.store.rows import assessment_to_row, row_to_assessment, row_to_trace, trace_to_row
 
@@ -39,7 +40,7 @@ class JudgeRow:
     damaged: str | None = None
 
 
-class SqlStore(ClaimQueries, ReviewQueries):
+class SqlStore(ClaimQueries, ReviewQueries, MonitorQueries):
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.engine = get_engine(uri)

@@ -1,0 +1,207 @@
+"""Production monitoring: `accord monitor` judges new traces at a sampling rate, keeps rolling figures and
+raises alerts when a figure crosses a threshold.
+
+- Sampling is a pure function of the judge version and the trace id, so a restart picks the same traces:
+  those already judged are skipped and none is missed (nothing judged twice, nothing skipped).
+- Each cycle's figures (verdict rates, error rate, and agreement with human feedback that arrived later on
+  judged traces) are stored, for the review page's chart and so that a restart knows which alerts fire.
+- An alert (`kappa<0.4`, `no_rate>0.3`, `errors>0.05`) is written as one line when it starts firing and
+  when it clears, and POSTed as JSON to a webhook when one is given; a webhook that fails is reported and
+  tried again at the next change, never a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import operator
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from accord.entities import now_ms
+from accord.errors import ConfigError
+from accord.evaluation import evaluate
+from accord.judges import Judge
+from accord.metrics import agreement, human_label
+from accord.store import get_store
+
+log = logging.getLogger("accord.monitor")
+
+_ALERT = re.compile(r"^\s*([A-Za-z_][\w\-]*)\s*(<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$")
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+}
+MIN_LABELLED = 5  # agreement figures need at least this many human-labelled judged traces
+
+
+@dataclass(frozen=True)
+class Alert:
+    metric: str
+    op: str
+    threshold: float
+
+    @classmethod
+    def parse(cls, text: str) -> Alert:
+        match = _ALERT.match(text)
+        if not match:
+            raise ConfigError(
+                f"cannot read the alert {text!r}: write METRIC<VALUE or METRIC>VALUE, e.g. 'kappa<0.4', "
+                "'no_rate>0.3', 'errors>0.05'"
+            )
+        return cls(match.group(1), match.group(2), float(match.group(3)))
+
+    def __str__(self) -> str:
+        return f"{self.metric}{self.op}{self.threshold:g}"
+
+    def firing(self, figures: dict[str, Any]) -> bool | None:
+        """Whether the figure crosses the threshold; None while the figure is not known yet."""
+        value = figures.get(self.metric)
+        if not isinstance(value, (int, float)):
+            return None
+        return _OPS[self.op](float(value), self.threshold)
+
+
+def _spelled(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def sampled(judge_key: str, trace_id: str, rate: float) -> bool:
+    """The same answer for the same judge version and trace, in every process and after every restart."""
+    if rate >= 1:
+        return True
+    digest = hashlib.sha256(f"{judge_key}\x1f{trace_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < rate
+
+
+def rolling_figures(judge: Judge, traces: Sequence[Any]) -> dict[str, Any]:
+    """Figures over judged traces: verdict rates (`<value>_rate`), error rate, and agreement with HUMAN
+    feedback named like the judge, where enough of those traces have it."""
+    figures: dict[str, Any] = {"n": 0, "errors": None}
+    verdicts = []
+    for trace in traces:
+        mine = [
+            v
+            for v in trace.search_assessments(name=judge.name, type="feedback", source_type=judge.source_type, all=True)
+            if v.metadata.get("judge_key") == judge.key
+        ]
+        if mine:
+            verdicts.append((trace, mine[-1]))
+    figures["n"] = len(verdicts)
+    if not verdicts:
+        return figures
+    good = [(t, v) for t, v in verdicts if v.error is None]
+    figures["errors"] = round(1 - len(good) / len(verdicts), 4)
+    counts = Counter(_spelled(v.value).lower() for _, v in good)
+    for value, count in counts.items():
+        figures[f"{re.sub(r'[^a-z0-9]+', '_', value)}_rate"] = round(count / len(verdicts), 4)
+    labelled = [(human_label(t, judge.name), v.value) for t, v in good if human_label(t, judge.name) is not None]
+    figures["labelled"] = len(labelled)
+    if len(labelled) >= MIN_LABELLED:
+        found = agreement([_spelled(h) for h, _ in labelled], [_spelled(j) for _, j in labelled], n_boot=200)
+        figures["accuracy"] = round(found.accuracy, 4)
+        if found.kappa_defined:
+            figures["kappa"] = round(found.cohen_kappa, 4)
+    return figures
+
+
+@dataclass
+class Monitor:
+    experiment: str
+    judge: Judge
+    sample: float = 1.0
+    alerts: Sequence[Alert] = ()
+    webhook: str | None = None
+    window: int = 200
+    concurrency: int = 4
+    emit: Callable[[str], None] = print
+    firing: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.sample <= 1:
+            raise ConfigError(f"--sample must be above 0 and at most 1, not {self.sample}")
+        store = get_store()
+        self.experiment_id = store.resolve_experiment(self.experiment).experiment_id
+        self.key = f"{self.experiment_id}|{self.judge.key}|{self.sample:g}"
+        last = store.monitor_points(self.experiment_id, monitor_key=self.key, limit=1)
+        if last:  # a restart: the alerts that were firing stay firing (no second alert for the same crossing)
+            self.firing = set(last[-1]["figures"].get("alerts_firing", []))
+
+    def cycle(self) -> dict[str, Any]:
+        """Judge the sampled traces not judged yet, store the figures over the newest `window` of them, and
+        return the figures (with the alerts that started or stopped firing)."""
+        store = get_store()
+        ids = store.search_trace_ids([self.experiment_id], newest_first=False)
+        chosen = [i for i in ids if sampled(self.judge.key, i, self.sample)]
+        judged = store.judged_trace_ids(
+            self.experiment_id, self.judge.name, self.judge.key, self.judge.source_type.value
+        )
+        todo = [i for i in chosen if i not in judged]
+        result = evaluate(store.get_traces(todo), [self.judge], self.concurrency, show_progress=False) if todo else None
+        recent = store.get_traces(chosen[-self.window :])
+        figures = rolling_figures(self.judge, recent)
+        figures.update({"new": len(result.verdicts) if result else 0, "sampled_total": len(chosen)})
+        started, stopped = [], []
+        for alert in self.alerts:
+            state = alert.firing(figures)
+            if state and str(alert) not in self.firing:
+                started.append(alert)
+                self.firing.add(str(alert))
+            elif state is False and str(alert) in self.firing:
+                stopped.append(alert)
+                self.firing.discard(str(alert))
+        figures["alerts_firing"] = sorted(self.firing)
+        stamp = now_ms()
+        store.add_monitor_point(self.key, self.experiment_id, self.judge.key, stamp, figures)
+        for alert in started:
+            self._alert(alert, figures, "firing", stamp)
+        for alert in stopped:
+            self._alert(alert, figures, "resolved", stamp)
+        return figures
+
+    def _alert(self, alert: Alert, figures: dict[str, Any], state: str, stamp: int) -> None:
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp / 1000))
+        value = figures.get(alert.metric)
+        self.emit(
+            f"ALERT {state.upper()} {alert}: {alert.metric}={value} over {figures['n']} judged traces "
+            f"(judge {self.judge.key}, experiment {self.experiment}, {when})"
+        )
+        if not self.webhook:
+            return
+        import httpx
+
+        payload = {
+            "alert": str(alert),
+            "state": state,
+            "metric": alert.metric,
+            "value": value,
+            "threshold": alert.threshold,
+            "judge": self.judge.key,
+            "experiment": self.experiment,
+            "time": when,
+            "figures": figures,
+        }
+        try:
+            httpx.post(self.webhook, json=payload, timeout=10).raise_for_status()
+        except httpx.HTTPError as exc:
+            host = httpx.URL(self.webhook).host  # never the whole URL: it may carry a secret
+            self.emit(f"webhook to {host} failed: {exc.__class__.__name__}; the alert line above stands")
+
+    def run(self, interval: float = 60.0, cycles: int | None = None) -> None:
+        """Cycle every `interval` seconds until stopped (Ctrl-C), or `cycles` times."""
+        done = 0
+        while cycles is None or done < cycles:
+            figures = self.cycle()
+            done += 1
+            shown = ", ".join(f"{k}={v}" for k, v in figures.items() if k not in ("alerts_firing",))
+            log.info("monitor %s: %s", self.judge.key, shown)
+            self.emit(f"{time.strftime('%H:%M:%S')} {self.judge.key}: {shown}")
+            if cycles is None or done < cycles:
+                time.sleep(interval)
