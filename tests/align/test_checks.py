@@ -352,3 +352,40 @@ def test_distillation_counts_every_batch_from_many_threads() -> None:
     for thread in threads:
         thread.join()
     assert stats.proposed == 16000 and len(stats.dropped) == 16000
+
+
+def test_with_many_traces_a_check_that_separates_nothing_is_screened_out_early(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from accord.align.memalign import fitting
+
+    def reply(request: ChatRequest) -> Any:
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            wanted = "no" if "verdict 'no'" in request.messages[0]["content"] else "yes"
+            return {"condition": RULES[wanted]}
+        promised = any(p in _case(request) for p in PROMISES)
+        p_yes = (0.9 if promised else 0.1) if "promises" in _question(request) else 0.7  # the rest: no signal
+        return Completion(text='{"result": "yes"}', choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
+
+    script = fake.script("checks", reply)
+    monkeypatch.setattr(fitting, "SCREEN_TRACES", 8)
+    aligned = _judge().align(labelled_traces(40), _optimizer())
+    asked = [_question(r) for r in script.requests if "Question:" in r.messages[-1]["content"]]
+    assert sum("returns form" in q for q in asked) == 8  # the screening traces only
+    assert sum("promises" in q for q in asked) == 40  # a separating check is asked of every trace
+    screened = next(c for c in aligned.selection["checks"] if "returns form" in c["question"])
+    assert not screened["kept"] and "8 screening traces" in screened["why"]
+
+
+def test_traces_that_share_inputs_never_straddle_a_fold() -> None:
+    import numpy as np
+
+    from accord.align.checks.decision import fold_splits
+
+    y = np.array([0, 1] * 20)
+    groups = np.repeat(np.arange(10), 4)  # four outputs for each of ten source documents
+    splits = fold_splits(y, groups, 5, seed=0)
+    assert len(splits) == 5
+    for train, test in splits:
+        assert not set(groups[train]) & set(groups[test])
+    assert len(fold_splits(y, np.arange(40), 5, seed=0)) == 5  # distinct inputs: plain stratified folds

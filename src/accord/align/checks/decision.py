@@ -33,10 +33,42 @@ class CaseFeatures:
     judge: np.ndarray  # n x K: the judge's own probability of each verdict
     checks: np.ndarray  # n x m: P(yes) of each check
     vectors: np.ndarray  # n x d: embeddings of what the memory embeds
+    groups: np.ndarray | None = None  # n: cases with the same inputs share a group (never split across folds)
 
     def rows(self, index: Sequence[int] | np.ndarray) -> CaseFeatures:
         index = np.asarray(index, dtype=int)
-        return CaseFeatures(self.judge[index], self.checks[index], self.vectors[index])
+        groups = None if self.groups is None else self.groups[index]
+        return CaseFeatures(self.judge[index], self.checks[index], self.vectors[index], groups)
+
+
+def grouped(groups: np.ndarray | None) -> bool:
+    """Whether some cases share inputs (several outputs for one source document, say)."""
+    return groups is not None and len(set(groups.tolist())) < len(groups)
+
+
+def fold_splits(
+    y: np.ndarray, groups: np.ndarray | None, folds: int, seed: int, regression: bool = False
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) index pairs: stratified by verdict, and by group when cases share inputs, so that no
+    fold is tested on inputs it was trained on (the memory would otherwise recognise the document)."""
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+
+    x = np.zeros(len(y))
+    if grouped(groups):
+        assert groups is not None
+        folds = min(folds, len(set(groups.tolist())))
+        if folds < 2:
+            return []
+        splitter: Any = (
+            GroupKFold(folds) if regression else StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+        )
+        return list(splitter.split(x, y, groups))
+    splitter = (
+        KFold(folds, shuffle=True, random_state=seed)
+        if regression
+        else StratifiedKFold(folds, shuffle=True, random_state=seed)
+    )
+    return list(splitter.split(x, y))
 
 
 @dataclass
@@ -292,26 +324,28 @@ def fit_decision(
     if use_memory:
         decision.memory = LinearModel.fit(features.vectors, target, regression, C_MEMORY)
         if use_checks:  # stacked: the training rows see the memory's out-of-fold prediction, not its own fit
-            memory_columns = _out_of_fold_memory(decision, features.vectors, target, regression)
+            memory_columns = _out_of_fold_memory(decision, features.vectors, target, regression, features.groups)
     decision.linear = LinearModel.fit(decision.matrix(features, memory_columns), target, regression, C_DECISION)
     return decision
 
 
 def _out_of_fold_memory(
-    decision: FittedDecision, vectors: np.ndarray, target: np.ndarray, regression: bool
+    decision: FittedDecision,
+    vectors: np.ndarray,
+    target: np.ndarray,
+    regression: bool,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
-    from sklearn.model_selection import KFold, StratifiedKFold
-
     folds = min(5, len(target)) if regression else min(5, int(np.bincount(target.astype(int)).min()))
-    if folds < 2:
-        return decision._memory_columns(vectors)
-    split = (
-        KFold(folds, shuffle=True, random_state=0)
-        if regression
-        else StratifiedKFold(folds, shuffle=True, random_state=0)
+    splits = (
+        fold_splits(target.astype(int) if not regression else target, groups, folds, 0, regression)
+        if folds >= 2
+        else []
     )
+    if not splits:
+        return decision._memory_columns(vectors)
     columns = decision._memory_columns(vectors).copy()
-    for train, test in split.split(vectors, target):
+    for train, test in splits:
         inner = FittedDecision(decision.candidate, decision.classes, regression, False, [])
         inner.memory = LinearModel.fit(vectors[train], target[train], regression, C_MEMORY)
         columns[test] = inner._memory_columns(vectors[test])

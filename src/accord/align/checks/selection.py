@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from accord.align.checks.decision import MIN_PER_VERDICT, CaseFeatures, fit_decision
+from accord.align.checks.decision import MIN_PER_VERDICT, CaseFeatures, fit_decision, fold_splits, grouped
 from accord.metrics import agreement
 
 log = logging.getLogger("accord.align")
@@ -78,9 +78,8 @@ def cross_validate(
     repeats: int = 5,
     seed: int = 0,
 ) -> list[CandidateScore]:
-    """Each candidate's repeated stratified k-fold kappa on the training rows (weighted kappa for scales)."""
-    from sklearn.model_selection import RepeatedStratifiedKFold
-
+    """Each candidate's repeated stratified k-fold kappa on the training rows (weighted kappa for scales);
+    cases that share inputs stay in one fold, so a candidate is never scored on inputs it was fitted on."""
     counts = np.bincount(y, minlength=len(classes))
     folds = int(min(folds, counts[counts > 0].min())) if len(counts[counts > 0]) > 1 else 0
     has_judge = not np.isnan(features.judge).all()
@@ -97,16 +96,15 @@ def cross_validate(
         if why:
             scores.append(CandidateScore(name, None, None, None, why))
             continue
-        splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
         per_repeat: list[np.ndarray] = []
-        predictions = np.zeros(len(y), dtype=int)
-        for i, (train, test) in enumerate(splitter.split(np.zeros(len(y)), y)):
-            decision = fit_decision(
-                name, features.rows(train), y[train], classes, regression, check_questions, has_judge
-            )
-            predictions[test] = decision.predict(features.rows(test))[0]
-            if (i + 1) % folds == 0:
-                per_repeat.append(predictions.copy())
+        for splits in _repeated_splits(y, features.groups, folds, repeats, seed):
+            predictions = np.zeros(len(y), dtype=int)
+            for train, test in splits:
+                decision = fit_decision(
+                    name, features.rows(train), y[train], classes, regression, check_questions, has_judge
+                )
+                predictions[test] = decision.predict(features.rows(test))[0]
+            per_repeat.append(predictions)
         results = [_score(y, p, classes, ordinal) for p in per_repeat]
         kappa = float(np.mean([k for k, _ in results]))
         accuracy = float(np.mean([a for _, a in results]))
@@ -114,6 +112,21 @@ def cross_validate(
     for score in scores:
         log.info("candidate %s: cv kappa %s %s", score.name, score.kappa, score.note)
     return scores
+
+
+def _repeated_splits(
+    y: np.ndarray, groups: np.ndarray | None, folds: int, repeats: int, seed: int
+) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """The folds of each repeat: grouped when cases share inputs, else scikit-learn's repeated stratified
+    k-fold (whose splits earlier alignments were measured with)."""
+    if grouped(groups):
+        return [fold_splits(y, groups, folds, seed + r) for r in range(repeats)]
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    splits = list(
+        RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed).split(np.zeros(len(y)), y)
+    )
+    return [splits[r * folds : (r + 1) * folds] for r in range(repeats)]
 
 
 def _unavailable(

@@ -1,14 +1,16 @@
 """MemAlign's checks and fitted decision: from the distilled conditions to the judge that cross-validates best.
 
 1. Every distilled condition becomes a yes/no check (the minority verdict's conditions first).
-2. The base judge's model answers every check, and the judge's own task, for every training trace, once.
+2. The base judge's model answers every check, and the judge's own task, for every training trace, once
+   (with 90 or more traces, a check that separates nothing on 30 screening traces is not asked further).
 3. Checks whose answers do not separate the training labels are dropped (logged at DEBUG).
-4. The candidates are cross-validated on those answers (no further model calls) and the best is kept;
-   the base judge's behaviour is kept when nothing beats it.
+4. The candidates are cross-validated on those answers (no further model calls; traces that share inputs
+   stay in one fold) and the best is kept; the base judge's behaviour is kept when nothing beats it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -43,6 +45,8 @@ log = logging.getLogger("accord.align")
 
 DEFAULT_CANDIDATES = ("base", "calibrated", "checks", "memory", "checks+memory")
 MIN_SEPARATION = 0.2  # |2 * AUC - 1| below this: the check's answers do not separate the labels
+SCREEN_TRACES = 30  # with at least three times as many training traces, checks are screened on this many first
+SCREEN_SEPARATION = 0.1  # lenient: a check this poor on the screening traces is not asked of the rest
 
 
 def verdict_classes(judge: MemAlignJudge, values: Sequence[Any]) -> tuple[list[Any], bool] | None:
@@ -83,6 +87,24 @@ def separation(p: np.ndarray, y: np.ndarray, regression: bool) -> float:
     return max(abs(2 * roc_auc_score(y == c, p) - 1) for c in sorted(set(y.tolist())))
 
 
+def _screening_rows(y: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """A stratified sample of training rows, every verdict in proportion."""
+    rng = np.random.default_rng(seed)
+    picked: list[int] = []
+    for value in np.unique(y):
+        members = np.flatnonzero(y == value)
+        rng.shuffle(members)
+        picked += members[: max(2, round(size * len(members) / len(y)))].tolist()
+    return np.array(sorted(picked), dtype=int)
+
+
+def input_groups(labels: Sequence[Label]) -> np.ndarray:
+    """One group per distinct inputs: outputs judged for the same source document stay in one fold."""
+    keys = [json.dumps(label.trace.inputs, sort_keys=True, default=str) for label in labels]
+    index: dict[str, int] = {}
+    return np.array([index.setdefault(k, len(index)) for k in keys], dtype=int)
+
+
 def training_features(
     judge: MemAlignJudge,
     checks: Sequence[Check],
@@ -90,20 +112,47 @@ def training_features(
     classes: list[Any],
     concurrency: int,
     progress: Progress,
-) -> tuple[CaseFeatures, float]:
-    """Every training case asked every check (and the judge's own task) once; the examples' embeddings."""
+    y: np.ndarray | None = None,
+    regression: bool = False,
+) -> tuple[CaseFeatures, float, dict[int, str]]:
+    """Every training case asked the checks (and the judge's own task) once; the examples' embeddings.
+
+    With many checks and traces, every check is first asked on a stratified screening sample; a check that
+    separates the labels there too little to be kept (under SCREEN_SEPARATION) is not asked of the other
+    traces, which is most of the cost of aligning. Returns also why each screened-out check was dropped."""
     base = judge.base
     task = progress.add_task("asking the checks", total=len(labels))
+    answers: list[Any] = [None] * len(labels)
+    asked_checks: list[list[int]] = [list(range(len(checks)))] * len(labels)
 
-    def ask(label: Label) -> Any:
+    def ask(row: int, which: list[int]) -> None:
         try:
-            return ask_case(base, checks, base.gather(trace=label.trace))
+            answers[row] = ask_case(base, [checks[j] for j in which], base.gather(trace=labels[row].trace))
+            asked_checks[row] = which
         finally:
             progress.advance(task)
 
     started = time.perf_counter()
+    everything = list(range(len(checks)))
+    screened: dict[int, str] = {}
+    screen = (
+        _screening_rows(y, SCREEN_TRACES)
+        if y is not None and len(checks) >= 2 and len(labels) >= 3 * SCREEN_TRACES
+        else np.arange(len(labels))
+    )
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="accord-checks") as pool:
-        answers = list(pool.map(ask, labels))
+        list(pool.map(lambda row: ask(int(row), everything), screen))
+        rest = [row for row in range(len(labels)) if answers[row] is None]
+        survivors = everything
+        if rest and y is not None:
+            p = np.array([[np.nan if v is None else v for v in answers[int(r)].checks] for r in screen], dtype=float)
+            scores = [separation(p[:, j], y[screen].astype(float), regression) for j in everything]
+            survivors = [j for j in everything if scores[j] >= SCREEN_SEPARATION]
+            for j in everything:
+                if j not in survivors:
+                    screened[j] = f"does not separate the labels of {len(screen)} screening traces ({scores[j]:.2f})"
+                    log.debug("screened out check %r: %s", checks[j].question, screened[j])
+        list(pool.map(lambda row: ask(row, survivors), rest))
     seconds = time.perf_counter() - started
     spelled = {repr(value): text for text, value in answer_choices(base) or []}
     judge_rows = np.full((len(labels), len(classes)), np.nan)
@@ -112,11 +161,11 @@ def training_features(
         if found.judge:
             for j, c in enumerate(classes):
                 judge_rows[i, j] = found.judge.get(spelled.get(repr(c), str(c)), np.nan)
-        for j, p in enumerate(found.checks):
-            check_rows[i, j] = np.nan if p is None else p
+        for j, p_yes in zip(asked_checks[i], found.checks, strict=True):
+            check_rows[i, j] = np.nan if p_yes is None else p_yes
     row_of = {e.trace_id: i for i, e in enumerate(judge.memory.examples)}
     vectors = np.stack([judge.memory.vectors[row_of[label.trace.trace_id]] for label in labels])
-    return CaseFeatures(judge_rows, check_rows, vectors), seconds
+    return CaseFeatures(judge_rows, check_rows, vectors, input_groups(labels)), seconds, screened
 
 
 def _base_predictions(
@@ -183,9 +232,11 @@ def fit_checks_judge(
         selection = {"chosen": "prompt", "reason": reason, "candidates": []}
         return aligned._copy(selection=selection), selection
     checks = checks_from(aligned.guideline_list, labels)
-    features, asking_seconds = training_features(aligned, checks, labels, classes, optimizer.concurrency, progress)
-    kept, report_checks = _keep_separating(checks, features, y, regression, optimizer.max_checks)
-    features = CaseFeatures(features.judge, features.checks[:, kept], features.vectors)
+    features, asking_seconds, screened = training_features(
+        aligned, checks, labels, classes, optimizer.concurrency, progress, y, regression
+    )
+    kept, report_checks = _keep_separating(checks, features, y, regression, optimizer.max_checks, screened)
+    features = CaseFeatures(features.judge, features.checks[:, kept], features.vectors, features.groups)
     checks = [checks[i] for i in kept]
     questions = [c.question for c in checks]
     base_predictions, base_source = _base_predictions(labels, classes, features)
@@ -230,15 +281,25 @@ def fit_checks_judge(
 
 
 def _keep_separating(
-    checks: Sequence[Check], features: CaseFeatures, y: np.ndarray, regression: bool, max_checks: int
+    checks: Sequence[Check],
+    features: CaseFeatures,
+    y: np.ndarray,
+    regression: bool,
+    max_checks: int,
+    screened: dict[int, str] | None = None,
 ) -> tuple[list[int], list[dict[str, Any]]]:
+    screened = screened or {}
     target = y.astype(float)
     scored = [(separation(features.checks[:, i], target, regression), i) for i in range(len(checks))]
-    separating = sorted((s for s in scored if s[0] >= MIN_SEPARATION), key=lambda s: -s[0])
+    separating = sorted((s for s in scored if s[0] >= MIN_SEPARATION and s[1] not in screened), key=lambda s: -s[0])
     kept = sorted(i for _, i in separating[:max_checks])
     report = []
     for sep, i in scored:
-        why = "" if i in kept else ("does not separate the training labels" if sep < MIN_SEPARATION else "max_checks")
+        why = (
+            ""
+            if i in kept
+            else screened.get(i) or ("does not separate the training labels" if sep < MIN_SEPARATION else "max_checks")
+        )
         if why:
             log.debug("dropped check %r: %s (separation %.2f)", checks[i].question, why, sep)
         report.append({"question": checks[i].question, "separation": round(sep, 3), "kept": not why, "why": why})
