@@ -91,3 +91,21 @@ def test_concurrency_is_bounded_per_provider() -> None:
         for t in threads:
             t.join()
     assert len(server.requests) == 12 and in_flight["max"] <= 3
+
+
+def test_a_429_pauses_every_thread_calling_that_endpoint(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import accord
+    from accord.entities import Trace
+    from accord.store import get_store
+
+    experiment = accord.set_experiment("limited")
+    get_store().insert_traces(
+        [Trace(trace_id=f"l{i}", inputs="q", outputs=f"a{i}") for i in range(40)], experiment.experiment_id
+    )
+    with StubServer(latency_s=0.05, faults=[None] * 12 + [429], retry_after_s=3.0) as server:
+        judge = _judge(server)
+        result = accord.evaluate("limited", [judge], concurrency=4, show_progress=False)
+        arrivals = list(server.arrivals)
+    assert result.summary() == {"new": 40, "reused": 0, "errors": 0}
+    limited_at = next(t for t, fault in arrivals if fault == 429)
+    assert [t for t, _ in arrivals if limited_at + 1.2 < t < limited_at + 2.9] == []  # the other threads waited too
