@@ -109,3 +109,29 @@ def test_pairwise_judges_register_load_and_align(tmp_path: Path) -> None:
     assert aligned.selection["candidates"] and aligned.selection["chosen"]
     verdict = aligned(trace=traces[0])
     assert verdict.error is None and set(verdict.metadata["orders"]) == {"ab", "ba"}  # order-controlled too
+
+
+def test_an_aligned_judges_decision_probabilities_win_over_the_models() -> None:
+    answers = iter(
+        [
+            Feedback(
+                name="p",
+                value="B",
+                metadata={
+                    "verdict_probabilities": {"A": 0.9, "B": 0.1},
+                    "decision_probabilities": {"A": 0.3, "B": 0.7},
+                },
+            ),
+            Feedback(
+                name="p",
+                value="A",
+                metadata={
+                    "verdict_probabilities": {"A": 0.9, "B": 0.1},
+                    "decision_probabilities": {"A": 0.6, "B": 0.4},
+                },
+            ),
+        ]
+    )
+    verdict = judge_both_orders(lambda given: next(answers), JudgeInput(outputs={"response_a": "x", "response_b": "y"}))
+    # the decision: A/B order says B 0.7; B/A order's A (0.6) is the second response: P(B) = 0.65
+    assert verdict.value == "B" and verdict.metadata["decision_probabilities"]["B"] == pytest.approx(0.65)

@@ -1,9 +1,10 @@
 """Pairwise judges: which of two responses to the same inputs is better, `A`, `B` or `tie`.
 
 LLM judges prefer whichever answer is shown first. With order control (the default) each pair is judged
-in both orders: when the model reports verdict probabilities the two orders are averaged; otherwise
-orders that disagree give a tie. Every verdict records both orders (`metadata["orders"]`) and whether they
-disagreed (`metadata["order_disagreed"]`), and agreement reports how often they did.
+in both orders: when the verdicts come with probabilities (an aligned judge's decision, or the model's own)
+the two orders are averaged; otherwise orders that disagree give a tie. Every verdict records both
+orders (`metadata["orders"]`) and whether they disagreed (`metadata["order_disagreed"]`), and agreement
+reports how often they did.
 
 A pair is a trace whose outputs hold both responses: `{"response_a": ..., "response_b": ...}` (the traces
 JSONL also takes top-level `response_a` / `response_b`).
@@ -63,12 +64,13 @@ def judge_both_orders(judge_one: Callable[[JudgeInput], Feedback], given: JudgeI
         kept.metadata.update({"orders": {order: value}, "order_disagreed": None})
         return kept
     ab, ba = first.value, flip(second.value)
-    p1 = first.metadata.get("verdict_probabilities")
-    p2 = second.metadata.get("verdict_probabilities")
+    # an aligned judge's own decision probabilities, else the model's verdict probabilities
+    key = "decision_probabilities" if "decision_probabilities" in first.metadata else "verdict_probabilities"
+    p1, p2 = first.metadata.get(key), second.metadata.get(key)
     if p1 and p2:
         averaged = {v: (p1.get(v, 0.0) + p2.get(_FLIP[v], 0.0)) / 2 for v in VERDICTS}
         value = max(averaged, key=averaged.__getitem__)
-        first.metadata["verdict_probabilities"] = {k: round(p, 4) for k, p in averaged.items()}
+        first.metadata[key] = {k: round(p, 4) for k, p in averaged.items()}
     else:
         value = ab if ab == ba else "tie"
     rationale = f"A/B order: {first.rationale or ab} | B/A order, as A/B: {second.rationale or ba}"

@@ -194,6 +194,12 @@ class FittedDecision:
         index = p.argmax(axis=1)
         return index, p[np.arange(n), index]
 
+    def class_probabilities(self, features: CaseFeatures) -> np.ndarray | None:
+        """Each class's probability under the decision (n x classes); None for thresholds and regressions."""
+        if self.threshold is not None or self.regression or self.linear is None:
+            return None
+        return self.linear.probabilities(self.matrix(features))
+
     def explain(self, features: CaseFeatures, index: int, questions: Sequence[str]) -> str:
         """What decided one case's verdict: the features that pushed hardest towards it."""
         verdict = self.classes[index]

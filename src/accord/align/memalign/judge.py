@@ -316,6 +316,11 @@ class MemAlignJudge(Judge):
         )
         if answers.judge is not None:
             metadata["verdict_probabilities"] = {k: round(v, 4) for k, v in answers.judge.items()}
+        decided = self.fitted.class_probabilities(features)
+        if decided is not None:  # what the decision weighs the verdicts at (both orders of a pair average these)
+            metadata["decision_probabilities"] = {
+                str(c): round(float(p), 4) for c, p in zip(self.fitted.classes, decided[0], strict=True)
+            }
         if self.fitted.stale:
             metadata["stale_decision"] = True
         value = self.fitted.classes[int(index[0])]
