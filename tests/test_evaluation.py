@@ -172,11 +172,11 @@ def test_two_judge_run_processes_at_once_store_one_verdict_per_trace(tmp_path: P
     import subprocess
     import sys
 
-    import_traces(write_jsonl(tmp_path / "t.jsonl", [trace_row(i) for i in range(200)]), "eval")
+    import_traces(write_jsonl(tmp_path / "t.jsonl", [trace_row(i) for i in range(300)]), "eval")
     spec = tmp_path / "judge.yaml"
     spec.write_text(
         "name: quality\ninstructions: 'Is {{ outputs }} good for {{ inputs }}?'\n"
-        "model: 'fake:/slow?latency_ms=60'\nfeedback_value_type: bool\n"
+        "model: 'fake:/slow?latency_ms=100'\nfeedback_value_type: bool\n"
     )
     command = [
         sys.executable,
@@ -191,14 +191,11 @@ def test_two_judge_run_processes_at_once_store_one_verdict_per_trace(tmp_path: P
         "-c",
         "2",
     ]
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while len(_verdicts()) < 10 and first.poll() is None and time.monotonic() < deadline:  # under way
-        time.sleep(0.05)
-    second = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    out, _ = first.communicate(timeout=120)
-    assert first.returncode == 0 and second.returncode == 0, out + second.stdout + second.stderr
+    # both start together; alone, one would take 300 x 0.1 s / 2 = 15 s, so they overlap for certain
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
     stored = _verdicts()
-    assert len(stored) == 200 and len({v.trace_id for v in stored}) == 200
-    new = [int(o.split(" new verdicts")[0].split()[-1]) for o in (out, second.stdout)]
-    assert sum(new) == 200 and min(new) > 0, (out, second.stdout)
+    assert len(stored) == 300 and len({v.trace_id for v in stored}) == 300
+    new = [int(o.split(" new verdicts")[0].split()[-1]) for o in outputs]
+    assert sum(new) == 300 and min(new) > 0, outputs  # each judged a share, none judged a trace twice

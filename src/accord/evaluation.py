@@ -67,7 +67,7 @@ class EvaluationResult:
 
 
 @dataclass
-class _Item:
+class WorkItem:
     judge: Judge
     trace: Trace
     session: list[Trace] | None = None
@@ -84,20 +84,20 @@ def resolve_traces(source: Sequence[Trace] | str | Experiment) -> list[Trace]:
     return list(source)
 
 
-def _work_items(judge: Judge, traces: list[Trace]) -> list[_Item]:
+def work_items(judge: Judge, traces: list[Trace]) -> list[WorkItem]:
     if not judge.is_session_level:
-        return [_Item(judge, t) for t in traces]
+        return [WorkItem(judge, t) for t in traces]
     sessions: dict[str, list[Trace]] = defaultdict(list)
     for trace in traces:
         sessions[trace.session_id or trace.trace_id].append(trace)
     items = []
     for turns in sessions.values():
         turns.sort(key=lambda t: t.request_time_ms)
-        items.append(_Item(judge, turns[-1], session=turns))  # the verdict goes on the last turn
+        items.append(WorkItem(judge, turns[-1], session=turns))  # the verdict goes on the last turn
     return items
 
 
-def _pending(judge: Judge, items: list[_Item], reused: list[Feedback]) -> list[_Item]:
+def pending_items(judge: Judge, items: list[WorkItem], reused: list[Feedback]) -> list[WorkItem]:
     """Items without a good verdict from this judge key; errored verdicts are retried and overridden."""
     stored = get_store().search_assessments(
         name=judge.name,
@@ -129,34 +129,34 @@ class _WorkQueue:
     is set aside; `retry_held()` takes it over once that run has stored its verdict (then it is reused) or its
     claim lapsed."""
 
-    def __init__(self, items: list[_Item], result: EvaluationResult, claiming: bool, chunk: int) -> None:
+    def __init__(self, items: list[WorkItem], result: EvaluationResult, claiming: bool, chunk: int) -> None:
         self._todo = deque(items)
-        self._ready: deque[_Item] = deque()
-        self.held: list[_Item] = []
+        self._ready: deque[WorkItem] = deque()
+        self.held: list[WorkItem] = []
         self.result = result
         self.claiming = claiming
         self.chunk = chunk
         self.owner = uuid.uuid4().hex
         self._renewed = time.monotonic()
 
-    def next(self) -> _Item | None:
+    def next(self) -> WorkItem | None:
         while not self._ready and self._todo:
             self._take([self._todo.popleft() for _ in range(min(self.chunk, len(self._todo)))])
         return self._ready.popleft() if self._ready else None
 
-    def _take(self, items: list[_Item]) -> None:
+    def _take(self, items: list[WorkItem]) -> None:
         if not self.claiming:
             self._ready.extend(items)
             return
         store = get_store()
-        by_judge: dict[str, list[_Item]] = defaultdict(list)
+        by_judge: dict[str, list[WorkItem]] = defaultdict(list)
         for item in items:
             by_judge[item.judge.key].append(item)
         for key, group in by_judge.items():
             mine = store.claim_traces(key, [i.trace.trace_id for i in group], self.owner, CLAIM_LEASE_S)
             self.held += [i for i in group if i.trace.trace_id not in mine]
             claimed = [i for i in group if i.trace.trace_id in mine]
-            still = _pending(group[0].judge, claimed, self.result.reused)  # another run may have finished some
+            still = pending_items(group[0].judge, claimed, self.result.reused)  # another run may have finished some
             left = {i.trace.trace_id for i in still}
             done = [(key, i.trace.trace_id) for i in claimed if i.trace.trace_id not in left]
             if done:
@@ -183,7 +183,7 @@ class _WorkQueue:
             get_store().release_claims(self.owner)
 
 
-def _run_one(item: _Item) -> Feedback:
+def judge_item(item: WorkItem) -> Feedback:
     try:
         given = item.judge.gather(trace=item.trace, session=item.session)
         verdict = item.judge.judge(given)
@@ -237,10 +237,12 @@ def evaluate(
         raise ValueError(f"engine must be 'threads' or 'ray', not {engine!r}")
     traces = resolve_traces(traces_or_experiment)
     result = EvaluationResult()
-    items: list[_Item] = []
+    items: list[WorkItem] = []
     for judge in judges:
         items += (
-            _pending(judge, _work_items(judge, traces), result.reused) if log_verdicts else _work_items(judge, traces)
+            pending_items(judge, work_items(judge, traces), result.reused)
+            if log_verdicts
+            else work_items(judge, traces)
         )
     reused_before = len(result.reused)  # stored before the run started: not part of its progress
     buffer: list[Feedback] = []
@@ -276,7 +278,7 @@ def evaluate(
 
             def submit_more() -> None:  # keep at most 2x concurrency submitted so Ctrl-C stops promptly
                 while len(running) < 2 * concurrency and (item := work.next()) is not None:
-                    running.add(executor.submit(_run_one, item))
+                    running.add(executor.submit(judge_item, item))
 
             submit_more()
             unreachable = 0  # verdicts in a row whose model could not be reached

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from accord.entities import Feedback
 from accord.errors import ConfigError
-from accord.evaluation import EvaluationResult, _work_items, evaluate
+from accord.evaluation import EvaluationResult, evaluate, work_items
 from accord.exporting import VERDICT_JSON_COLUMNS, verdict_row
 from accord.importing import read_traces
 from accord.judges import Judge
@@ -65,7 +65,7 @@ def judge_files(
         if engine == "ray":
             from accord.evaluation_ray import progress_bar, verdicts_on_ray
 
-            items = _work_items(judge, todo)
+            items = work_items(judge, todo)
             buffer: list[Feedback] = []
             with progress_bar(show_progress) as progress:
                 task = progress.add_task("judging", total=len(items))

@@ -27,7 +27,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from accord.config import settings
 from accord.entities import Experiment, Feedback, Trace
 from accord.errors import ConfigError
-from accord.evaluation import CLAIM_LEASE_S, EvaluationResult, _Item, _pending, _run_one, _work_items, resolve_traces
+from accord.evaluation import (
+    CLAIM_LEASE_S,
+    EvaluationResult,
+    WorkItem,
+    judge_item,
+    pending_items,
+    resolve_traces,
+    work_items,
+)
 from accord.judges import Judge
 from accord.progress import PROGRESS_CONSOLE
 from accord.store import get_store
@@ -114,7 +122,7 @@ class JudgeActor:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
         items = [
-            _Item(
+            WorkItem(
                 self.judges[int(index)],
                 Trace.model_validate_json(trace),
                 [Trace.model_validate(t) for t in json.loads(session)] if session else None,
@@ -125,7 +133,7 @@ class JudgeActor:
             )
         ]
         with ThreadPoolExecutor(max_workers=min(self.threads, len(items)) or 1) as pool:
-            verdicts = list(pool.map(_run_one, items))
+            verdicts = list(pool.map(judge_item, items))
         return {"verdict": [v.model_dump_json() for v in verdicts]}
 
 
@@ -150,7 +158,7 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def _rows(judges: Sequence[Judge], items: Sequence[_Item]) -> list[dict[str, Any]]:
+def _rows(judges: Sequence[Judge], items: Sequence[WorkItem]) -> list[dict[str, Any]]:
     index = {id(j): i for i, j in enumerate(judges)}
     return [
         {
@@ -165,7 +173,7 @@ def _rows(judges: Sequence[Judge], items: Sequence[_Item]) -> list[dict[str, Any
 
 def verdicts_on_ray(
     judges: Sequence[Judge],
-    items: Sequence[_Item],
+    items: Sequence[WorkItem],
     actors: int,
     threads_per_actor: int,
     batch_size: int,
@@ -219,14 +227,14 @@ def evaluate_on_ray(
     traces = resolve_traces(traces_or_experiment)
     result = EvaluationResult()
     store = get_store()
-    items: list[_Item] = []
+    items: list[WorkItem] = []
     for judge in judges:
-        work = _work_items(judge, traces)
-        items += _pending(judge, work, result.reused) if log_verdicts else work
+        work = work_items(judge, traces)
+        items += pending_items(judge, work, result.reused) if log_verdicts else work
     stored = store.existing_trace_ids([t.trace_id for t in traces]) if log_verdicts else set()
     owner = uuid.uuid4().hex
     if log_verdicts and stored:
-        held: list[_Item] = []
+        held: list[WorkItem] = []
         for judge in judges:
             mine = [i for i in items if i.judge is judge]
             claimed = store.claim_traces(judge.key, [i.trace.trace_id for i in mine], owner, CLAIM_LEASE_S * 10)
