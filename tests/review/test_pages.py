@@ -210,6 +210,16 @@ def test_guidelines_edit_registers_a_new_version(serve_review, populated: Popula
     latest = get_judge("policy")
     assert latest.version == 3
     assert latest.guidelines == ["never promise dates"]  # type: ignore[attr-defined]
+    with server.client() as client:
+        token = csrf_of(client)
+        assert 'id="save-checks"' in client.get("/alignment?judge=policy").text
+        response = client.post(
+            "/alignment/checks",
+            data={"csrf": token, "experiment": "support", "judge": "policy@3", "checks": "Does it promise a date?\n"},
+        )
+    assert response.status_code in (200, 303)
+    edited = get_judge("policy")
+    assert edited.version == 4 and [c.question for c in edited.checks] == ["Does it promise a date?"]  # type: ignore[attr-defined]
 
 
 def test_align_button_with_too_little_feedback_says_so(serve_review, populated: Populated) -> None:

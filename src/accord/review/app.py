@@ -8,6 +8,7 @@ exactly as from code, with the reviewer's name as the source id.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,20 +259,29 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         job = jobs.get(ctx.experiment.experiment_id, ctx.judge_ref or "")
         return JSONResponse(job.to_dict() if job else {"state": "none"})
 
-    @app.post("/alignment/guidelines")
-    async def edit_guidelines(request: Request) -> Response:
+    async def save_edit(request: Request, field: str, edit: Callable[[MemAlignJudge, list[str]], Judge]) -> Response:
+        """An aligned judge's guidelines or checks, edited as one item a line, registered as a new version."""
         form = await request.form()
         ctx = resolve(_str(form.get("experiment")), _str(form.get("judge")))
         aligned = with_judge(ctx)
         if not isinstance(aligned, MemAlignJudge):
-            raise HTTPException(400, "only an aligned judge has guidelines; align it first")
-        lines = [line.strip() for line in (_str(form.get("guidelines")) or "").splitlines() if line.strip()]
-        edited = aligned.with_guideline_sentences(lines)
-        version = edited.register(name=aligned.registered_name, experiment_id=ctx.experiment.experiment_id)
+            raise HTTPException(400, f"only an aligned judge has {field}; align it first")
+        lines = [line.strip() for line in (_str(form.get(field)) or "").splitlines() if line.strip()]
+        version = edit(aligned, lines).register(
+            name=aligned.registered_name, experiment_id=ctx.experiment.experiment_id
+        )
         name = aligned.registered_name or aligned.name
         return RedirectResponse(
             f"/alignment?{urlencode({'experiment': ctx.experiment.name, 'judge': name})}&saved={version}", 303
         )
+
+    @app.post("/alignment/guidelines")
+    async def edit_guidelines(request: Request) -> Response:
+        return await save_edit(request, "guidelines", MemAlignJudge.with_guideline_sentences)
+
+    @app.post("/alignment/checks")
+    async def edit_checks(request: Request) -> Response:
+        return await save_edit(request, "checks", MemAlignJudge.with_check_questions)
 
     return app
 
