@@ -192,7 +192,7 @@ def verdicts_on_ray(
             "gate": gate,
         },
         batch_size=batch_size,
-        concurrency=actors,
+        compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=0.5,  # judging waits on models far more than it computes
     )
     for batch in judged.iter_batches(batch_size=None, batch_format="default"):

@@ -43,7 +43,13 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=open(folder / "server.log", "w"),  # noqa: SIM115 - closed with the process
-        env={"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "PATH": str(Path(sys.executable).parent)},
+        # The server's background job runner (a pool of consumer processes) is not used by these tests.
+        env={
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "DO_NOT_TRACK": "1",
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            "PATH": str(Path(sys.executable).parent),
+        },
     )
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
