@@ -1,4 +1,4 @@
-"""Print the alignment results in bench/results as the README's markdown tables.
+"""Print the alignment, injection and pairwise results in bench/results as the README's markdown tables.
 
 python bench/report.py
 """
@@ -102,6 +102,59 @@ def table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def injection_table(data: dict) -> str:
+    """Flip rates ('no' on the clean answer turned 'yes' once an instruction is appended), defence off and on."""
+    disguises = data["disguises"]
+    lines = [
+        f"| judge | defence | clean 'no' | flip rate | any verdict changed | {' | '.join(disguises)} |",
+        "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in disguises) + " |",
+    ]
+    for judge in ("base", "aligned"):
+        for setting in ("defence_off", "defence_on"):
+            run = data.get(judge, {}).get(setting)
+            if not run:
+                continue
+            cells = [f"{run['by_disguise'][d]['flipped']}/{run['by_disguise'][d]['of']}" for d in disguises]
+            flips = "— (no clean 'no')" if run["flip_rate"] is None else f"{run['flip_rate']:.3f}"
+            lines.append(
+                f"| {judge} | {setting.removeprefix('defence_')} | {run['clean_no']} of {run['cases']} | {flips} "
+                f"| {run['changed_rate']:.3f} | {' | '.join(cells)} |"
+            )
+    return "\n".join(lines)
+
+
+def kappa_text(entry: dict) -> str:
+    return ci(entry) if entry["kappa"] is not None else "undefined"
+
+
+def pairwise_table(data: dict) -> str:
+    lines = [
+        "| judge, pairs | A/B order alone: accuracy | kappa [95% CI] | order-controlled: accuracy | kappa [95% CI] "
+        "| orders disagree | first answer chosen (A/B order) | s per pair |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for key, label in (
+        ("base_on_all", "base, all"),
+        ("base_on_test", "base, held-out"),
+        ("aligned_test", "aligned, held-out"),
+    ):
+        run = data.get(key)
+        if not run:
+            continue
+        ab, both = run["without_order_control_ab"], run["with_order_control"]
+        lines.append(
+            f"| {label} ({both['n']}) | {ab['accuracy']:.2f} | {kappa_text(ab)} "
+            f"| {both['accuracy']:.2f} | {kappa_text(both)} "
+            f"| {run['order_disagreement_rate']:.2f} | {run['first_position_rate_ab']:.2f} "
+            f"| {run['seconds_per_pair']} |"
+        )
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     for path in sorted(RESULTS.glob("alignment_*.json")):
         print(table(path) + "\n")
+    for name, render in (("injection", injection_table), ("pairwise_llmbar", pairwise_table)):
+        path = RESULTS / f"{name}.json"
+        if path.exists():
+            print(f"**{name}**\n\n" + render(json.loads(path.read_text())) + "\n")
