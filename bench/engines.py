@@ -1,7 +1,7 @@
 """The thread-pool engine against the Ray engine on the same traces, judged by a stub OpenAI-compatible
 server with 200 ms latency: verdicts per second, overhead per verdict over the ideal, and memory.
 
-    python bench/engines.py [--traces 100000] [--concurrency 64,256] [--engines threads,ray]
+    python bench/engines.py [--traces 100000] [--concurrency 64,256] [--engines threads,ray] [--label NAME]
 
 Ideal wall time: traces x latency / concurrency. Overhead per verdict: (wall - ideal) x concurrency /
 traces, the time each in-flight slot spends on accord, litellm and the store rather than waiting on the
@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", default="64,256")
     parser.add_argument("--engines", default="threads,ray")
+    parser.add_argument("--label", default="", help="results go to engines_<label>.json instead of engines.json")
     args = parser.parse_args()
     server = subprocess.Popen(
         [sys.executable, "-m", "accord.llm.stub_server", "--latency", str(args.latency)],
@@ -105,7 +106,7 @@ def main() -> None:
                 print(runs[-1], flush=True)
                 # saved after every run: on 2 cores one configuration over 100,000 traces takes about 15 min
                 save(
-                    "engines",
+                    f"engines_{args.label}" if args.label else "engines",
                     {"latency_s": args.latency, "runs": runs, "paper_estimate": paper_estimate(runs, args.latency)},
                 )
     finally:
