@@ -27,7 +27,7 @@ os.environ["ACCORD_NO_CACHE"] = "1"
 import accord  # noqa: E402
 from accord.entities import Trace  # noqa: E402
 from accord.judges import make_judge  # noqa: E402
-from accord.llm import model as accord_model  # noqa: E402
+from accord.llm.model import forget_models  # noqa: E402
 from accord.store import get_store  # noqa: E402
 
 RAY_ACTORS = 4
@@ -59,8 +59,7 @@ def main() -> None:
             for engine in args.engines.split(","):
                 name = f"{engine}-{concurrency}"
                 # one process, one concurrency limit per endpoint: each configuration starts afresh
-                accord_model._semaphores.clear()
-                accord_model._models.clear()
+                forget_models()
                 exp = accord.set_experiment(name)
                 traces = [Trace(trace_id=f"{name}-{i}", inputs=f"q{i}", outputs=f"a{i}") for i in range(args.traces)]
                 get_store().insert_traces(traces, exp.experiment_id)
@@ -128,3 +127,7 @@ def paper_estimate(runs: list[dict], latency: float) -> dict | None:
         "hours_on_nodes": {n: round(1_000_000 / (per_node * n) / 3600, 2) for n in (1, 4, 16, 64)},
         "assumes": "each node runs the measured Ray setup on 2 cores; the model endpoint's own limit does not bind",
     }
+
+
+if __name__ == "__main__":
+    main()

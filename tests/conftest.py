@@ -39,8 +39,7 @@ def accord_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     fake.reset()
     _stores.clear()
     experiments._active.clear()
-    model._models.clear()
-    model._semaphores.clear()  # a later test's server may get this one's port, with another limit
+    model.forget_models()  # a later test's server may get this one's port, with another limit
     dispose_engines()
     monkeypatch.undo()
     reload_settings()

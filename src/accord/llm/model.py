@@ -235,3 +235,10 @@ def get_model(uri: str | None = None) -> Model:
         if key not in _models:
             _models[key] = Model(key)
         return _models[key]
+
+
+def forget_models() -> None:
+    """Drop every shared handle and concurrency limit, so the next use of an endpoint may set a new limit."""
+    with _models_lock, _semaphores_lock:
+        _models.clear()
+        _semaphores.clear()
