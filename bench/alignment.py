@@ -32,8 +32,22 @@ from typing import Any, Literal
 
 from _common import RESULTS, isolated_home
 
+
+def _cache_argument() -> str:
+    """--cache DIR, read before accord is imported (its settings are read once)."""
+    for i, arg in enumerate(sys.argv):
+        if arg == "--cache" and i + 1 < len(sys.argv):
+            return sys.argv[i + 1]
+        if arg.startswith("--cache="):
+            return arg.split("=", 1)[1]
+    return ""
+
+
 isolated_home(keep_cache=False)
-os.environ["ACCORD_NO_CACHE"] = "1"  # every verdict and reflection call is really computed
+if _cache_argument():  # answers kept in DIR and reused: a re-run after a change to the decision only
+    os.environ["ACCORD_CACHE_DIR"] = str(Path(_cache_argument()).resolve())  # recomputes what changed
+else:
+    os.environ["ACCORD_NO_CACHE"] = "1"  # every verdict and reflection call is really computed
 
 import accord  # noqa: E402
 from accord.align import MemAlignOptimizer  # noqa: E402
@@ -154,6 +168,7 @@ def measure(judge: Any, test_traces: list, model_uri: str) -> dict[str, Any]:
         "eval_wall_s": round(wall, 1),
         "eval_s_per_verdict": round(wall / max(1, len(test_traces)), 2),
         "eval_llm": usage_delta(model_uri, before),
+        "answers_from_cache_dir": bool(_cache_argument()),  # then wall times include replayed answers
         **extra,
     }
 
@@ -293,6 +308,12 @@ def main() -> None:
     parser.add_argument("--calibrate", action="store_true", help="MemAlign fits a decision threshold")
     parser.add_argument("--no-guidelines", action="store_true", help="MemAlign with episodic memory only")
     parser.add_argument("--candidates", default="", help="MemAlign's candidates, e.g. prompt or checks")
+    parser.add_argument("--no-grounding", action="store_true", help="MemAlign's decision weighs no grounding")
+    parser.add_argument(
+        "--cache",
+        default="",
+        help="keep the model's answers in DIR and reuse them (timings of a re-run are then not model time)",
+    )
     args = parser.parse_args()
     cfg = DATASETS[args.dataset]
     if args.dataset == "support":
@@ -345,10 +366,12 @@ def main() -> None:
             distill_guidelines=not args.no_guidelines,
             calibrate=args.calibrate,
             candidates=args.candidates.split(",") if args.candidates else None,
+            grounding=not args.no_grounding,
         )
         key = "memalign" + ("_calibrated" if args.calibrate else "_result_first" if args.result_first else "")
         key += "_examples_only" if args.no_guidelines else ""
         key += "_" + args.candidates.replace(",", "_") if args.candidates else ""
+        key += "_no_grounding" if args.no_grounding else ""
         results[key] = align_and_measure(judge, train_n, test, args.model, optimizer)
         save()
     if "simba" in methods:

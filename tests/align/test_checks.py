@@ -117,7 +117,8 @@ def test_default_alignment_fits_a_decision_on_checks_and_explains_each_verdict()
 
 def test_checks_of_one_case_share_the_case_as_prefix_and_run_together() -> None:
     script = checking_model()
-    aligned = _judge().align(labelled_traces(20), _optimizer(concurrency=4))
+    # one slot, as the local model has: a case holds it for all its questions, whatever the threads do
+    aligned = _judge("fake:/checks?max_concurrency=1").align(labelled_traces(20), _optimizer(concurrency=4))
     assert script.requests, "the checks were asked"
     asked = [r for r in script.requests if r.messages[0]["content"] == CHECK_SYSTEM]
     per_case = len(aligned.checks) + 1  # the checks and the judge's own task

@@ -107,6 +107,12 @@ def align_command(
         "base,calibrated,checks,memory,checks+memory; add prompt, or give only prompt for MemAlign's prompt judge).",
     ),
     max_checks: int | None = typer.Option(None, "--max-checks", help="MemAlign: at most this many checks."),
+    grounding: bool = typer.Option(
+        True,
+        "--grounding/--no-grounding",
+        help="MemAlign: let the fitted decision weigh how much of the output is found in the inputs (word "
+        "overlap, no model call; kept only where it separates the experts' labels).",
+    ),
     json_out: str | None = JSON_OUT,
 ) -> None:
     """Align a judge with the experiment's HUMAN feedback, register the result as a new version, and print
@@ -119,12 +125,13 @@ def align_command(
         "calibrate": calibrate or None,
         "candidates": [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None,
         "max_checks": max_checks,
+        "grounding": None if grounding else False,
     }
     options = {k: v for k, v in options.items() if v is not None}
     if optimizer.lower() != "memalign" and options:
         raise ValueError(
-            "--reflection-model, --embedding-model, --retrieval-k, --calibrate, --candidates and --max-checks "
-            "apply to memalign only"
+            "--reflection-model, --embedding-model, --retrieval-k, --calibrate, --candidates, --max-checks and "
+            "--no-grounding apply to memalign only"
         )
     chosen = load_optimizer(optimizer, **options)
     exp = get_store().resolve_experiment(experiment)

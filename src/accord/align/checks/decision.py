@@ -3,6 +3,7 @@
 Features of a case (computed once per training trace and reused by every fit):
 - the judge's own verdict probabilities, asked as one more question after the case;
 - P(yes) of every check;
+- grounding: how much of the output is found in its inputs, measured on the words (`grounding.py`);
 - the episodic memory as a learner: a regularised classifier over the stored examples' embeddings.
 A small regularised model maps them to the verdict: logistic regression for two verdicts, multinomial for
 more, ridge regression rounded to the nearest scale value for numbers; or, for the "calibrated" candidate,
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from accord.align.checks.grounding import DESCRIBE, KEYS
 from accord.errors import AccordError
 
 MIN_PER_VERDICT = 5  # fewer training examples of some verdict than this: no fitted decision
@@ -34,11 +36,13 @@ class CaseFeatures:
     checks: np.ndarray  # n x m: P(yes) of each check
     vectors: np.ndarray  # n x d: embeddings of what the memory embeds
     groups: np.ndarray | None = None  # n: cases with the same inputs share a group (never split across folds)
+    grounding: np.ndarray | None = None  # n x len(grounding.KEYS); None when the decision weighs none
 
     def rows(self, index: Sequence[int] | np.ndarray) -> CaseFeatures:
         index = np.asarray(index, dtype=int)
         groups = None if self.groups is None else self.groups[index]
-        return CaseFeatures(self.judge[index], self.checks[index], self.vectors[index], groups)
+        grounding = None if self.grounding is None else self.grounding[index]
+        return CaseFeatures(self.judge[index], self.checks[index], self.vectors[index], groups, grounding)
 
 
 def grouped(groups: np.ndarray | None) -> bool:
@@ -134,6 +138,7 @@ class FittedDecision:
     fitted_on: int = 0
     stale: bool = False  # the checks were edited after fitting: align again to refit
     extra: dict[str, Any] = field(default_factory=dict)
+    grounding: list[str] = field(default_factory=list)  # the grounding.KEYS it weighs (none before they existed)
 
     # features ------------------------------------------------------------------------------------------
     @property
@@ -148,6 +153,7 @@ class FittedDecision:
         if self.uses_judge:
             names += [f"judge:{c}" for c in self._class_values()]
         names += [f"check:{i}" for i in range(len(self.check_questions))]
+        names += [f"grounding:{key}" for key in self.grounding]
         if self.uses_memory:
             names += [f"memory:{c}" for c in self._class_values()]
         return names
@@ -169,6 +175,10 @@ class FittedDecision:
         if self.uses_judge:
             parts.append(features.judge[:, 1:] if len(self.classes) == 2 else features.judge)
         parts.append(features.checks[:, : len(self.check_questions)])
+        if self.grounding:
+            if features.grounding is None:
+                raise ValueError("the decision weighs grounding, but the case's grounding was not measured")
+            parts.append(features.grounding[:, [KEYS.index(key) for key in self.grounding]])
         if self.uses_memory:
             parts.append(memory_columns if memory_columns is not None else self._memory_columns(features.vectors))
         return np.column_stack(parts) if parts else np.zeros((len(features.checks), 0))
@@ -232,6 +242,8 @@ class FittedDecision:
             return f"{text} P(yes) {shown}"
         if kind == "judge":
             return f"the judge's own verdict {key!r} ({shown})"
+        if kind == "grounding":
+            return f"{DESCRIBE[key]} {shown}"
         return f"similar expert-labelled cases lean {key!r} ({shown})"
 
     def weights(self, questions: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -248,6 +260,8 @@ class FittedDecision:
                 label = questions[i] if i < len(questions) else self.check_questions[i]
             elif kind == "judge":
                 label = f"the judge's own probability of {key!r}"
+            elif kind == "grounding":
+                label = DESCRIBE[key]
             else:
                 label = (
                     f"the memory classifier's probability of {key!r}"
@@ -281,7 +295,11 @@ class FittedDecision:
                 fitted_on=int(data.get("fitted_on", 0)),
                 stale=bool(data.get("stale", False)),
                 extra=dict(data.get("extra") or {}),
+                grounding=[str(key) for key in data.get("grounding") or []],
             )
+            unknown = [key for key in decision.grounding if key not in KEYS]
+            if unknown:
+                raise ValueError(f"unknown grounding features {unknown}")
             if decision.linear is not None:
                 decision.linear.check_shape(len(decision.feature_names()))
             elif decision.threshold is None:
@@ -304,10 +322,12 @@ def fit_decision(
     regression: bool,
     check_questions: list[str],
     use_judge: bool,
+    grounding: Sequence[str] = (),
 ) -> FittedDecision:
-    """Fit one candidate on these rows (`y`: class indices). "checks" uses the judge's probabilities and the
-    checks; "memory" the embeddings alone; "checks+memory" stacks the memory's out-of-fold prediction as one
-    more feature; "calibrated" fits a threshold on the judge's own probability (prior matching)."""
+    """Fit one candidate on these rows (`y`: class indices). "checks" uses the judge's probabilities, the
+    checks and the `grounding` features named; "memory" the embeddings alone; "checks+memory" stacks the
+    memory's out-of-fold prediction as one more feature; "calibrated" fits a threshold on the judge's own
+    probability (prior matching)."""
     n = len(y)
     if candidate == "calibrated":
         rate = float(np.mean(y == 1))
@@ -324,6 +344,7 @@ def fit_decision(
         use_judge and use_checks,
         check_questions if use_checks else [],
         fitted_on=n,
+        grounding=list(grounding) if use_checks else [],
     )
     target = np.asarray(classes, dtype=float)[y] if regression else y
     memory_columns = None

@@ -26,7 +26,7 @@ TIE = 0.01
 DESCRIPTIONS = {
     "base": "the base judge unchanged",
     "calibrated": "the base judge's own verdict probability with a threshold fitted to the experts' rate",
-    "checks": "checks asked one by one, combined by a decision fitted to the experts",
+    "checks": "checks asked one by one (and grounding), combined by a decision fitted to the experts",
     "memory": "a classifier over the embeddings of the expert-labelled examples",
     "checks+memory": "checks and the memory classifier, stacked in one fitted decision",
     "prompt": "guidelines and retrieved examples in the judge's prompt (MemAlign as in MLflow)",
@@ -77,6 +77,7 @@ def cross_validate(
     folds: int = 5,
     repeats: int = 5,
     seed: int = 0,
+    grounding: Sequence[str] = (),
 ) -> list[CandidateScore]:
     """Each candidate's repeated stratified k-fold kappa on the training rows (weighted kappa for scales);
     cases that share inputs stay in one fold, so a candidate is never scored on inputs it was fitted on."""
@@ -92,7 +93,8 @@ def cross_validate(
             kappa, accuracy = _score(y, base_predictions, classes, ordinal)
             scores.append(CandidateScore(name, kappa, _interval(y, base_predictions, classes, ordinal), accuracy))
             continue
-        why = _unavailable(name, classes, counts, has_judge, len(check_questions), regression, folds)
+        signals = len(check_questions) + len(grounding)
+        why = _unavailable(name, classes, counts, has_judge, signals, regression, folds)
         if why:
             scores.append(CandidateScore(name, None, None, None, why))
             continue
@@ -101,7 +103,7 @@ def cross_validate(
             predictions = np.zeros(len(y), dtype=int)
             for train, test in splits:
                 decision = fit_decision(
-                    name, features.rows(train), y[train], classes, regression, check_questions, has_judge
+                    name, features.rows(train), y[train], classes, regression, check_questions, has_judge, grounding
                 )
                 predictions[test] = decision.predict(features.rows(test))[0]
             per_repeat.append(predictions)
@@ -130,7 +132,7 @@ def _repeated_splits(
 
 
 def _unavailable(
-    name: str, classes: list[Any], counts: np.ndarray, has_judge: bool, checks: int, regression: bool, folds: int
+    name: str, classes: list[Any], counts: np.ndarray, has_judge: bool, signals: int, regression: bool, folds: int
 ) -> str:
     if counts.min() < MIN_PER_VERDICT:
         rare = classes[int(counts.argmin())]
@@ -139,8 +141,8 @@ def _unavailable(
         return "too few examples per verdict to cross-validate"
     if name == "calibrated" and (len(classes) != 2 or not has_judge or regression):
         return "needs a two-verdict judge whose model reports verdict probabilities"
-    if name in ("checks", "checks+memory") and not checks and not has_judge:
-        return "no checks were distilled and the model reports no verdict probabilities"
+    if name in ("checks", "checks+memory") and not signals and not has_judge:
+        return "no checks were distilled or kept, and the model reports no verdict probabilities"
     return ""
 
 

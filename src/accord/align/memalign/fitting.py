@@ -3,7 +3,8 @@
 1. Every distilled condition becomes a yes/no check (the minority verdict's conditions first).
 2. The base judge's model answers every check, and the judge's own task, for every training trace, once
    (with 90 or more traces, a check that separates nothing on 30 screening traces is not asked further).
-3. Checks whose answers do not separate the training labels are dropped (logged at DEBUG).
+3. Checks whose answers do not separate the training labels are dropped (logged at DEBUG), and so are
+   grounding features (how much of the output is found in the inputs, no model needed) that do not.
 4. The candidates are cross-validated on those answers (no further model calls; traces that share inputs
    stay in one fold) and the best is kept; the base judge's behaviour is kept when nothing beats it.
 """
@@ -31,8 +32,10 @@ from accord.align.checks import (
     choose,
     cross_validate,
     fit_decision,
+    grounding,
 )
 from accord.align.checks.decision import MIN_PER_VERDICT, class_index
+from accord.align.checks.grounding import grounding_rows
 from accord.align.labels import Label
 from accord.align.memalign.judge import MemAlignJudge
 from accord.align.memalign.memory import Guideline
@@ -165,7 +168,8 @@ def training_features(
             check_rows[i, j] = np.nan if p_yes is None else p_yes
     row_of = {e.trace_id: i for i, e in enumerate(judge.memory.examples)}
     vectors = np.stack([judge.memory.vectors[row_of[label.trace.trace_id]] for label in labels])
-    return CaseFeatures(judge_rows, check_rows, vectors, input_groups(labels)), seconds, screened
+    overlap = grounding_rows((label.trace.inputs, label.trace.outputs) for label in labels)
+    return CaseFeatures(judge_rows, check_rows, vectors, input_groups(labels), overlap), seconds, screened
 
 
 def _base_predictions(
@@ -236,7 +240,10 @@ def fit_checks_judge(
         aligned, checks, labels, classes, optimizer.concurrency, progress, y, regression
     )
     kept, report_checks = _keep_separating(checks, features, y, regression, optimizer.max_checks, screened)
-    features = CaseFeatures(features.judge, features.checks[:, kept], features.vectors, features.groups)
+    signals, report_grounding = _keep_grounding(features, y, regression) if optimizer.grounding else ([], [])
+    features = CaseFeatures(
+        features.judge, features.checks[:, kept], features.vectors, features.groups, features.grounding
+    )
     checks = [checks[i] for i in kept]
     questions = [c.question for c in checks]
     base_predictions, base_source = _base_predictions(labels, classes, features)
@@ -253,6 +260,7 @@ def fit_checks_judge(
         folds=optimizer.cv_folds,
         repeats=optimizer.cv_repeats,
         seed=optimizer.seed,
+        grounding=signals,
     )
     if base_source:
         for score in scores:
@@ -267,6 +275,7 @@ def fit_checks_judge(
         "chosen": chosen,
         "reason": reason,
         "checks": report_checks,
+        "grounding": report_grounding,
         "metric": "weighted kappa" if ordinal else "Cohen's kappa",
         "cv": {"folds": optimizer.cv_folds, "repeats": optimizer.cv_repeats, "traces": len(labels)},
         "seconds": {"asking_checks": round(asking_seconds, 2), "total": round(time.perf_counter() - started, 2)},
@@ -276,8 +285,25 @@ def fit_checks_judge(
     if chosen == "base":
         return aligned._copy(mode="base", checks=checks, selection=selection), selection
     use_judge = not np.isnan(features.judge).all()
-    fitted = fit_decision(chosen, features, y, classes, regression, questions, use_judge)
+    fitted = fit_decision(chosen, features, y, classes, regression, questions, use_judge, signals)
     return aligned._copy(mode="fitted", checks=checks, fitted=fitted, selection=selection), selection
+
+
+def _keep_grounding(features: CaseFeatures, y: np.ndarray, regression: bool) -> tuple[list[str], list[dict[str, Any]]]:
+    """The grounding features that separate the training labels as well as a kept check must."""
+    assert features.grounding is not None
+    kept, report = [], []
+    for j, key in enumerate(grounding.KEYS):
+        sep = separation(features.grounding[:, j], y.astype(float), regression)
+        why = "" if sep >= MIN_SEPARATION else "does not separate the training labels"
+        if why:
+            log.debug("dropped grounding feature %r: %s (separation %.2f)", key, why, sep)
+        else:
+            kept.append(key)
+        report.append(
+            {"feature": grounding.DESCRIBE[key], "key": key, "separation": round(sep, 3), "kept": not why, "why": why}
+        )
+    return kept, report
 
 
 def _keep_separating(

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from accord.align.checks import CaseFeatures, Check, FittedDecision, answer_choices, ask_case
+from accord.align.checks.grounding import grounding_rows
 from accord.align.memalign.calibration import DecisionRule
 from accord.align.memalign.memory import EpisodicMemory, Guideline
 from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Feedback, Trace
@@ -282,7 +283,8 @@ class MemAlignJudge(Judge):
             vectors = get_embedder(self.embedder).embed([text])
         else:
             vectors = np.zeros((1, 0), dtype=np.float32)
-        return CaseFeatures(judge_row[None, :], checks_row[None, :], vectors), answers
+        overlap = grounding_rows([(given.inputs, given.outputs)]) if fitted.grounding else None
+        return CaseFeatures(judge_row[None, :], checks_row[None, :], vectors, grounding=overlap), answers
 
     def _judge_fitted(self, given: JudgeInput) -> Feedback:
         assert self.fitted is not None

@@ -41,6 +41,8 @@ class MemAlignOptimizer(AlignmentOptimizer):
     examples in the prompt, as MemAlign in MLflow; it costs one aligned verdict per training trace to
     measure, so it is compared only when named). `candidates=["prompt"]` aligns as MemAlign always did.
     max_checks: at most this many checks are kept (the ones that best separate the training labels).
+    grounding: the fitted decision may also weigh how much of the output is found in the inputs (word
+    overlap, no model call; each measure kept only where it separates the training labels). False: never.
     cv_folds, cv_repeats: the cross-validation that compares the candidates.
     """
 
@@ -64,6 +66,7 @@ class MemAlignOptimizer(AlignmentOptimizer):
         max_checks: int = 6,
         cv_folds: int = 5,
         cv_repeats: int = 5,
+        grounding: bool = True,
     ) -> None:
         self.reflection_model = reflection_model or model
         self.embedding_model = embedding_model or DEFAULT_EMBEDDER
@@ -89,6 +92,7 @@ class MemAlignOptimizer(AlignmentOptimizer):
         self.max_checks = max_checks
         self.cv_folds = cv_folds
         self.cv_repeats = cv_repeats
+        self.grounding = grounding
         self.last_run: dict[str, Any] = {}
 
     def config(self) -> dict[str, Any]:
@@ -105,6 +109,7 @@ class MemAlignOptimizer(AlignmentOptimizer):
             "calibration_size": self.calibration_size,
             "candidates": list(self.candidates),
             "max_checks": self.max_checks,
+            "grounding": self.grounding,
         }
 
     def align(self, judge: Judge, traces: Sequence[Trace]) -> Judge:
