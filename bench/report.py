@@ -14,6 +14,7 @@ ROWS = [
     ("memalign_prompt", "accord MemAlign, prompt judge only (`--candidates prompt`)"),
     ("memalign_checks", "accord MemAlign, checks + fitted decision (`--candidates checks`)"),
     ("memalign", "accord MemAlign (default: the candidate that cross-validates best)"),
+    ("memalign_no_grounding", "accord MemAlign, decision without grounding (`--no-grounding`)"),
     ("memalign_result_first", "accord MemAlign, verdict first (`--result-first`)"),
     ("memalign_calibrated", "accord MemAlign, calibrated verdict (`--calibrate`)"),
     ("simba", "accord SIMBA (DSPy)"),
@@ -55,7 +56,7 @@ def table(path: Path) -> str:
         if key == "memalign" and "selection" not in entry:  # measured before checks existed
             name = "accord MemAlign (prompt judge: the default before checks)"
         n_train = f" (n_train {entry['n_train']})" if "n_train" in entry else ""
-        if entry.get("chosen") and key == "memalign":
+        if entry.get("chosen") and key.startswith("memalign"):
             n_train += f", chose {entry['chosen']}"
         lines.append(
             f"| {name}{n_train} | {entry['accuracy']:.3f} | {ci(entry)} | {entry['unparseable']} of {entry['n']} | "
@@ -93,9 +94,12 @@ def table(path: Path) -> str:
                 f"{c['name']} {c['cv_kappa']:.2f}" if c["cv_kappa"] is not None else f"{c['name']} —"
                 for c in selection["candidates"]
             )
+            kept = [g["key"] for g in selection.get("grounding") or [] if g["kept"]]
+            checks = sum(c["kept"] for c in selection.get("checks") or [])
             lines += [
                 "",
-                f"{name}: cross-validated kappa on the training feedback: {scores}; chose {selection['chosen']}.",
+                f"{name}: cross-validated kappa on the training feedback: {scores}; chose {selection['chosen']}; "
+                f"{checks} checks kept; grounding kept: {', '.join(kept) or 'none'}.",
             ]
     if "simba" in data and "settings" in data["simba"]:
         lines += ["", f"SIMBA settings: {json.dumps(data['simba']['settings'])}"]

@@ -52,7 +52,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         },
     )
     uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 240  # its first start builds the database: minutes on 2 busy cores
     while True:
         try:
             if httpx.get(f"{uri}/health", timeout=2).status_code == 200:
