@@ -149,7 +149,7 @@ def serve_review() -> Iterator[Any]:
         server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while not server.started:
             if time.monotonic() > deadline:
                 raise RuntimeError("the review server did not start")
