@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -241,9 +242,7 @@ def fit_checks_judge(
     )
     kept, report_checks = _keep_separating(checks, features, y, regression, optimizer.max_checks, screened)
     signals, report_grounding = _keep_grounding(features, y, regression) if optimizer.grounding else ([], [])
-    features = CaseFeatures(
-        features.judge, features.checks[:, kept], features.vectors, features.groups, features.grounding
-    )
+    features = replace(features, checks=features.checks[:, kept])  # the kept checks' columns, all else as is
     checks = [checks[i] for i in kept]
     questions = [c.question for c in checks]
     base_predictions, base_source = _base_predictions(labels, classes, features)
