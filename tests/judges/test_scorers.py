@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import accord
+import accord.judges.scorers as scorers_module
 from accord.cli import app
 from accord.entities import Feedback, Span, Trace
 from accord.genai.scorers import Contains, ExactMatch, LatencyBudget, LengthBounds, RegexMatch, TokenBudget, ValidJson
@@ -95,6 +99,32 @@ def test_builtin_scorers() -> None:
     assert TokenBudget(max_tokens=10)(outputs="a").error.error_code == "MISSING_INPUT"
     with pytest.raises(ValueError, match="regular expression"):
         RegexMatch("(")
+
+
+def test_a_scorers_source_is_read_once_and_never_from_two_threads_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # reading a class's source parses its module with `ast`, which CPython 3.11 cannot do from two threads
+    calls, inside, most = [0], [0], [0]
+    real = inspect.getsource
+
+    def slow_getsource(obj: object) -> str:
+        calls[0] += 1
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.05)
+        inside[0] -= 1
+        return real(obj)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scorers_module, "_SOURCES", {})
+    monkeypatch.setattr(scorers_module.inspect, "getsource", slow_getsource)
+    scorer = ExactMatch()
+    keys: list[str] = []
+    threads = [threading.Thread(target=lambda: keys.append(scorer.key)) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(keys)) == 1 and len(keys) == 6
+    assert calls == [1] and most == [1]
 
 
 def test_scorers_named_in_spec_files_run_from_the_cli(tmp_path: Path) -> None:

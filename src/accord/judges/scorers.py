@@ -18,6 +18,7 @@ import importlib
 import inspect
 import json
 import re
+import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -27,6 +28,29 @@ from accord.judges.base import SPEC_VERSION, Judge, JudgeInput
 from accord.judges.value_types import ValueType
 
 ARGUMENTS = ("inputs", "outputs", "expectations", "trace")
+
+# `inspect.getsource` of a class parses its whole module with `ast`, and CPython 3.11's AST builder is not
+# safe from two threads at once ("AST constructor recursion depth mismatch"): verdicts run in threads, and
+# each one names its judge's fingerprint, so the source is read once per object, under a lock.
+_SOURCE_LOCK = threading.Lock()
+_SOURCES: dict[object, str] = {}
+
+
+def _source_of(obj: object) -> str:
+    with _SOURCE_LOCK:
+        try:
+            return _SOURCES[obj]
+        except (KeyError, TypeError):  # TypeError: an unhashable callable, read every time
+            pass
+        try:
+            code = inspect.getsource(obj)  # type: ignore[arg-type]
+        except (OSError, TypeError):
+            code = ""
+        try:
+            _SOURCES[obj] = code
+        except TypeError:
+            pass
+        return code
 
 
 class MissingInput(AccordError):
@@ -78,10 +102,7 @@ class Scorer(Judge):
     @property
     def fingerprint(self) -> str:
         """Its spec and its code: editing the function means new verdicts."""
-        try:
-            code = inspect.getsource(self.function if self.function is not None else type(self))
-        except (OSError, TypeError):
-            code = ""
+        code = _source_of(self.function if self.function is not None else type(self))
         text = json.dumps(self.to_dict(), sort_keys=True) + code
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
