@@ -378,6 +378,36 @@ def test_with_many_traces_a_check_that_separates_nothing_is_screened_out_early(
     assert not screened["kept"] and "8 screening traces" in screened["why"]
 
 
+def test_a_check_that_passes_the_first_screening_by_chance_is_dropped_at_half_the_traces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from accord.align.memalign import fitting
+
+    def reply(request: ChatRequest) -> Any:
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            wanted = "no" if "verdict 'no'" in request.messages[0]["content"] else "yes"
+            return {"condition": RULES[wanted]}
+        promised = any(p in _case(request) for p in PROMISES)
+        p_yes = (0.9 if promised else 0.1) if "promises" in _question(request) else 0.7  # the rest: no signal
+        return Completion(text='{"result": "yes"}', choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
+
+    real = fitting.separation
+
+    def lucky_on_eight(p: Any, y: Any, regression: bool) -> float:
+        return 0.5 if len(p) == 8 else real(p, y, regression)  # every check looks good on the first 8
+
+    script = fake.script("checks", reply)
+    monkeypatch.setattr(fitting, "SCREEN_TRACES", 8)
+    monkeypatch.setattr(fitting, "separation", lucky_on_eight)
+    aligned = _judge().align(labelled_traces(40), _optimizer())
+    asked = [_question(r) for r in script.requests if "Question:" in r.messages[-1]["content"]]
+    assert sum("returns form" in q for q in asked) == 20  # 8, then up to half of the 40, then no more
+    assert sum("promises" in q for q in asked) == 40
+    dropped = next(c for c in aligned.selection["checks"] if "returns form" in c["question"])
+    assert not dropped["kept"] and "20 screening traces (0.00)" in dropped["why"]
+    assert aligned.selection["chosen"] != "base"
+
+
 def test_traces_that_share_inputs_never_straddle_a_fold() -> None:
     import numpy as np
 
