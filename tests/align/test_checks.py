@@ -130,16 +130,18 @@ def test_checks_of_one_case_share_the_case_as_prefix_and_run_together() -> None:
     assert per_case >= 2
 
 
-def test_a_check_that_does_not_separate_is_dropped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    def reply(request: ChatRequest) -> Any:
-        if "condition" in (request.json_schema or {}).get("properties", {}):
-            wanted = "no" if "verdict 'no'" in request.messages[0]["content"] else "yes"
-            return {"condition": RULES[wanted]}
-        promised = any(p in _case(request) for p in PROMISES)
-        p_yes = (0.9 if promised else 0.1) if "promises" in _question(request) else 0.7  # the rest: no signal
-        return Completion(text='{"result": "yes"}', choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
+def _only_the_promise_check_separates(request: ChatRequest) -> Any:
+    """The experts' rules as conditions; the "promises" check answers by the case, every other one 0.7."""
+    if "condition" in (request.json_schema or {}).get("properties", {}):
+        wanted = "no" if "verdict 'no'" in request.messages[0]["content"] else "yes"
+        return {"condition": RULES[wanted]}
+    promised = any(p in _case(request) for p in PROMISES)
+    p_yes = (0.9 if promised else 0.1) if "promises" in _question(request) else 0.7
+    return Completion(text='{"result": "yes"}', choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
 
-    fake.script("checks", reply)
+
+def test_a_check_that_does_not_separate_is_dropped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    fake.script("checks", _only_the_promise_check_separates)
     with caplog.at_level(logging.DEBUG, logger="accord.align"):
         aligned = _judge().align(labelled_traces(20), _optimizer())
     assert [c.question for c in aligned.checks] == [f"Is this true of the case: {RULES['no']}?"]
@@ -360,15 +362,7 @@ def test_with_many_traces_a_check_that_separates_nothing_is_screened_out_early(
 ) -> None:
     from accord.align.memalign import fitting
 
-    def reply(request: ChatRequest) -> Any:
-        if "condition" in (request.json_schema or {}).get("properties", {}):
-            wanted = "no" if "verdict 'no'" in request.messages[0]["content"] else "yes"
-            return {"condition": RULES[wanted]}
-        promised = any(p in _case(request) for p in PROMISES)
-        p_yes = (0.9 if promised else 0.1) if "promises" in _question(request) else 0.7  # the rest: no signal
-        return Completion(text='{"result": "yes"}', choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
-
-    script = fake.script("checks", reply)
+    script = fake.script("checks", _only_the_promise_check_separates)
     monkeypatch.setattr(fitting, "SCREEN_TRACES", 8)
     aligned = _judge().align(labelled_traces(40), _optimizer())
     asked = [_question(r) for r in script.requests if "Question:" in r.messages[-1]["content"]]
@@ -383,20 +377,12 @@ def test_a_check_that_passes_the_first_screening_by_chance_is_dropped_at_half_th
 ) -> None:
     from accord.align.memalign import fitting
 
-    def reply(request: ChatRequest) -> Any:
-        if "condition" in (request.json_schema or {}).get("properties", {}):
-            wanted = "no" if "verdict 'no'" in request.messages[0]["content"] else "yes"
-            return {"condition": RULES[wanted]}
-        promised = any(p in _case(request) for p in PROMISES)
-        p_yes = (0.9 if promised else 0.1) if "promises" in _question(request) else 0.7  # the rest: no signal
-        return Completion(text='{"result": "yes"}', choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
-
     real = fitting.separation
 
     def lucky_on_eight(p: Any, y: Any, regression: bool) -> float:
         return 0.5 if len(p) == 8 else real(p, y, regression)  # every check looks good on the first 8
 
-    script = fake.script("checks", reply)
+    script = fake.script("checks", _only_the_promise_check_separates)
     monkeypatch.setattr(fitting, "SCREEN_TRACES", 8)
     monkeypatch.setattr(fitting, "separation", lucky_on_eight)
     aligned = _judge().align(labelled_traces(40), _optimizer())

@@ -40,17 +40,18 @@ def _source_of(obj: object) -> str:
     with _SOURCE_LOCK:
         try:
             return _SOURCES[obj]
-        except (KeyError, TypeError):  # TypeError: an unhashable callable, read every time
-            pass
-        try:
-            code = inspect.getsource(obj)  # type: ignore[arg-type]
-        except (OSError, TypeError):
-            code = ""
-        try:
-            _SOURCES[obj] = code
-        except TypeError:
-            pass
-        return code
+        except KeyError:
+            _SOURCES[obj] = code = _read_source(obj)
+            return code
+        except TypeError:  # an unhashable callable: read every time
+            return _read_source(obj)
+
+
+def _read_source(obj: object) -> str:
+    try:
+        return inspect.getsource(obj)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return ""
 
 
 class MissingInput(AccordError):
