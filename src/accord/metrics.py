@@ -243,9 +243,11 @@ def reviewer_agreement(traces: Sequence[Any], name: str) -> dict[str, Any]:
 
 # judge against humans on traces ----------------------------------------------------------------------
 def human_label(trace: Any, name: str) -> Any:
-    """The trace's newest valid HUMAN feedback value named `name`, or None."""
-    found = [a for a in trace.search_assessments(name=name, type="feedback", source_type="HUMAN") if a.error is None]
-    return found[-1].value if found else None
+    """The experts' label of the trace (majority of reviewers, newest on a tie: `accord.expert_labels`), or
+    None."""
+    from accord.expert_labels import expert_label
+
+    return expert_label(trace, name)
 
 
 def judge_agreement(

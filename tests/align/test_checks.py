@@ -93,9 +93,9 @@ def test_default_alignment_fits_a_decision_on_checks_and_explains_each_verdict()
     aligned = _judge().align(labelled_traces(30), _optimizer())
     assert isinstance(aligned, MemAlignJudge) and aligned.mode == "fitted"
     selection = aligned.selection
-    assert selection["chosen"] in ("checks", "checks+memory")
+    assert selection["chosen"] in ("shrunk", "checks", "checks+memory")
     names = [c["name"] for c in selection["candidates"]]
-    assert names == ["base", "calibrated", "checks", "memory", "checks+memory"]
+    assert names == ["base", "calibrated", "shrunk", "checks", "memory", "checks+memory"]
     scores = {c["name"]: c["cv_kappa"] for c in selection["candidates"]}
     assert scores[selection["chosen"]] > scores["base"]
     assert all(len(c["cv_kappa_ci"]) == 2 for c in selection["candidates"] if c["cv_kappa"] is not None)
@@ -187,19 +187,22 @@ def test_when_nothing_beats_the_base_judge_it_behaves_as_the_base_judge() -> Non
         assert mine.metadata["judge_key"] == aligned.key
 
 
-def test_too_few_examples_of_a_verdict_fall_back_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    checking_model()
-    traces = labelled_traces(24)
-    flipped = 0
-    for trace in traces:  # keep 3 "no" labels only
-        label = trace.assessments[0]
-        if label.value == "no" and flipped < 9:
-            label.value = "yes"
-            flipped += 1
-    with caplog.at_level(logging.WARNING, logger="accord.align"):
-        aligned = _judge().align(traces, _optimizer())
-    assert aligned.mode == "prompt" and aligned.selection["chosen"] == "prompt"
-    assert any("only 3 training examples of 'no'" in r.message for r in caplog.records)
+def test_too_few_examples_of_a_verdict_still_get_a_decision_shrunk_towards_the_base_judge() -> None:
+    checking_model(task_p_yes=0.8)  # the base judge says "yes" to everything
+    traces = [t for i, t in enumerate(labelled_traces(24)) if i % 2 or i < 6]  # 12 "yes", 3 "no"
+    aligned = _judge().align(traces, _optimizer())
+    assert aligned.mode == "fitted" and aligned.selection["chosen"] == "shrunk"
+    notes = {c["name"]: c["note"] for c in aligned.selection["candidates"]}
+    assert notes["checks"] == "not scored: only 3 training examples of 'no' (this candidate needs 5)"
+    assert notes["memory"].startswith("not scored")
+    scores = {c["name"]: c["cv_kappa"] for c in aligned.selection["candidates"]}
+    assert scores["checks"] is None and scores["shrunk"] > scores["base"]
+    assert aligned.fitted is not None and aligned.fitted.offset
+    for trace in _new_cases():
+        verdict = aligned(trace=trace)
+        expected = "no" if any(p in str(trace.outputs) for p in PROMISES) else "yes"
+        assert verdict.value == expected, verdict.rationale
+        assert "the base judge leaned 'yes' (0.80)" in verdict.rationale
 
 
 def test_prompt_only_memalign_is_an_option() -> None:

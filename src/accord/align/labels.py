@@ -1,7 +1,8 @@
 """The human labels alignment learns from: HUMAN feedback named like the judge, one label per trace.
 
-Several reviewers on one trace: each reviewer's newest label counts once; agreeing labels all count,
-conflicts are resolved by majority with ties going to the newest label, and every conflict is reported.
+Several reviewers on one trace: the one definition in `accord.expert_labels` (each reviewer's newest label
+counts once, majority, ties to the newest), which every agreement figure scores against too; every
+conflict is reported.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from accord.align.base import AlignmentError
 from accord.entities import AssessmentSourceType, Trace
+from accord.expert_labels import Vote, expert_votes, resolve
 from accord.judges.value_types import ValueType
 
 log = logging.getLogger("accord.align")
@@ -40,15 +42,6 @@ class LabelSet:
         return [label.value for label in self.labels]
 
 
-def _resolve(votes: list[tuple[int, str, Any, str]]) -> tuple[Any, str, bool]:
-    """votes: (time, reviewer, value, rationale), one per reviewer. Majority; ties to the newest."""
-    counts = Counter(repr(v[2]) for v in votes)
-    top = max(counts.values())
-    leaders = {key for key, count in counts.items() if count == top}
-    newest = max((v for v in votes if repr(v[2]) in leaders), key=lambda v: v[0])
-    return newest[2], newest[3], len(counts) > 1
-
-
 def collect_labels(
     judge_name: str, value_type: ValueType, traces: Sequence[Trace], minimum: int = MIN_EXAMPLES
 ) -> LabelSet:
@@ -67,26 +60,26 @@ def collect_labels(
         mine = [a for a in human if a.name == judge_name]
         if not mine:
             continue
-        newest_by_reviewer: dict[str, Any] = {}
-        for a in sorted(mine, key=lambda a: a.create_time_ms):
-            newest_by_reviewer[a.source.source_id] = a
         votes = []
-        for reviewer, a in newest_by_reviewer.items():
+        for vote in expert_votes(trace, judge_name):
             try:
-                votes.append((a.create_time_ms, reviewer, value_type.coerce(a.value), a.rationale or ""))
+                votes.append(Vote(vote.time_ms, vote.reviewer, value_type.coerce(vote.value), vote.rationale))
             except ValueError as exc:
                 rejected.append(
-                    {"trace_id": trace.trace_id, "reviewer": reviewer, "value": a.value, "reason": str(exc)}
+                    {"trace_id": trace.trace_id, "reviewer": vote.reviewer, "value": vote.value, "reason": str(exc)}
                 )
         if not votes:
             continue
-        value, rationale, conflicted = _resolve(votes)
+        winner, conflicted = resolve(votes)
+        value, rationale = winner.value, winner.rationale
         if conflicted:
-            conflicts.append({"trace_id": trace.trace_id, "labels": {r: v for _, r, v, _ in votes}, "resolved": value})
+            conflicts.append(
+                {"trace_id": trace.trace_id, "labels": {v.reviewer: v.value for v in votes}, "resolved": value}
+            )
         verdicts = trace.search_assessments(name=judge_name, type="feedback", source_type="LLM_JUDGE", all=True)
         judge_value = next((v.value for v in reversed(verdicts) if v.error is None), None)
         labels.append(
-            Label(trace, value, rationale, [r for _, r, _, _ in votes], judge_value, max(v[0] for v in votes))
+            Label(trace, value, rationale, [v.reviewer for v in votes], judge_value, max(v.time_ms for v in votes))
         )
     if rejected:
         log.warning(

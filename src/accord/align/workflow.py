@@ -10,6 +10,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from accord.align.base import AlignmentError, AlignmentOptimizer, load_optimizer
@@ -92,13 +93,19 @@ def align(
     show_progress: bool = True,
     register: Callable[[Judge], Any] | None = None,
     log_verdicts: bool = False,
+    policy: str | Path | None = None,
 ) -> AlignmentResult:
     """Align `judge` on `traces` (with `validation`, on all but a stratified held-out fraction), call
     `register` on the new judge, then measure both judges on the held-out traces (storing their verdicts when
-    `log_verdicts`), with a loud warning when the new judge does worse."""
+    `log_verdicts`), with a loud warning when the new judge does worse. `policy` (text or a file path) gives
+    the optimizer the written rules the experts apply."""
     from accord.agreement import compare
 
     optimizer = optimizer if isinstance(optimizer, AlignmentOptimizer) else load_optimizer(optimizer)
+    if policy is not None:
+        if not hasattr(optimizer, "policy"):
+            raise AlignmentError(f"{type(optimizer).__name__} takes no policy; MemAlign turns a policy into checks")
+        optimizer.policy = policy
     traces = list(traces)
     train, held = traces, []
     if validation:

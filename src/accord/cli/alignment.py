@@ -113,6 +113,12 @@ def align_command(
         help="MemAlign: let the fitted decision weigh how much of the output is found in the inputs (word "
         "overlap, no model call; kept only where it separates the experts' labels).",
     ),
+    policy: Path | None = typer.Option(
+        None,
+        "--policy",
+        help="MemAlign: a written policy or rubric (a text file); each numbered rule becomes a check the "
+        "aligned judge may weigh, before any feedback.",
+    ),
     json_out: str | None = JSON_OUT,
 ) -> None:
     """Align a judge with the experiment's HUMAN feedback, register the result as a new version, and print
@@ -126,12 +132,13 @@ def align_command(
         "candidates": [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None,
         "max_checks": max_checks,
         "grounding": None if grounding else False,
+        "policy": policy,
     }
     options = {k: v for k, v in options.items() if v is not None}
     if optimizer.lower() != "memalign" and options:
         raise ValueError(
-            "--reflection-model, --embedding-model, --retrieval-k, --calibrate, --candidates, --max-checks and "
-            "--no-grounding apply to memalign only"
+            "--reflection-model, --embedding-model, --retrieval-k, --calibrate, --candidates, --max-checks, "
+            "--no-grounding and --policy apply to memalign only"
         )
     chosen = load_optimizer(optimizer, **options)
     exp = get_store().resolve_experiment(experiment)

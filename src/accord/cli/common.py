@@ -76,11 +76,14 @@ def selection_lines(judge: Any) -> list[str]:
         cv = selection.get("cv", {})
         lines.append(
             f"candidates, {metric} cross-validated on {cv.get('traces', '?')} training traces "
-            f"({cv.get('repeats', '?')} x {cv.get('folds', '?')}-fold):"
+            f"({cv.get('repeats', '?')} x {cv.get('folds', '?')}-fold"
+            + (f"; folds {cv['grouping']}" if cv.get("grouping") else "")
+            + "):"
         )
         for c in selection["candidates"]:
             if c["cv_kappa"] is None:
-                lines.append(f"  {c['name']:<14} not compared: {c['note']}")
+                note = c["note"] if c["note"].startswith("not scored") else f"not scored: {c['note']}"
+                lines.append(f"  {c['name']:<14} {note}")
                 continue
             low, high = c["cv_kappa_ci"] or (float("nan"), float("nan"))
             mark = "  <- chosen" if c["name"] == selection.get("chosen") else ""

@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, ClassVar
 
 from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Feedback, Trace
@@ -169,13 +170,20 @@ class Judge:
         return _action("register")(self, name=name, experiment_id=experiment_id, tags=tags)
 
     def align(
-        self, traces: Sequence[Trace], optimizer: Any = None, validation: float | None = None, seed: int = 0
+        self,
+        traces: Sequence[Trace],
+        optimizer: Any = None,
+        validation: float | None = None,
+        seed: int = 0,
+        policy: str | Path | None = None,
     ) -> Judge:
         """A new judge aligned with the HUMAN feedback named like this judge on `traces` (MemAlign unless
         `optimizer` says otherwise: an AlignmentOptimizer, "memalign", "simba", "gepa" or "module:Class").
+        `policy`: a written policy or rubric, its text or a file path; each of its rules becomes a check the
+        aligned judge may weigh (MemAlign).
         With `validation=0.2` a stratified fifth is held out and agreement before/after is measured on it
         (`aligned.alignment_report`), with a loud warning when the aligned judge does worse."""
-        return _action("align")(self, traces, optimizer, validation, seed).judge
+        return _action("align")(self, traces, optimizer, validation, seed, policy=policy).judge
 
     # prompting ---------------------------------------------------------------------------------------
     def static_sections(self) -> dict[str, str]:

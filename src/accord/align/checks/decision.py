@@ -14,6 +14,7 @@ weights explain each verdict ("'no': promises a refund (yes 0.93)").
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -23,9 +24,13 @@ import numpy as np
 from accord.align.checks.grounding import DESCRIBE, KEYS
 from accord.errors import AccordError
 
-MIN_PER_VERDICT = 5  # fewer training examples of some verdict than this: no fitted decision
+MIN_PER_VERDICT = 5  # fewer examples of some verdict than this: only the "shrunk" decision is fitted
 C_DECISION = 1.0
 C_MEMORY = 0.05  # strong: a few dozen examples against 384 dimensions
+# "shrunk": a prior precision on each standardised weight (a normal prior of variance 1): with a dozen labels a
+# check moves the base judge's verdict only as far as its evidence carries it
+SHRINK = 1.0
+SHRINK_INTERCEPT = 0.1  # the experts' base rate may differ from the judge's more freely
 
 
 @dataclass
@@ -37,6 +42,10 @@ class CaseFeatures:
     vectors: np.ndarray  # n x d: embeddings of what the memory embeds
     groups: np.ndarray | None = None  # n: cases with the same inputs share a group (never split across folds)
     grounding: np.ndarray | None = None  # n x len(grounding.KEYS); None when the decision weighs none
+
+    def with_checks(self, columns: Sequence[int]) -> CaseFeatures:
+        """The same cases with only these check columns, in this order."""
+        return CaseFeatures(self.judge, self.checks[:, list(columns)], self.vectors, self.groups, self.grounding)
 
     def rows(self, index: Sequence[int] | np.ndarray) -> CaseFeatures:
         index = np.asarray(index, dtype=int)
@@ -50,29 +59,51 @@ def grouped(groups: np.ndarray | None) -> bool:
     return groups is not None and len(set(groups.tolist())) < len(groups)
 
 
+def cv_grouping(groups: np.ndarray | None, folds: int) -> tuple[np.ndarray | None, str]:
+    """The groups the folds keep together, and in words how the folds are made. Cases that share inputs
+    (outputs judged for one source document) stay in one fold; when that leaves fewer groups than folds (a
+    judge that grades the output alone, every trace with the same inputs) the folds are not grouped: a
+    grouping that switched the cross-validation off would score every candidate at nothing, in silence."""
+    if not grouped(groups):
+        return None, "stratified by verdict (every trace has its own inputs)"
+    assert groups is not None
+    distinct = len(set(groups.tolist()))
+    if distinct < folds:
+        return None, (
+            f"stratified by verdict, not grouped: the {len(groups)} traces share their inputs in only {distinct} "
+            f"group{'s' if distinct != 1 else ''}, fewer than {folds} folds"
+        )
+    return groups, f"grouped by inputs ({distinct} distinct inputs; traces that share them stay in one fold)"
+
+
 def fold_splits(
     y: np.ndarray, groups: np.ndarray | None, folds: int, seed: int, regression: bool = False
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train, test) index pairs: stratified by verdict, and by group when cases share inputs, so that no
-    fold is tested on inputs it was trained on (the memory would otherwise recognise the document)."""
+    """(train, test) index pairs: stratified by verdict (not for numbers), and by group when cases share
+    inputs, so that no fold is tested on inputs it was trained on (the memory would otherwise recognise the
+    document); see `cv_grouping` for when they are not grouped. Never empty for two or more cases."""
     from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
     x = np.zeros(len(y))
-    if grouped(groups):
-        assert groups is not None
-        folds = min(folds, len(set(groups.tolist())))
-        if folds < 2:
-            return []
-        splitter: Any = (
-            GroupKFold(folds) if regression else StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
-        )
-        return list(splitter.split(x, y, groups))
+    folds = max(2, min(folds, len(y)))
+    if len(y) < 2:
+        return []
+    groups, _ = cv_grouping(groups, folds)
+    counts = np.unique(y, return_counts=True)[1]
+    stratify = not regression and len(counts) > 1 and counts.max() >= folds  # scikit-learn's own condition
+    if groups is not None:
+        splitter: Any = StratifiedGroupKFold(folds, shuffle=True, random_state=seed) if stratify else GroupKFold(folds)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return list(splitter.split(x, y, groups))
     splitter = (
-        KFold(folds, shuffle=True, random_state=seed)
-        if regression
-        else StratifiedKFold(folds, shuffle=True, random_state=seed)
+        StratifiedKFold(folds, shuffle=True, random_state=seed)
+        if stratify
+        else KFold(folds, shuffle=True, random_state=seed)
     )
-    return list(splitter.split(x, y))
+    with warnings.catch_warnings():  # a verdict rarer than the folds: scikit-learn warns, the folds still hold
+        warnings.simplefilter("ignore", UserWarning)
+        return list(splitter.split(x, y))
 
 
 @dataclass
@@ -139,6 +170,25 @@ class FittedDecision:
     stale: bool = False  # the checks were edited after fitting: align again to refit
     extra: dict[str, Any] = field(default_factory=dict)
     grounding: list[str] = field(default_factory=list)  # the grounding.KEYS it weighs (none before they existed)
+    # "shrunk": the base judge's own verdict is the starting point (its log-odds, or its expected place on a
+    # scale) and the weights only move it; `linear` holds those weights
+    offset: bool = False
+
+    @property
+    def asks_judge(self) -> bool:
+        """Whether a verdict needs the judge's own verdict probabilities asked after the case."""
+        return self.uses_judge or self.threshold is not None or self.offset
+
+    @property
+    def on_scale(self) -> bool:
+        """A shrunk decision over three or more verdicts (or numbers) places the case on the ordered scale."""
+        return self.offset and (self.regression or len(self.classes) > 2)
+
+    def offsets(self, features: CaseFeatures) -> np.ndarray:
+        """The base judge's starting point for each case: the log-odds of the second verdict, or the
+        expected place on the scale; the training mean where the model gave no probabilities."""
+        fill = float(self.extra.get("offset_fill", 0.0))
+        return base_offsets(features.judge, len(self.classes), self.on_scale, fill)
 
     # features ------------------------------------------------------------------------------------------
     @property
@@ -188,6 +238,15 @@ class FittedDecision:
         """Class indices and the confidence of each (the winning class's probability; for a regression,
         1 minus the distance to the nearest scale value)."""
         n = len(features.checks)
+        if self.offset:
+            assert self.linear is not None
+            z = self.offsets(features) + self.linear.scores(self.matrix(features))[:, 0]
+            if self.on_scale:
+                index = np.clip(np.rint(z), 0, len(self.classes) - 1).astype(int)
+                return index, np.clip(1 - np.abs(z - index), 0, 1)
+            p1 = 1.0 / (1.0 + np.exp(-z))
+            index = (p1 >= 0.5).astype(int)
+            return index, np.where(index == 1, p1, 1 - p1)
         if self.threshold is not None:
             p = features.judge[:, 1]
             p = np.where(np.isnan(p), 0.5, p)
@@ -206,8 +265,11 @@ class FittedDecision:
 
     def class_probabilities(self, features: CaseFeatures) -> np.ndarray | None:
         """Each class's probability under the decision (n x classes); None for thresholds and regressions."""
-        if self.threshold is not None or self.regression or self.linear is None:
+        if self.threshold is not None or self.regression or self.linear is None or self.on_scale:
             return None
+        if self.offset:
+            p1 = 1.0 / (1.0 + np.exp(-(self.offsets(features) + self.linear.scores(self.matrix(features))[:, 0])))
+            return np.column_stack([1 - p1, p1])
         return self.linear.probabilities(self.matrix(features))
 
     def explain(self, features: CaseFeatures, index: int, questions: Sequence[str]) -> str:
@@ -223,7 +285,9 @@ class FittedDecision:
         x = self.matrix(features)
         z = self.linear.standardise(x)[0]
         coef = np.asarray(self.linear.coef)
-        if self.regression:  # what moved the estimate most, either way
+        if self.on_scale:  # what moved the case from the base judge's place on the scale, either way
+            push = np.abs(coef[0] * z)
+        elif self.regression:  # what moved the estimate most, either way
             push = np.abs(coef[0] * z)
         elif coef.shape[0] == 1:  # two verdicts: positive weights push towards the second
             push = coef[0] * z * (1 if index == 1 else -1)
@@ -232,7 +296,20 @@ class FittedDecision:
         names = self.feature_names()
         order = [i for i in np.argsort(-push) if push[i] > 0][:2]
         reasons = [self._describe(names[i], x[0, i], questions) for i in order]
+        if self.offset:
+            start = self._base_start(features)
+            return f"{verdict!r}: " + "; ".join([start, *reasons])
         return f"{verdict!r}: " + ("; ".join(reasons) if reasons else "the experts' base rate")
+
+    def _base_start(self, features: CaseFeatures) -> str:
+        row = features.judge[0]
+        if np.isnan(row).all():
+            return "the base judge gave no probabilities (the experts' mean was the start)"
+        if self.on_scale:
+            return f"the base judge placed it at {self.offsets(features)[0] + 1:.1f} of {len(self.classes)}"
+        p1 = float(row[1]) / max(float(np.nansum(row[:2])), 1e-9)
+        lean, p = (self.classes[1], p1) if p1 >= 0.5 else (self.classes[0], 1 - p1)
+        return f"the base judge leaned {lean!r} ({p:.2f})"
 
     def _describe(self, name: str, value: float, questions: Sequence[str]) -> str:
         kind, _, key = name.partition(":")
@@ -251,7 +328,11 @@ class FittedDecision:
         one weight per verdict for more), for showing how the decision reads the checks."""
         if self.linear is None:
             return [{"feature": f"the judge's own probability of {self.classes[1]!r}", "threshold": self.threshold}]
-        rows = []
+        rows: list[dict[str, Any]] = []
+        if self.offset:
+            rows.append(
+                {"feature": "the base judge's own verdict (the start; the weights below move it)", "weight": 1.0}
+            )
         coef = np.asarray(self.linear.coef)
         for j, name in enumerate(self.feature_names()):
             kind, _, key = name.partition(":")
@@ -296,6 +377,7 @@ class FittedDecision:
                 stale=bool(data.get("stale", False)),
                 extra=dict(data.get("extra") or {}),
                 grounding=[str(key) for key in data.get("grounding") or []],
+                offset=bool(data.get("offset", False)),
             )
             unknown = [key for key in decision.grounding if key not in KEYS]
             if unknown:
@@ -329,6 +411,8 @@ def fit_decision(
     memory's out-of-fold prediction as one more feature; "calibrated" fits a threshold on the judge's own
     probability (prior matching)."""
     n = len(y)
+    if candidate == "shrunk":
+        return _fit_shrunk(features, y, classes, regression, check_questions, grounding)
     if candidate == "calibrated":
         rate = float(np.mean(y == 1))
         p = features.judge[:, 1]
@@ -377,3 +461,72 @@ def _out_of_fold_memory(
         inner.memory = LinearModel.fit(vectors[train], target[train], regression, C_MEMORY)
         columns[test] = inner._memory_columns(vectors[test])
     return columns
+
+
+def base_offsets(judge: np.ndarray, n_classes: int, on_scale: bool, fill: float) -> np.ndarray:
+    """See `FittedDecision.offsets`: judge columns follow the classes; NaN rows take `fill`."""
+    if judge.shape[1] == 0 or (not on_scale and judge.shape[1] < 2):
+        return np.full(len(judge), fill)
+    known = ~np.isnan(judge).all(axis=1)
+    p = np.where(np.isnan(judge), 0.0, judge)
+    if on_scale:
+        total = p.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            place = (p * np.arange(judge.shape[1])).sum(axis=1) / total
+        known &= total > 0
+        return np.where(known, place, fill)
+    total = p[:, 0] + p[:, 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p1 = np.clip(p[:, 1] / total, 0.02, 0.98)  # a hosted model's 0/1 answer becomes a firm, finite lean
+    known &= total > 0
+    return np.where(known, np.log(p1 / (1 - p1)), fill)
+
+
+def _fit_shrunk(
+    features: CaseFeatures,
+    y: np.ndarray,
+    classes: list[Any],
+    regression: bool,
+    check_questions: list[str],
+    grounding: Sequence[str],
+) -> FittedDecision:
+    """The base judge's own verdict plus the checks' weights, each weight pulled towards zero by a normal
+    prior (SHRINK), so a check moves a verdict only as far as the evidence behind it carries it. Two verdicts:
+    a logistic regression with the judge's log-odds as offset. A scale: one ridge regression of the verdict's
+    place on the scale with the judge's expected place as offset, so a verdict with one example borrows from
+    its neighbours."""
+    from scipy.optimize import minimize
+
+    decision = FittedDecision(
+        "shrunk", classes, regression, False, list(check_questions), fitted_on=len(y), grounding=list(grounding)
+    )
+    decision.offset = True
+    raw = base_offsets(features.judge, len(classes), decision.on_scale, np.nan)
+    fill = float(np.nanmean(raw)) if not np.isnan(raw).all() else (float(np.mean(y)) if decision.on_scale else 0.0)
+    decision.extra["offset_fill"] = round(fill, 6)
+    offset = np.where(np.isnan(raw), fill, raw)
+    x = decision.matrix(features)
+    mean = np.nanmean(x, axis=0) if x.shape[1] and len(x) else np.zeros(x.shape[1])
+    mean = np.where(np.isnan(mean), 0.0, mean)
+    filled = np.where(np.isnan(x), mean, x)
+    scale = filled.std(axis=0) if len(x) else np.ones(x.shape[1])
+    scale = np.where(scale < 1e-9, 1.0, scale)
+    z = (filled - mean) / scale
+    m = z.shape[1]
+    penalty = np.r_[np.full(m, SHRINK), SHRINK_INTERCEPT]
+    design = np.column_stack([z, np.ones(len(z))])
+    if decision.on_scale:  # ridge on the residual from the base judge's place: closed form
+        residual = y.astype(float) - offset
+        theta = np.linalg.solve(design.T @ design + np.diag(penalty), design.T @ residual)
+    else:
+        target = (y == 1).astype(float)
+
+        def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            s = offset + design @ theta
+            p = 1.0 / (1.0 + np.exp(-s))
+            value = float(np.sum(np.logaddexp(0, s) - target * s) + 0.5 * penalty @ theta**2)
+            return value, design.T @ (p - target) + penalty * theta
+
+        theta = minimize(loss, np.zeros(m + 1), jac=True, method="L-BFGS-B").x
+    decision.linear = LinearModel(mean.tolist(), scale.tolist(), [theta[:m].tolist()], [float(theta[m])])
+    return decision

@@ -42,13 +42,18 @@ class Check:
     question: str
     sources: list[str] = field(default_factory=list)  # ids of the traces whose expert reasons it came from
     verdict: Any = None
+    origin: str = "feedback"  # "feedback" (distilled), "policy" or "instructions" (from the task, before any label)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"question": self.question, "sources": list(self.sources), "verdict": self.verdict}
+        data = {"question": self.question, "sources": list(self.sources), "verdict": self.verdict}
+        if self.origin != "feedback":  # specs written before origins existed read back unchanged
+            data["origin"] = self.origin
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Check:
-        return cls(str(data["question"]), list(data.get("sources", [])), data.get("verdict"))
+        origin = str(data.get("origin") or "feedback")
+        return cls(str(data["question"]), list(data.get("sources", [])), data.get("verdict"), origin)
 
     @classmethod
     def from_condition(cls, condition: str, sources: Sequence[str] = (), verdict: Any = None) -> Check:

@@ -21,11 +21,12 @@ from accord.metrics import agreement
 log = logging.getLogger("accord.align")
 
 # simplest first: on a tie (within TIE) the simpler candidate is kept
-ORDER = ("base", "calibrated", "checks", "memory", "checks+memory")
+ORDER = ("base", "calibrated", "shrunk", "checks", "memory", "checks+memory")
 TIE = 0.01
 DESCRIPTIONS = {
     "base": "the base judge unchanged",
     "calibrated": "the base judge's own verdict probability with a threshold fitted to the experts' rate",
+    "shrunk": "the base judge's own verdict, moved by checks whose weights are shrunk towards zero (few labels)",
     "checks": "checks asked one by one (and grounding), combined by a decision fitted to the experts",
     "memory": "a classifier over the embeddings of the expert-labelled examples",
     "checks+memory": "checks and the memory classifier, stacked in one fitted decision",
@@ -65,64 +66,152 @@ def _interval(y: np.ndarray, predictions: np.ndarray, classes: list[Any], ordina
     return tuple(found.extra["weighted_kappa_ci"]) if ordinal else found.kappa_ci  # type: ignore[return-value]
 
 
+def separation(p: np.ndarray, y: np.ndarray, regression: bool) -> float:
+    """How well one check's answers separate the labels: |2 AUC - 1| (best class against the rest), or
+    |Spearman's rho| for numbers; 0 when it cannot tell."""
+    from scipy.stats import spearmanr
+    from sklearn.metrics import roc_auc_score
+
+    known = ~np.isnan(p)
+    p, y = p[known], y[known]
+    if len(p) < 4 or len(set(p.tolist())) < 2 or len(set(y.tolist())) < 2:
+        return 0.0
+    if regression:
+        rho = spearmanr(p, y).statistic
+        return 0.0 if np.isnan(rho) else abs(float(rho))
+    return max(abs(2 * roc_auc_score(y == c, p) - 1) for c in sorted(set(y.tolist())))
+
+
+@dataclass
+class SignalPool:
+    """How the checks and grounding measures a decision weighs are picked: those that separate the labels
+    of the rows it is fitted on by at least `min_separation`, at most `max_checks` checks. The same rule runs
+    inside every fold of the cross-validation (on the fold's training rows only) and once on all rows, so the
+    cross-validated kappa counts the cost of picking checks on few labels."""
+
+    questions: list[str]
+    grounding: list[str]  # candidate grounding keys, in CaseFeatures.grounding column order (grounding.KEYS)
+    min_separation: float
+    max_checks: int
+    regression: bool
+
+    def select(self, features: CaseFeatures, y: np.ndarray) -> tuple[list[int], list[str]]:
+        from accord.align.checks.grounding import KEYS
+
+        target = y.astype(float)
+        scored = [(separation(features.checks[:, j], target, self.regression), j) for j in range(len(self.questions))]
+        good = sorted((sj for sj in scored if sj[0] >= self.min_separation), key=lambda sj: -sj[0])
+        checks = sorted(j for _, j in good[: self.max_checks])
+        signals = []
+        if features.grounding is not None:
+            for key in self.grounding:
+                if separation(features.grounding[:, KEYS.index(key)], target, self.regression) >= self.min_separation:
+                    signals.append(key)
+        return checks, signals
+
+
+def _fit_and_predict(
+    name: str,
+    features: CaseFeatures,
+    y: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    classes: list[Any],
+    regression: bool,
+    pool: SignalPool,
+    has_judge: bool,
+    picked: list[int] | None = None,
+) -> np.ndarray:
+    fold = features.rows(train)
+    checks, signals = pool.select(fold, y[train]) if name != "memory" else ([], [])
+    if picked is not None:
+        picked.extend(checks)
+    questions = [pool.questions[j] for j in checks]
+    decision = fit_decision(
+        name, fold.with_checks(checks), y[train], classes, regression, questions, has_judge, signals
+    )
+    return decision.predict(features.rows(test).with_checks(checks))[0]
+
+
 def cross_validate(
     features: CaseFeatures,
     y: np.ndarray,
     classes: list[Any],
     base_predictions: np.ndarray | None,
-    check_questions: list[str],
+    pool: SignalPool,
     candidates: Sequence[str],
     regression: bool = False,
     ordinal: bool = False,
     folds: int = 5,
     repeats: int = 5,
     seed: int = 0,
-    grounding: Sequence[str] = (),
-) -> list[CandidateScore]:
-    """Each candidate's repeated stratified k-fold kappa on the training rows (weighted kappa for scales);
-    cases that share inputs stay in one fold, so a candidate is never scored on inputs it was fitted on."""
+) -> tuple[list[CandidateScore], dict[int, float]]:
+    """Each candidate's repeated k-fold kappa on the training rows (weighted kappa for scales), and for each
+    check the share of the folds that picked it. Checks and grounding are picked inside each fold; cases
+    that share inputs stay in one fold (`features.groups`). With fewer than MIN_PER_VERDICT examples of some
+    verdict only the base judge and the shrunk decision are scored (plain k-fold: a verdict may be missing
+    from a fold, which the shrunk decision tolerates). A candidate the folds could not score is reported as
+    not scored, never as a kappa of 0."""
     counts = np.bincount(y, minlength=len(classes))
-    folds = int(min(folds, counts[counts > 0].min())) if len(counts[counts > 0]) > 1 else 0
+    few = regression and len(y) < 4 * MIN_PER_VERDICT or not regression and counts.min() < MIN_PER_VERDICT
+    k = folds if few or regression else int(min(folds, counts[counts > 0].min()))
+    if not few and not regression and k < 2:
+        few, k = True, folds
     has_judge = not np.isnan(features.judge).all()
     scores: list[CandidateScore] = []
+    picked_counts: dict[int, int] = {}
+    fits = 0
     for name in candidates:
         if name == "base":
             if base_predictions is None:
-                scores.append(CandidateScore(name, None, None, None, "the base judge's verdicts are not known here"))
+                scores.append(
+                    CandidateScore(name, None, None, None, "not scored: the base judge's verdicts are not known here")
+                )
                 continue
             kappa, accuracy = _score(y, base_predictions, classes, ordinal)
             scores.append(CandidateScore(name, kappa, _interval(y, base_predictions, classes, ordinal), accuracy))
             continue
-        signals = len(check_questions) + len(grounding)
-        why = _unavailable(name, classes, counts, has_judge, signals, regression, folds)
+        signals = len(pool.questions) + len(pool.grounding)
+        why = _unavailable(name, classes, counts, has_judge, signals, regression, few)
         if why:
-            scores.append(CandidateScore(name, None, None, None, why))
+            scores.append(CandidateScore(name, None, None, None, f"not scored: {why}"))
             continue
         per_repeat: list[np.ndarray] = []
-        for splits in _repeated_splits(y, features.groups, folds, repeats, seed):
+        for splits in _repeated_splits(y, features.groups, k, repeats, seed, regression or few):
+            if not splits:
+                break
             predictions = np.zeros(len(y), dtype=int)
             for train, test in splits:
-                decision = fit_decision(
-                    name, features.rows(train), y[train], classes, regression, check_questions, has_judge, grounding
+                picked: list[int] = []
+                predictions[test] = _fit_and_predict(
+                    name, features, y, train, test, classes, regression, pool, has_judge, picked
                 )
-                predictions[test] = decision.predict(features.rows(test))[0]
+                if name in ("checks", "shrunk"):
+                    fits += 1
+                    for j in picked:
+                        picked_counts[j] = picked_counts.get(j, 0) + 1
             per_repeat.append(predictions)
+        if not per_repeat:
+            scores.append(CandidateScore(name, None, None, None, f"not scored: {len(y)} traces make no folds"))
+            continue
         results = [_score(y, p, classes, ordinal) for p in per_repeat]
-        kappa = float(np.mean([k for k, _ in results]))
+        kappa = float(np.mean([kk for kk, _ in results]))
         accuracy = float(np.mean([a for _, a in results]))
-        scores.append(CandidateScore(name, kappa, _interval(y, per_repeat[0], classes, ordinal), accuracy))
+        note = "scored by plain k-fold (too few examples of some verdict to stratify)" if few else ""
+        scores.append(CandidateScore(name, kappa, _interval(y, per_repeat[0], classes, ordinal), accuracy, note))
     for score in scores:
         log.info("candidate %s: cv kappa %s %s", score.name, score.kappa, score.note)
-    return scores
+    share = {j: picked_counts.get(j, 0) / fits for j in range(len(pool.questions))} if fits else {}
+    return scores, share
 
 
 def _repeated_splits(
-    y: np.ndarray, groups: np.ndarray | None, folds: int, repeats: int, seed: int
+    y: np.ndarray, groups: np.ndarray | None, folds: int, repeats: int, seed: int, plain: bool
 ) -> list[list[tuple[np.ndarray, np.ndarray]]]:
-    """The folds of each repeat: grouped when cases share inputs, else scikit-learn's repeated stratified
-    k-fold (whose splits earlier alignments were measured with)."""
-    if grouped(groups):
-        return [fold_splits(y, groups, folds, seed + r) for r in range(repeats)]
+    """The folds of each repeat: scikit-learn's repeated stratified k-fold for distinct inputs and enough
+    examples of every verdict (the splits earlier alignments were measured with), else `fold_splits`."""
+    if plain or grouped(groups):
+        return [fold_splits(y, groups, folds, seed + r, plain) for r in range(repeats)]
     from sklearn.model_selection import RepeatedStratifiedKFold
 
     splits = list(
@@ -132,13 +221,15 @@ def _repeated_splits(
 
 
 def _unavailable(
-    name: str, classes: list[Any], counts: np.ndarray, has_judge: bool, signals: int, regression: bool, folds: int
+    name: str, classes: list[Any], counts: np.ndarray, has_judge: bool, signals: int, regression: bool, few: bool
 ) -> str:
-    if counts.min() < MIN_PER_VERDICT:
+    if name == "shrunk":
+        if not signals:
+            return "no checks or grounding measures to weigh"
+        return ""
+    if few:
         rare = classes[int(counts.argmin())]
-        return f"only {int(counts.min())} training examples of {rare!r} (a fitted decision needs {MIN_PER_VERDICT})"
-    if folds < 2:
-        return "too few examples per verdict to cross-validate"
+        return f"only {int(counts.min())} training examples of {rare!r} (this candidate needs {MIN_PER_VERDICT})"
     if name == "calibrated" and (len(classes) != 2 or not has_judge or regression):
         return "needs a two-verdict judge whose model reports verdict probabilities"
     if name in ("checks", "checks+memory") and not signals and not has_judge:

@@ -72,7 +72,7 @@ class ReasonBatch:
     typical: str  # the reason closest to the centroid
 
 
-def _task(judge: Judge) -> str:
+def task_text(judge: Judge) -> str:
     return TEMPLATE_VARIABLE.sub(lambda m: f"<{m.group(1)}>", judge.instructions)
 
 
@@ -134,7 +134,7 @@ def _request(judge: Judge, batch: ReasonBatch) -> ChatRequest:
     verdict = batch.verdict
     system = (
         "You help an automatic judge agree with a team of domain experts.\n"
-        f"The task given to the judge: {_task(judge)}\n\n"
+        f"The task given to the judge: {task_text(judge)}\n\n"
         f"The experts gave the verdict {verdict!r} to several cases, for the reasons listed by the user. State "
         "the one condition these reasons have in common, so the judge can check it on new cases, by completing "
         f"the sentence: The verdict is {verdict!r} when ... Give only the condition, in the experts' own terms, "
@@ -177,7 +177,7 @@ def _rule_for(
 ) -> Guideline:
     """The reflection model's rule for one batch, or the batch's most typical reason when the rule fails."""
     sources = sorted(label.trace.trace_id for label in batch.labels)
-    fallback = Guideline(batch.typical, sources, verdict=batch.verdict)
+    fallback = Guideline(batch.typical, sources, verdict=batch.verdict, from_reason=True)
     request = _request(judge, batch)
     try:
         model = get_model(model_uri or judge.model)
@@ -199,7 +199,7 @@ def _rule_for(
     if not _is_checkable(rule):
         why = "not checkable"
     else:
-        task, vector = embedder.embed([_task(judge), rule])
+        task, vector = embedder.embed([task_text(judge), rule])
         if float(vector @ task) >= RESTATES_TASK:
             why = "restates the task"
         elif float(vector @ batch.centroid) < GROUNDED:
@@ -227,7 +227,7 @@ def merge_guidelines(candidates: list[Guideline], embedder: Embedder, stats: Dis
             stats.count("", {"rule": rule.text, "why": f"duplicate of: {target.text}"})
             log.debug("dropped guideline %r: duplicate of %r", rule.text, target.text)
             continue
-        kept.append(Guideline(rule.text, sorted(set(rule.sources)), verdict=rule.verdict))
+        kept.append(Guideline(rule.text, sorted(set(rule.sources)), verdict=rule.verdict, from_reason=rule.from_reason))
         kept_vectors.append(vector)
     return kept
 

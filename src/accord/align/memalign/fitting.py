@@ -1,12 +1,16 @@
 """MemAlign's checks and fitted decision: from the distilled conditions to the judge that cross-validates best.
 
-1. Every distilled condition becomes a yes/no check (the minority verdict's conditions first).
+1. The checks: one per rule of the task (the judge's instructions and a written policy, `checklist.py`),
+   then one per distilled condition (the minority verdict's first). A condition that names one case is
+   rewritten as the rule behind it or dropped (`transfer.py`); an expert's reason is never asked as it is.
 2. The base judge's model answers every check, and the judge's own task, for every training trace, once
    (with 90 or more traces, a check that separates nothing on 30 screening traces is not asked further).
-3. Checks whose answers do not separate the training labels are dropped (logged at DEBUG), and so are
-   grounding features (how much of the output is found in the inputs, no model needed) that do not.
-4. The candidates are cross-validated on those answers (no further model calls; traces that share inputs
-   stay in one fold) and the best is kept; the base judge's behaviour is kept when nothing beats it.
+3. The candidates are cross-validated on those answers (no further model calls). Inside every fold the
+   checks and grounding measures (how much of the output is found in the inputs) are picked by how they
+   separate that fold's training labels, so the figure counts the cost of picking them. Traces that share
+   inputs stay in one fold, unless that leaves fewer groups than folds.
+4. The best candidate is kept; the base judge's behaviour is kept when nothing beats it. With fewer than
+   five examples of some verdict only the "shrunk" decision competes with the base judge.
 """
 
 from __future__ import annotations
@@ -35,9 +39,12 @@ from accord.align.checks import (
     fit_decision,
     grounding,
 )
-from accord.align.checks.decision import MIN_PER_VERDICT, class_index
+from accord.align.checks.decision import class_index, cv_grouping
 from accord.align.checks.grounding import grounding_rows
+from accord.align.checks.selection import SignalPool, separation
+from accord.align.checks.transfer import generalise, trace_text
 from accord.align.labels import Label
+from accord.align.memalign.distill import task_text
 from accord.align.memalign.judge import MemAlignJudge
 from accord.align.memalign.memory import Guideline
 from accord.metrics import agreement
@@ -47,7 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("accord.align")
 
-DEFAULT_CANDIDATES = ("base", "calibrated", "checks", "memory", "checks+memory")
+DEFAULT_CANDIDATES = ("base", "calibrated", "shrunk", "checks", "memory", "checks+memory")
 MIN_SEPARATION = 0.2  # |2 * AUC - 1| below this: the check's answers do not separate the labels
 SCREEN_TRACES = 30  # with at least three times as many training traces, checks are screened on this many first
 SCREEN_SEPARATION = 0.1  # lenient: a check this poor on the screening traces is not asked of the rest
@@ -69,29 +76,45 @@ def verdict_classes(judge: MemAlignJudge, values: Sequence[Any]) -> tuple[list[A
     return None
 
 
-def checks_from(guidelines: Sequence[Guideline], labels: Sequence[Label]) -> list[Check]:
-    """One check per condition; conditions for the rarer verdicts first (they carry most of the lesson)."""
+def checks_from(
+    guidelines: Sequence[Guideline],
+    labels: Sequence[Label],
+    task: str = "",
+    model_uri: str | None = None,
+) -> tuple[list[Check], list[dict[str, Any]]]:
+    """One check per distilled condition, conditions for the rarer verdicts first (they carry most of the
+    lesson). An expert's reason kept as it is never becomes a check; with `model_uri`, a condition that
+    names one case is rewritten as the rule behind it, or dropped. Returns the checks and what was set
+    aside or rewritten, and why."""
     counts = Counter(repr(label.value) for label in labels)
     ordered = sorted(
         guidelines, key=lambda g: counts.get(repr(g.verdict), math.inf) if g.verdict is not None else math.inf
     )
-    return [Check.from_condition(g.text, g.sources, g.verdict) for g in ordered]
-
-
-def separation(p: np.ndarray, y: np.ndarray, regression: bool) -> float:
-    """How well one check's answers separate the labels: |2 AUC - 1| (best class against the rest), or
-    |Spearman's rho| for numbers; 0 when it cannot tell."""
-    from scipy.stats import spearmanr
-    from sklearn.metrics import roc_auc_score
-
-    known = ~np.isnan(p)
-    p, y = p[known], y[known]
-    if len(p) < 4 or len(set(p.tolist())) < 2 or len(set(y.tolist())) < 2:
-        return 0.0
-    if regression:
-        rho = spearmanr(p, y).statistic
-        return 0.0 if np.isnan(rho) else abs(float(rho))
-    return max(abs(2 * roc_auc_score(y == c, p) - 1) for c in sorted(set(y.tolist())))
+    texts = {label.trace.trace_id: trace_text(label.trace.inputs, label.trace.outputs) for label in labels}
+    checks, report = [], []
+    for g in ordered:
+        if g.from_reason:
+            report.append({"condition": g.text, "kept": False, "why": "an expert's reason as written, not a rule"})
+            continue
+        text, why = g.text, ""
+        if model_uri is not None:
+            sources = set(g.sources)
+            found, why = generalise(
+                g.text,
+                task,
+                model_uri,
+                [t for i, t in texts.items() if i in sources],
+                [t for i, t in texts.items() if i not in sources],
+            )
+            if found is None:
+                report.append({"condition": g.text, "kept": False, "why": why})
+                log.debug("dropped condition %r: %s", g.text, why)
+                continue
+            text = found
+        if why:
+            report.append({"condition": g.text, "kept": True, "why": why, "as": text})
+        checks.append(Check.from_condition(text, g.sources, g.verdict))
+    return checks, report
 
 
 def _screening_rows(y: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
@@ -230,8 +253,10 @@ def fit_checks_judge(
     labels: Sequence[Label],
     optimizer: MemAlignOptimizer,
     progress: Progress,
+    task_checks: Sequence[Check] = (),
 ) -> tuple[MemAlignJudge, dict[str, Any]]:
-    """The candidate that cross-validates best, as an aligned judge, and the report of the comparison."""
+    """The candidate that cross-validates best, as an aligned judge, and the report of the comparison.
+    `task_checks`: checks from the judge's instructions and policy, asked before the distilled ones."""
     started = time.perf_counter()
     found = verdict_classes(aligned, [label.value for label in labels])
     if found is None:
@@ -240,42 +265,47 @@ def fit_checks_judge(
         selection = {"chosen": "prompt", "reason": reason, "candidates": []}
         return aligned._copy(selection=selection), selection
     classes, regression = found
-    y = class_index([label.value for label in labels], classes)
-    counts = np.bincount(y, minlength=len(classes))
-    if len(classes) < 2 or (not regression and counts.min() < MIN_PER_VERDICT):
-        rare = classes[int(counts.argmin())] if len(classes) >= 2 else classes[0]
+    if len(classes) < 2:
         reason = (
-            f"only {int(counts.min()) if len(classes) >= 2 else 0} training examples of "
-            f"{rare if len(classes) >= 2 else 'a second verdict'!r}: a fitted decision needs at least "
-            f"{MIN_PER_VERDICT} of each verdict, so MemAlign's prompt judge is kept"
+            f"every training label is {classes[0]!r}: no decision can be checked against a second verdict, so the "
+            "aligned judge behaves as the base judge"
         )
         log.warning(reason)
-        selection = {"chosen": "prompt", "reason": reason, "candidates": []}
-        return aligned._copy(selection=selection), selection
-    checks = checks_from(aligned.guideline_list, labels)
+        selection = {"chosen": "base", "reason": reason, "candidates": []}
+        return aligned._copy(mode="base", selection=selection), selection
+    y = class_index([label.value for label in labels], classes)
+    distilled, conditions = checks_from(
+        aligned.guideline_list,
+        labels,
+        task_text(aligned.base),
+        (optimizer.reflection_model or aligned.base.model) if optimizer.generalise else None,
+    )
+    checks = list(task_checks) + distilled
     features, asking_seconds, screened = training_features(
         aligned, checks, labels, classes, optimizer.concurrency, progress, y, regression
     )
-    kept, report_checks = _keep_separating(checks, features, y, regression, optimizer.max_checks, screened)
-    signals, report_grounding = _keep_grounding(features, y, regression) if optimizer.grounding else ([], [])
-    features = replace(features, checks=features.checks[:, kept])  # the kept checks' columns, all else as is
-    checks = [checks[i] for i in kept]
+    for j in screened:  # a screened-out check was not asked of every trace: it is never picked
+        features.checks[:, j] = np.nan
+    groups, grouping = cv_grouping(features.groups, optimizer.cv_folds)
+    features = replace(features, groups=groups)
     questions = [c.question for c in checks]
+    pool = SignalPool(
+        questions, list(grounding.KEYS) if optimizer.grounding else [], MIN_SEPARATION, optimizer.max_checks, regression
+    )
     base_predictions, base_source = _base_predictions(labels, classes, features)
     ordinal = regression or len(classes) > 2 and aligned.value_type.kind != "bool"
-    scores = cross_validate(
+    scores, picked_share = cross_validate(
         features,
         y,
         classes,
         base_predictions,
-        questions,
+        pool,
         [c for c in optimizer.candidates if c != "prompt"],
         regression=regression,
         ordinal=ordinal,
         folds=optimizer.cv_folds,
         repeats=optimizer.cv_repeats,
         seed=optimizer.seed,
-        grounding=signals,
     )
     if base_source:
         for score in scores:
@@ -285,63 +315,92 @@ def fit_checks_judge(
         scores.append(_prompt_score(aligned, labels, classes, progress))
     chosen, reason = choose(scores)
     log.info("alignment chose %s: %s", chosen, reason)
+    kept, signals = pool.select(features, y)
+    report_checks = _check_report(checks, labels, features, y, regression, kept, screened, picked_share)
+    report_grounding = _grounding_report(features, y, regression, signals) if optimizer.grounding else []
     selection = {
         "candidates": [s.to_dict() for s in scores],
         "chosen": chosen,
         "reason": reason,
         "checks": report_checks,
+        "conditions": conditions,
         "grounding": report_grounding,
         "metric": "weighted kappa" if ordinal else "Cohen's kappa",
-        "cv": {"folds": optimizer.cv_folds, "repeats": optimizer.cv_repeats, "traces": len(labels)},
+        "cv": {
+            "folds": optimizer.cv_folds,
+            "repeats": optimizer.cv_repeats,
+            "traces": len(labels),
+            "grouping": grouping,
+        },
         "seconds": {"asking_checks": round(asking_seconds, 2), "total": round(time.perf_counter() - started, 2)},
     }
+    checks = [checks[i] for i in kept]
     if chosen == "prompt":
         return aligned._copy(checks=checks, selection=selection), selection
     if chosen == "base":
         return aligned._copy(mode="base", checks=checks, selection=selection), selection
     use_judge = not np.isnan(features.judge).all()
-    fitted = fit_decision(chosen, features, y, classes, regression, questions, use_judge, signals)
+    fitted = fit_decision(
+        chosen, features.with_checks(kept), y, classes, regression, [c.question for c in checks], use_judge, signals
+    )
     return aligned._copy(mode="fitted", checks=checks, fitted=fitted, selection=selection), selection
 
 
-def _keep_grounding(features: CaseFeatures, y: np.ndarray, regression: bool) -> tuple[list[str], list[dict[str, Any]]]:
-    """The grounding features that separate the training labels as well as a kept check must."""
-    assert features.grounding is not None
-    kept, report = [], []
-    for j, key in enumerate(grounding.KEYS):
-        sep = separation(features.grounding[:, j], y.astype(float), regression)
-        why = "" if sep >= MIN_SEPARATION else "does not separate the training labels"
-        if why:
-            log.debug("dropped grounding feature %r: %s (separation %.2f)", key, why, sep)
-        else:
-            kept.append(key)
-        report.append(
-            {"feature": grounding.DESCRIBE[key], "key": key, "separation": round(sep, 3), "kept": not why, "why": why}
-        )
-    return kept, report
-
-
-def _keep_separating(
+def _check_report(
     checks: Sequence[Check],
+    labels: Sequence[Label],
     features: CaseFeatures,
     y: np.ndarray,
     regression: bool,
-    max_checks: int,
-    screened: dict[int, str] | None = None,
-) -> tuple[list[int], list[dict[str, Any]]]:
-    screened = screened or {}
-    target = y.astype(float)
-    scored = [(separation(features.checks[:, i], target, regression), i) for i in range(len(checks))]
-    separating = sorted((s for s in scored if s[0] >= MIN_SEPARATION and s[1] not in screened), key=lambda s: -s[0])
-    kept = sorted(i for _, i in separating[:max_checks])
+    kept: Sequence[int],
+    screened: dict[int, str],
+    picked_share: dict[int, float],
+) -> list[dict[str, Any]]:
+    """Each check: where it came from, how it separates the training labels, the share of the folds that
+    picked it, and how often it fires (P(yes) >= 0.5) on training traces outside the ones it came from."""
+    ids = [label.trace.trace_id for label in labels]
     report = []
-    for sep, i in scored:
-        why = (
-            ""
-            if i in kept
-            else screened.get(i) or ("does not separate the training labels" if sep < MIN_SEPARATION else "max_checks")
-        )
+    for j, check in enumerate(checks):
+        p = features.checks[:, j]
+        sep = separation(p, y.astype(float), regression)
+        sources = set(check.sources)
+        outside = np.array([i not in sources for i in ids]) & ~np.isnan(p)
+        fires = float(np.mean(p[outside] >= 0.5)) if outside.any() else None
+        if j in kept:
+            why = ""
+        elif j in screened:
+            why = screened[j]
+        elif sep < MIN_SEPARATION:
+            why = "does not separate the training labels"
+        else:
+            why = "max_checks"
         if why:
-            log.debug("dropped check %r: %s (separation %.2f)", checks[i].question, why, sep)
-        report.append({"question": checks[i].question, "separation": round(sep, 3), "kept": not why, "why": why})
-    return kept, report
+            log.debug("dropped check %r: %s (separation %.2f)", check.question, why, sep)
+        report.append(
+            {
+                "question": check.question,
+                "origin": check.origin,
+                "separation": round(sep, 3),
+                "picked_in_folds": round(picked_share.get(j, 0.0), 3),
+                "fires_outside_sources": None if fires is None else round(fires, 3),
+                "sources": len(sources),
+                "kept": not why,
+                "why": why,
+            }
+        )
+    return report
+
+
+def _grounding_report(
+    features: CaseFeatures, y: np.ndarray, regression: bool, kept: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Each grounding measure, how it separates the training labels, and whether the decision weighs it."""
+    assert features.grounding is not None
+    report = []
+    for j, key in enumerate(grounding.KEYS):
+        sep = separation(features.grounding[:, j], y.astype(float), regression)
+        why = "" if key in kept else "does not separate the training labels"
+        report.append(
+            {"feature": grounding.DESCRIBE[key], "key": key, "separation": round(sep, 3), "kept": not why, "why": why}
+        )
+    return report

@@ -267,7 +267,7 @@ class MemAlignJudge(Judge):
         assert self.fitted is not None
         fitted = self.fitted
         asked = self._asked_checks()
-        answers = ask_case(self.base, asked, given, ask_judge=fitted.uses_judge or fitted.threshold is not None)
+        answers = ask_case(self.base, asked, given, ask_judge=fitted.asks_judge)
         judge_row = np.full(len(fitted.classes), np.nan)
         if answers.judge:
             spelled = {repr(value): text for text, value in answer_choices(self.base) or []}

@@ -19,9 +19,14 @@ class Guideline:
     text: str
     sources: list[str] = field(default_factory=list)  # ids of the traces it was distilled from
     verdict: Any = None  # the verdict the condition leads to; None for a free-standing rule
+    # an expert's reason kept as it is (no rule could be distilled): shown in the prompt, never asked as a check
+    from_reason: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "sources": list(self.sources), "verdict": self.verdict}
+        data = {"text": self.text, "sources": list(self.sources), "verdict": self.verdict}
+        if self.from_reason:
+            data["from_reason"] = True
+        return data
 
     def sentence(self) -> str:
         """Readable on its own: "verdict 'no' when: promises a refund"."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from accord.align.base import AlignmentError, AlignmentOptimizer
+from accord.align.checks import Check
+from accord.align.checks.checklist import instruction_checks, policy_checks
 from accord.align.labels import collect_labels
 from accord.align.memalign.calibration import fit_decision_rule
 from accord.align.memalign.distill import distill, merge_guidelines
@@ -44,6 +47,10 @@ class MemAlignOptimizer(AlignmentOptimizer):
     grounding: the fitted decision may also weigh how much of the output is found in the inputs (word
     overlap, no model call; each measure kept only where it separates the training labels). False: never.
     cv_folds, cv_repeats: the cross-validation that compares the candidates.
+    policy: a written policy or rubric (its text, or a file path): each of its rules becomes a check, asked
+    like the distilled ones and weighed by the experts' labels (`accord.align.checks.checklist`).
+    task_checklist: the criteria the judge's instructions name become checks too (one reflection call).
+    generalise: a distilled condition that names one case is rewritten as the rule behind it, or dropped.
     """
 
     def __init__(
@@ -67,6 +74,9 @@ class MemAlignOptimizer(AlignmentOptimizer):
         cv_folds: int = 5,
         cv_repeats: int = 5,
         grounding: bool = True,
+        policy: str | Path | None = None,
+        task_checklist: bool = True,
+        generalise: bool = True,
     ) -> None:
         self.reflection_model = reflection_model or model
         self.embedding_model = embedding_model or DEFAULT_EMBEDDER
@@ -93,7 +103,12 @@ class MemAlignOptimizer(AlignmentOptimizer):
         self.cv_folds = cv_folds
         self.cv_repeats = cv_repeats
         self.grounding = grounding
+        self.policy = policy
+        self.task_checklist = task_checklist
+        self.generalise = generalise
         self.last_run: dict[str, Any] = {}
+
+    _policy_origin: str | None = None
 
     def config(self) -> dict[str, Any]:
         return {
@@ -110,6 +125,9 @@ class MemAlignOptimizer(AlignmentOptimizer):
             "candidates": list(self.candidates),
             "max_checks": self.max_checks,
             "grounding": self.grounding,
+            "policy": self._policy_origin,
+            "task_checklist": self.task_checklist,
+            "generalise": self.generalise,
         }
 
     def align(self, judge: Judge, traces: Sequence[Trace]) -> Judge:
@@ -117,6 +135,9 @@ class MemAlignOptimizer(AlignmentOptimizer):
         previous = judge if isinstance(judge, MemAlignJudge) else None
         base = previous.base if previous else judge
         label_set = collect_labels(base.name, base.value_type, traces)
+        policy_checklist: list[Check] = []
+        if self.policy is not None:  # a bad policy file fails before any model call
+            policy_checklist, self._policy_origin = policy_checks(self.policy)
         known = previous.memory.by_id() if previous else {}
         if previous and previous.embedder != self.embedding_model:
             raise AlignmentError(
@@ -187,7 +208,12 @@ class MemAlignOptimizer(AlignmentOptimizer):
         selection: dict[str, Any] | None = None
         if self.candidates != ("prompt",):
             with (progress := self._progress()):
-                aligned, selection = fit_checks_judge(aligned, label_set.labels, self, progress)
+                task_checks = list(policy_checklist)
+                if self.task_checklist:
+                    task = progress.add_task("a checklist from the instructions", total=1)
+                    task_checks += instruction_checks(base, self.reflection_model)
+                    progress.advance(task)
+                aligned, selection = fit_checks_judge(aligned, label_set.labels, self, progress, task_checks)
         if self.calibrate and aligned.mode == "prompt":
             with (progress := self._progress()):
                 size = min(self.calibration_size, len(label_set.labels))

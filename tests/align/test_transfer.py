@@ -1,0 +1,390 @@
+"""Alignment that transfers: folds that never switch themselves off, checks from the task and the policy,
+conditions that are rules rather than cases, few labels, and one definition of the experts' label."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import accord
+from accord.align import AlignmentError, MemAlignJudge
+from accord.align.checks.checklist import policy_checks, policy_rules, read_policy
+from accord.align.checks.decision import CaseFeatures, FittedDecision, fit_decision, fold_splits
+from accord.align.checks.transfer import case_terms, specificity
+from accord.align.labels import collect_labels
+from accord.demo import DATA
+from accord.entities import AssessmentSource, AssessmentSourceType, Feedback, Trace
+from accord.judges import make_judge
+from accord.llm import fake
+from accord.llm.types import ChatRequest, Completion
+from accord.metrics import human_label
+from tests.align.helpers import PROMISES, RULES, labelled_traces
+from tests.align.test_checks import _case, _judge, _new_cases, _optimizer, _question, checking_model
+
+POLICY = """# Support policy
+
+1. Never promises a refund, replacement or credit on the company's behalf; explain the process.
+2. Be polite and concise.
+   Short answers are fine.
+
+## Reference
+- Returns: 60 days.
+"""
+
+
+def _same_inputs(n: int = 30) -> list[Trace]:
+    """A judge that grades the output alone: every trace has the same inputs."""
+    traces = labelled_traces(n)
+    for trace in traces:
+        trace.inputs = {"channel": "community forum post"}
+    return traces
+
+
+def test_traces_that_all_share_their_inputs_still_cross_validate_and_fit_a_separating_check() -> None:
+    checking_model()
+    aligned = _judge().align(_same_inputs(), _optimizer())
+    selection = aligned.selection
+    assert "not grouped" in selection["cv"]["grouping"] and "only 1 group" in selection["cv"]["grouping"]
+    scored = {c["name"]: c["cv_kappa"] for c in selection["candidates"]}
+    assert scored["checks"] is not None and scored["checks"] > 0.8 and scored["base"] == 0.0
+    assert aligned.mode == "fitted" and selection["chosen"] != "base"
+    assert any("promises" in c.question for c in aligned.checks)
+    for trace in _new_cases():
+        expected = "no" if any(p in str(trace.outputs) for p in PROMISES) else "yes"
+        assert aligned(trace=trace).value == expected
+
+
+def test_folds_fall_back_to_stratified_ones_when_groups_are_fewer_than_folds() -> None:
+    y = np.array([0, 1] * 20)
+    assert len(fold_splits(y, np.zeros(40, dtype=int), 5, seed=0)) == 5
+    assert len(fold_splits(y, np.array([0, 1] * 20), 5, seed=0)) == 5
+    for train, test in fold_splits(y, np.zeros(40, dtype=int), 5, seed=0):
+        assert set(y[test]) == {0, 1} and len(set(train) & set(test)) == 0
+
+
+def test_a_candidate_that_cannot_be_scored_says_so_instead_of_kappa_zero() -> None:
+    checking_model()
+    aligned = _judge().align(labelled_traces(20), _optimizer(candidates=["base", "calibrated", "checks"]))
+    no_probabilities = {c["name"]: c for c in aligned.selection["candidates"]}
+    assert no_probabilities["checks"]["cv_kappa"] is not None
+    traces = [t for i, t in enumerate(labelled_traces(24)) if i % 2 or i < 6]  # 3 "no"
+    aligned = _judge().align(traces, _optimizer())
+    rows = {c["name"]: c for c in aligned.selection["candidates"]}
+    assert rows["calibrated"]["cv_kappa"] is None and rows["calibrated"]["note"].startswith("not scored: ")
+    from accord.cli.common import selection_lines
+
+    lines = selection_lines(aligned)
+    assert any(line.strip().startswith("calibrated") and "not scored" in line for line in lines)
+
+
+# -- checks from the task -------------------------------------------------------------------------------
+
+
+def test_policy_rules_are_read_from_numbered_items_with_their_continuation_lines() -> None:
+    assert policy_rules(POLICY) == [
+        "Never promises a refund, replacement or credit on the company's behalf; explain the process.",
+        "Be polite and concise. Short answers are fine.",
+    ]
+    demo_rules = policy_rules((DATA.parent / "POLICY.md").read_text())
+    assert len(demo_rules) == 6 and demo_rules[3].startswith("Any question about using a stove")
+    assert all(len(rule) <= 420 for rule in demo_rules)
+    assert policy_rules("- Cite the source.\n- Stay under 100 words.\n") == [
+        "Cite the source.",
+        "Stay under 100 words.",
+    ]
+    assert policy_rules("Answers must cite a source. Never invent a date.") == [
+        "Answers must cite a source.",
+        "Never invent a date.",
+    ]
+
+
+def test_a_policy_alone_gives_the_aligned_judge_its_checks_before_any_distilled_rule(tmp_path: Path) -> None:
+    checking_model()
+    path = tmp_path / "POLICY.md"
+    path.write_text(POLICY)
+    optimizer = _optimizer(distill_guidelines=False)
+    aligned = _judge().align(labelled_traces(30), optimizer, policy=path)
+    assert aligned.mode == "fitted" and aligned.selection["chosen"] != "base"
+    report = {c["question"]: c for c in aligned.selection["checks"]}
+    promise = next(q for q in report if "promises a refund" in q)
+    assert promise.startswith("Does the case break this rule: Never promises a refund")
+    assert report[promise]["origin"] == "policy" and report[promise]["kept"]
+    assert [c.origin for c in aligned.checks] == ["policy"]
+    assert optimizer.config()["policy"] == f"policy file {str(path)!r}"
+    stored = MemAlignJudge.from_dict(json.loads(json.dumps(aligned.to_dict())))
+    assert [c.origin for c in stored.checks] == ["policy"]
+    for trace in _new_cases():
+        expected = "no" if any(p in str(trace.outputs) for p in PROMISES) else "yes"
+        assert aligned(trace=trace).value == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "does not exist"), (b"", "is empty"), (b"\x00\x01rules", "is not text"), (b"\xff\xfe rules", "not UTF-8")],
+)
+def test_a_bad_policy_file_is_a_clear_error_naming_it(tmp_path: Path, content: bytes | None, message: str) -> None:
+    checking_model()
+    path = tmp_path / "rules.md"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(AlignmentError, match=message) as caught:
+        _judge().align(labelled_traces(20), _optimizer(), policy=str(path))
+    assert str(path) in str(caught.value)
+    with pytest.raises(AlignmentError, match="states no rule"):
+        policy_checks("ok")
+    assert read_policy("Never promise a refund.\nBe polite.")[1] == "the policy text given"
+
+
+def test_the_instructions_become_a_checklist_of_narrow_questions() -> None:
+    def reply(request: ChatRequest) -> Any:
+        if "questions" in (request.json_schema or {}).get("properties", {}):
+            assert "helpful, polite" in request.messages[-1]["content"]
+            return {"questions": ["Is the answer polite?", "Does it promise a refund?", "not a question", "<x>?"]}
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            return {"condition": RULES["no"]}
+        promised = any(p in _case(request) for p in PROMISES)
+        p_yes = (0.9 if promised else 0.1) if "promise" in _question(request) else 0.6
+        return Completion(text='{"result": "yes"}', choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
+
+    fake.script("checks", reply)
+    judge = make_judge(
+        "policy",
+        "Decide whether the answer in {{ outputs }} is acceptable: helpful, polite and within the policy.",
+        model="fake:/checks",
+        feedback_value_type=Literal["yes", "no"],
+    )
+    aligned = judge.align(labelled_traces(30), _optimizer(distill_guidelines=False))
+    origins = {c["question"]: c["origin"] for c in aligned.selection["checks"]}
+    assert origins == {"Is the answer polite?": "instructions", "Does it promise a refund?": "instructions"}
+    assert [c.question for c in aligned.checks] == ["Does it promise a refund?"]
+    off = judge.align(labelled_traces(30), _optimizer(distill_guidelines=False, task_checklist=False))
+    assert off.selection["checks"] == []
+
+
+def test_align_command_takes_a_policy_file(tmp_path: Path) -> None:
+    from accord.cli import app
+    from accord.store import get_store
+
+    checking_model()
+    store = get_store()
+    exp = store.get_or_create_experiment("support")
+    store.insert_traces(labelled_traces(30), exp.experiment_id)
+    _judge().register()
+    path = tmp_path / "POLICY.md"
+    path.write_text(POLICY)
+    runner = CliRunner()
+    args = ["align", "-j", "policy", "-e", "support", "--embedding-model", "hash", "--policy", str(path), "--json"]
+    result = runner.invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert any(c["origin"] == "policy" for c in report["selection"]["checks"])
+    missing = runner.invoke(app, [*args[:-3], "--policy", str(tmp_path / "nope.md")])
+    assert missing.exit_code != 0 and "nope.md" in missing.output
+
+
+# -- conditions that are rules, not cases ------------------------------------------------------------------
+
+
+def test_terms_that_can_name_one_case_are_found_and_measured_against_other_traces() -> None:
+    assert case_terms('The summary describes Myles, not Anderson, and says "sold out" at $75 (rule 6)') == [
+        "$75",
+        "sold out",
+        "Myles",
+        "Anderson",
+    ]
+    assert case_terms("promises a refund, replacement or credit") == []
+    found = specificity("describes Myles, not Anderson", ["myles won"], ["anderson lost", "a b", "c d", "e f"])
+    assert found.names_one_case and list(found.terms) == ["Myles"]  # Anderson is in no source: the expert's word
+
+
+def _summaries(n: int = 30) -> list[Trace]:
+    """Half the summaries add a claim their source lacks (experts: 'no'); each names its own person."""
+    names = ["Myles", "Anderson", "Priya", "Okafor", "Lindqvist", "Tanaka"]
+    traces = []
+    for i in range(n):
+        bad = i % 2 == 0
+        person = names[i % len(names)] + str(i)
+        output = f"{person} won the prize." + (" He also bought a farm." if bad else "")
+        expert = AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="expert")
+        traces.append(
+            Trace(
+                trace_id=f"s{i}",
+                inputs={"source": f"{person} won the prize at the fair number {i}."},
+                outputs=output,
+                assessments=[
+                    Feedback(
+                        name="policy",
+                        value="no" if bad else "yes",
+                        rationale=f"adds that {person} bought a farm" if bad else "faithful",
+                        source=expert,
+                    )
+                ],
+            )
+        )
+    return traces
+
+
+def _summary_model(rewrite: str | None) -> fake.FakeScript:
+    """Reflection names one case; asked to rewrite it, says `rewrite` (None: an error)."""
+
+    def reply(request: ChatRequest) -> Any:
+        system = request.messages[0]["content"]
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            if "note about one graded case" in system:
+                if rewrite is None:
+                    raise accord.errors.ModelError("down", model="fake:", provider="fake")
+                return {"condition": rewrite}
+            if "verdict 'no'" in system:
+                return {"condition": "the summary says Myles0 bought a farm"}
+            return {"condition": "the summary only repeats what the source says"}
+        added = "farm" in _case(request)
+        p_yes = (0.9 if added else 0.1) if ("claim" in _question(request) or "farm" in _question(request)) else 0.5
+        return Completion(text='{"result": "yes"}', choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
+
+    return fake.script("checks", reply)
+
+
+def test_a_condition_that_names_one_case_is_rewritten_as_the_rule_behind_it() -> None:
+    script = _summary_model("the summary adds a claim the source does not make")
+    aligned = _judge().align(_summaries(), _optimizer())
+    questions = [c["question"] for c in aligned.selection["checks"]]
+    assert "Is this true of the case: the summary adds a claim the source does not make?" in questions
+    assert not any("Myles0" in q for q in questions)
+    rewritten = [c for c in aligned.selection["conditions"] if c.get("as")]
+    assert rewritten and "Myles0" in rewritten[0]["why"] and rewritten[0]["condition"].endswith("bought a farm")
+    assert any("note about one graded case" in r.messages[0]["content"] for r in script.requests)
+
+
+def test_a_condition_that_still_names_one_case_is_dropped_and_reported(caplog: pytest.LogCaptureFixture) -> None:
+    for rewrite in ("the summary says Myles0 bought something", None):
+        _summary_model(rewrite)
+        with caplog.at_level(logging.DEBUG, logger="accord.align"):
+            aligned = _judge().align(_summaries(), _optimizer())
+        assert not any("Myles0" in c["question"] for c in aligned.selection["checks"])
+        dropped = [c for c in aligned.selection["conditions"] if not c["kept"]]
+        assert dropped and "names one case ('Myles0'" in dropped[0]["why"]
+
+
+def test_an_experts_reason_is_never_asked_as_a_check() -> None:
+    def reply(request: ChatRequest) -> Any:
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            return "not json"  # reflection fails: the batch keeps its most typical reason as a guideline
+        return Completion(text='{"result": "yes"}', choice_probabilities={"yes": 0.6, "no": 0.4})
+
+    fake.script("checks", reply)
+    aligned = _judge().align(labelled_traces(20), _optimizer())
+    assert aligned.guideline_list and all(g.from_reason for g in aligned.guideline_list)
+    assert aligned.selection["checks"] == []
+    assert {c["why"] for c in aligned.selection["conditions"]} == {"an expert's reason as written, not a rule"}
+
+
+def test_each_check_reports_how_often_it_fires_outside_its_sources_and_in_how_many_folds_it_was_picked() -> None:
+    checking_model()
+    aligned = _judge().align(labelled_traces(30), _optimizer())
+    rows = {c["question"]: c for c in aligned.selection["checks"]}
+    promise = rows[f"Is this true of the case: {RULES['no']}?"]
+    assert promise["picked_in_folds"] == 1.0 and promise["origin"] == "feedback" and promise["sources"] == 15
+    assert promise["fires_outside_sources"] == 0.0  # it fires on its own 15 promises only: the 'yes' traces
+
+
+# -- few labels --------------------------------------------------------------------------------------------
+
+LEVELS = ("excellent", "good", "fair", "poor")
+QUALITY = {"excellent": 0.95, "good": 0.7, "fair": 0.45, "poor": 0.1}
+
+
+def _scale_model() -> fake.FakeScript:
+    """The base judge says 'good' to everything; the instructions' checklist asks whether the answer is
+    complete, which the model answers by how complete the answer is."""
+
+    def reply(request: ChatRequest) -> Any:
+        if "questions" in (request.json_schema or {}).get("properties", {}):
+            return {"questions": ["Is the answer complete?"]}
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            return {"condition": "the answer leaves out steps"}
+        level = next(v for v in LEVELS if f"[{v}]" in _case(request))
+        if "Is the answer complete?" in _question(request):
+            p = QUALITY[level]
+            return Completion(text='{"result": "yes"}', choice_probabilities={"yes": p, "no": 1 - p})
+        probs = {"excellent": 0.2, "good": 0.5, "fair": 0.2, "poor": 0.1}
+        return Completion(text='{"result": "good"}', choice_probabilities=probs)
+
+    return fake.script("scale", reply)
+
+
+def _rated(levels: list[str], prefix: str = "r") -> list[Trace]:
+    expert = AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="expert")
+    return [
+        Trace(
+            trace_id=f"{prefix}{i}",
+            inputs={"question": f"how do I set up tent {i}"},
+            outputs=f"Answer {i} [{level}]",
+            assessments=[Feedback(name="quality", value=level, rationale=f"{level} answer", source=expert)],
+        )
+        for i, level in enumerate(levels)
+    ]
+
+
+def test_a_dozen_labels_on_a_four_level_scale_with_one_fair_example_get_an_ordinal_decision() -> None:
+    _scale_model()
+    judge = make_judge(
+        "quality",
+        "Rate the answer in {{ outputs }} to {{ inputs }}. Judge whether it is complete and correct.",
+        model="fake:/scale",
+        feedback_value_type=Literal["excellent", "good", "fair", "poor"],
+    )
+    labels = ["excellent"] * 4 + ["good"] * 4 + ["fair"] + ["poor"] * 3
+    aligned = judge.align(_rated(labels), _optimizer())
+    assert aligned.mode == "fitted" and aligned.selection["chosen"] == "shrunk"
+    assert aligned.fitted is not None and aligned.fitted.on_scale
+    assert aligned.selection["metric"] == "weighted kappa"
+    scores = {c["name"]: c["cv_kappa"] for c in aligned.selection["candidates"]}
+    assert scores["shrunk"] > scores["base"]
+    new = _rated(["excellent", "good", "poor", "poor"], prefix="new")
+    verdicts = [aligned(trace=t) for t in new]
+    assert [v.value for v in verdicts] == ["excellent", "good", "poor", "poor"]
+    assert "the base judge placed it at" in verdicts[0].rationale
+    loaded = MemAlignJudge.from_dict(json.loads(json.dumps(aligned.to_dict())))
+    assert [loaded(trace=t).value for t in new] == [v.value for v in verdicts]
+
+
+def test_the_shrunk_decision_moves_the_base_judge_only_as_far_as_its_evidence_carries_it() -> None:
+    judge = np.column_stack([np.full(12, 0.3), np.full(12, 0.7)])  # the base judge leans to class 1
+    y = np.array([1] * 10 + [0] * 2)
+    signal = np.where(y == 0, 0.9, 0.1)
+    few = fit_decision(
+        "shrunk", CaseFeatures(judge, signal[:, None], np.zeros((12, 0))), y, ["no", "yes"], False, ["q"], True
+    )
+    noise = np.random.default_rng(0).random(12)
+    weak = fit_decision(
+        "shrunk", CaseFeatures(judge, noise[:, None], np.zeros((12, 0))), y, ["no", "yes"], False, ["q"], True
+    )
+    assert abs(few.linear.coef[0][0]) > 3 * abs(weak.linear.coef[0][0])  # type: ignore[union-attr]
+    assert few.predict(CaseFeatures(judge[:2], np.array([[0.9], [0.1]]), np.zeros((2, 0))))[0].tolist() == [0, 1]
+    assert FittedDecision.from_dict(json.loads(json.dumps(few.to_dict()))).offset
+
+
+# -- one label ---------------------------------------------------------------------------------------------
+
+
+def test_one_definition_of_the_experts_label_trains_and_scores() -> None:
+    trace = labelled_traces(1)[0]
+    trace.assessments = []
+    for reviewer, value, when in (("ann", "no", 1), ("bob", "no", 2), ("cy", "yes", 3), ("ann", "no", 4)):
+        source = AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id=reviewer)
+        trace.assessments.append(Feedback(name="policy", value=value, source=source, create_time_ms=when))
+    assert human_label(trace, "policy") == "no"  # the majority, not the newest ('yes')
+    judge = _judge()
+    assert collect_labels("policy", judge.value_type, [trace], minimum=1).labels[0].value == "no"
+    tie = labelled_traces(1)[0]
+    tie.assessments = [
+        Feedback(name="policy", value=v, create_time_ms=t, source=AssessmentSource(source_type="HUMAN", source_id=r))
+        for r, v, t in (("ann", "yes", 5), ("bob", "no", 9))
+    ]
+    assert human_label(tie, "policy") == "no" == collect_labels("policy", judge.value_type, [tie], 1).labels[0].value
