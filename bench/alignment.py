@@ -150,7 +150,7 @@ def snapshot(model_uri: str) -> dict[str, float]:
     return usage_delta(model_uri, {})
 
 
-def measure(judge: Any, test_traces: list, model_uri: str) -> dict[str, Any]:
+def measure(judge: Any, test_traces: list, model_uri: str, keep_report: bool = False) -> dict[str, Any]:
     before = snapshot(model_uri)
     started = time.perf_counter()
     report = accord.evaluate_agreement(judge, test_traces, concurrency=1, log_verdicts=False, show_progress=True)
@@ -170,6 +170,56 @@ def measure(judge: Any, test_traces: list, model_uri: str) -> dict[str, Any]:
         "eval_llm": usage_delta(model_uri, before),
         "answers_from_cache_dir": bool(_cache_argument()),  # then wall times include replayed answers
         **extra,
+        **({"_report": report} if keep_report else {}),
+    }
+
+
+def transfer_figures(aligned: Any, report: Any, test_traces: list, train_traces: list) -> dict[str, Any]:
+    """Whether the checks transfer: the share of distilled conditions that named one case (before the
+    rewrite) and of the checks asked that still do (after), and each kept check's AUC on the held-out
+    traces (P(yes) against the experts' label, either direction; None where it cannot tell)."""
+    from sklearn.metrics import roc_auc_score
+
+    from accord.align.checks.transfer import specificity, trace_text
+
+    selection = aligned.selection
+    conditions = [g for g in aligned.guideline_list if not g.from_reason]
+    texts = {t.trace_id: trace_text(t.inputs, t.outputs) for t in train_traces}
+
+    def names_one_case(text: str, sources: list[str]) -> bool:
+        mine = set(sources)
+        return specificity(
+            text, [v for k, v in texts.items() if k in mine], [v for k, v in texts.items() if k not in mine]
+        ).names_one_case
+
+    before = [names_one_case(g.text, g.sources) for g in conditions]
+    asked = [c for c in selection.get("checks", []) if c.get("origin", "feedback") == "feedback"]
+    by_question = {c.question: c for c in getattr(aligned, "checks", [])}
+    after = [
+        names_one_case(c["question"], by_question[c["question"]].sources if c["question"] in by_question else [])
+        for c in asked
+    ]
+    human = {t.trace_id: human_label(t, aligned.name) for t in test_traces}
+    held_out_auc: dict[str, Any] = {}
+    for check in getattr(aligned, "checks", []):
+        pairs = [
+            (human[v.trace_id], row["p_yes"])
+            for v in report.verdicts
+            for row in v.metadata.get("checks", [])
+            if row["question"] == check.question and row["p_yes"] is not None and human.get(v.trace_id) is not None
+        ]
+        classes = sorted({str(h) for h, _ in pairs})
+        if len(classes) < 2:
+            held_out_auc[check.question] = None
+            continue
+        auc = roc_auc_score([str(h) == classes[0] for h, _ in pairs], [p for _, p in pairs])
+        held_out_auc[check.question] = {"origin": check.origin, "auc": round(max(auc, 1 - auc), 4)}
+    return {
+        "conditions_distilled": len(conditions),
+        "naming_one_case_before": round(sum(before) / len(before), 3) if before else None,
+        "distilled_checks_asked": len(asked),
+        "naming_one_case_after": round(sum(after) / len(after), 3) if after else None,
+        "kept_checks_held_out_auc": held_out_auc,
     }
 
 
@@ -310,6 +360,12 @@ def main() -> None:
     parser.add_argument("--candidates", default="", help="MemAlign's candidates, e.g. prompt or checks")
     parser.add_argument("--no-grounding", action="store_true", help="MemAlign's decision weighs no grounding")
     parser.add_argument(
+        "--policy",
+        default="",
+        help="a written policy for MemAlign's checks: a file, or 'demo' for the demo's POLICY.md (support's default)",
+    )
+    parser.add_argument("--no-policy", action="store_true", help="no policy, even for support")
+    parser.add_argument(
         "--cache",
         default="",
         help="keep the model's answers in DIR and reuse them (timings of a re-run are then not model time)",
@@ -354,6 +410,12 @@ def main() -> None:
         RESULTS.mkdir(exist_ok=True)
         out_path.write_text(json.dumps(results, indent=2) + "\n")
 
+    policy = None if args.no_policy else (args.policy or ("demo" if args.dataset == "support" else "")) or None
+    if policy == "demo":
+        from accord.demo import POLICY
+
+        policy = str(POLICY)
+    results["policy"] = policy
     methods = [m for m in args.methods.split(",") if m]
     train_n = stratified_prefix_traces(train, train_rows, args.n_train)
     if "baseline" in methods:
@@ -367,6 +429,7 @@ def main() -> None:
             calibrate=args.calibrate,
             candidates=args.candidates.split(",") if args.candidates else None,
             grounding=not args.no_grounding,
+            policy=policy,
         )
         key = "memalign" + ("_calibrated" if args.calibrate else "_result_first" if args.result_first else "")
         key += "_examples_only" if args.no_guidelines else ""
@@ -386,11 +449,15 @@ def main() -> None:
     if "mlflow" in methods:
         results.update(run_mlflow(args, cfg, train_file, test_file))
         save()
-    if args.curve:
+    if args.curve:  # the same held-out traces at every point, and the base judge on them once
         curve = results.setdefault("curve", {})
+        if "baseline" not in results:
+            results["baseline"] = measure(judge, test, args.model)
+            save()
         for n in [int(x) for x in args.curve.split(",")]:
             subset = stratified_prefix_traces(train, train_rows, n)
-            curve[str(n)] = align_and_measure(judge, subset, test, args.model, MemAlignOptimizer(show_progress=False))
+            optimizer = MemAlignOptimizer(show_progress=False, policy=policy)
+            curve[str(n)] = align_and_measure(judge, subset, test, args.model, optimizer)
             save()
     print(json.dumps(results, indent=2))
 
@@ -407,7 +474,10 @@ def align_and_measure(judge: Any, train: list, test: list, model_uri: str, optim
     aligned = judge.align(train, optimizer)
     align_wall = time.perf_counter() - started
     result = {"n_train": len(train), "align_wall_s": round(align_wall, 1), "align_llm": usage_delta(model_uri, before)}
-    result.update(measure(aligned, test, model_uri))
+    result.update(measure(aligned, test, model_uri, keep_report=True))
+    report = result.pop("_report")
+    if getattr(aligned, "selection", None):
+        result["transfer"] = transfer_figures(aligned, report, test, train)
     if hasattr(aligned, "guidelines"):
         result["guidelines"] = aligned.guidelines
     if getattr(aligned, "selection", None):

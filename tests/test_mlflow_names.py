@@ -173,3 +173,18 @@ def test_builtin_judge_from_the_mlflow_scorers_name_and_litellm_autolog(
     assert call.attributes["provider"] == "litellm" and "api_key" not in (call.inputs or {})
     assert trace.inputs == {"query": "Tell me about product 3"} and trace.outputs.startswith("Product 3")
     assert initial_judge(trace=trace).error is None
+
+
+def test_mlflow_optimizer_names_import_and_name_accords_optimizers() -> None:
+    from accord.align import OPTIMIZERS, load_optimizer
+    from accord.genai.judges.optimizers import (
+        GEPAAlignmentOptimizer,
+        GePaAlignmentOptimizer,
+        MemAlignOptimizer,
+        SIMBAAlignmentOptimizer,
+    )
+
+    assert GEPAAlignmentOptimizer is GePaAlignmentOptimizer
+    assert isinstance(load_optimizer("memalign"), MemAlignOptimizer)
+    assert OPTIMIZERS["simba"].endswith(":" + SIMBAAlignmentOptimizer.__name__)
+    assert OPTIMIZERS["gepa"].endswith(":" + GEPAAlignmentOptimizer.__name__)

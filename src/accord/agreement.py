@@ -51,13 +51,28 @@ def evaluate_agreement(
     concurrency: int = 4,
     log_verdicts: bool = True,
     show_progress: bool = True,
+    include_learned: bool = False,
+    leave_out: Sequence[str] = (),
 ) -> AgreementReport:
     """Run `judge` where it has no verdict yet (stored verdicts of the same judge version are reused) and
-    compare with the HUMAN feedback of the judge's name."""
+    compare with the HUMAN feedback of the judge's name, on the traces the judge did not learn from (their
+    number is in `agreement.extra["learned_left_out"]`). `include_learned=True` counts them too, and the
+    report says so. `leave_out`: more trace ids to leave out (another version's, to score both on the same
+    traces)."""
     traces = resolve_traces(traces)
     labelled = [t for t in traces if human_label(t, judge.name) is not None]
     if not labelled:
         judge_agreement(traces, [], judge.name)  # raises, naming the feedback names that do exist
+    skipped = set() if include_learned else set(judge.learned_from) | set(leave_out)
+    learned = [t for t in labelled if t.trace_id in skipped]
+    if learned:
+        labelled = [t for t in labelled if t.trace_id not in skipped]
+        if not labelled:
+            raise AccordError(
+                f"all {len(learned)} labelled traces were learned from by {judge.key} (or the version it is compared "
+                "with): there is nothing unseen to measure it on. Label more traces, or pass include_learned=True "
+                "(--include-learned) for a figure that counts them"
+            )
     invalid = [t for t in labelled if not _fits(judge.value_type, human_label(t, judge.name))]
     if invalid:  # a label outside the judge's verdicts is no class of its own: it is left out, and counted
         example = invalid[0]
@@ -81,6 +96,8 @@ def evaluate_agreement(
     agreement, disagreements = judge_agreement(labelled, verdicts, judge.name, order=order)
     agreement.extra["unparseable"] = sum(1 for v in verdicts if v.error is not None)
     agreement.extra["invalid_labels"] = len(invalid)
+    agreement.extra["learned_left_out"] = len(learned)
+    agreement.extra["include_learned"] = include_learned
     orders = [v.metadata["order_disagreed"] for v in verdicts if v.metadata.get("order_disagreed") is not None]
     if orders:  # a pairwise judge judged each pair in both orders: how often they disagreed
         agreement.extra["order_disagreement_rate"] = round(sum(orders) / len(orders), 4)
@@ -117,11 +134,14 @@ def compare(
     concurrency: int = 4,
     log_verdicts: bool = True,
     show_progress: bool = True,
+    include_learned: bool = False,
 ) -> Comparison:
-    """Both judges on the same traces: agreement with the humans side by side, and where they differ."""
+    """Both judges on the same traces, none that either learned from (unless `include_learned`): agreement
+    with the humans side by side, and where they differ."""
     traces = resolve_traces(test_traces)
-    before = evaluate_agreement(original, traces, concurrency, log_verdicts, show_progress)
-    after = evaluate_agreement(aligned, traces, concurrency, log_verdicts, show_progress)
+    either = sorted(original.learned_from | aligned.learned_from)
+    before = evaluate_agreement(original, traces, concurrency, log_verdicts, show_progress, include_learned, either)
+    after = evaluate_agreement(aligned, traces, concurrency, log_verdicts, show_progress, include_learned, either)
     first = {v.trace_id: v for v in before.verdicts}
     by_id = {t.trace_id: t for t in traces}
     changed = []

@@ -257,7 +257,7 @@ def judge_agreement(
     Traces without a human label or without a usable verdict are left out (and counted in `extra`)."""
     by_trace = {v.trace_id: v for v in verdicts}
     human, judged, disagreements = [], [], []
-    unlabelled = errored = 0
+    unlabelled = errored = abstained = 0
     for trace in traces:
         label = human_label(trace, name)
         verdict = by_trace.get(trace.trace_id)
@@ -266,6 +266,9 @@ def judge_agreement(
             continue
         if verdict is None or verdict.error is not None:
             errored += 1
+            continue
+        if is_abstention(verdict):  # no verdict given: work for the experts, not an error of the judge
+            abstained += 1
             continue
         human.append(label)
         judged.append(verdict.value)
@@ -279,6 +282,15 @@ def judge_agreement(
             f"none of the {len(traces)} traces has HUMAN feedback named {name!r}; "
             f"HUMAN feedback names found: {', '.join(names) or 'none'}"
         )
+    if abstained and not judged:
+        raise AccordError(f"the judge abstained on all {abstained} labelled traces: there is no verdict to score")
     result = agreement(human, judged, order=order)
     result.extra.update({"unlabelled": unlabelled, "no_verdict": errored})
+    if abstained:
+        result.extra.update({"abstained": abstained, "coverage": round(len(judged) / (len(judged) + abstained), 4)})
     return result, disagreements
+
+
+def is_abstention(feedback: Any) -> bool:
+    """A judge's abstention (`align(..., target_agreement=...)`): no value, never counted as a verdict."""
+    return bool(getattr(feedback, "metadata", None) and feedback.metadata.get("abstained"))

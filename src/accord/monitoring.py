@@ -27,7 +27,7 @@ from accord.entities import now_ms
 from accord.errors import ConfigError
 from accord.evaluation import evaluate
 from accord.judges import Judge
-from accord.metrics import agreement, human_label
+from accord.metrics import agreement, human_label, is_abstention
 from accord.store import get_store
 
 log = logging.getLogger("accord.monitor")
@@ -81,9 +81,10 @@ def sampled(judge_key: str, trace_id: str, rate: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < rate
 
 
-def rolling_figures(judge: Judge, traces: Sequence[Any]) -> dict[str, Any]:
+def rolling_figures(judge: Judge, traces: Sequence[Any], include_learned: bool = False) -> dict[str, Any]:
     """Figures over judged traces: verdict rates (`<value>_rate`), error rate, and agreement with HUMAN
-    feedback named like the judge, where enough of those traces have it."""
+    feedback named like the judge, where enough of those traces have it, leaving out the traces the judge
+    learned from (`learned_left_out`) unless `include_learned`."""
     figures: dict[str, Any] = {"n": 0, "errors": None}
     verdicts = []
     for trace in traces:
@@ -97,13 +98,18 @@ def rolling_figures(judge: Judge, traces: Sequence[Any]) -> dict[str, Any]:
     figures["n"] = len(verdicts)
     if not verdicts:
         return figures
-    good = [(t, v) for t, v in verdicts if v.error is None]
-    figures["errors"] = round(1 - len(good) / len(verdicts), 4)
+    good = [(t, v) for t, v in verdicts if v.error is None and not is_abstention(v)]
+    abstained = sum(1 for _, v in verdicts if v.error is None and is_abstention(v))
+    figures["errors"] = round(1 - (len(good) + abstained) / len(verdicts), 4)
+    figures["abstain_rate"] = round(abstained / len(verdicts), 4)  # alert on it: `--alert 'abstain_rate>0.3'`
     counts = Counter(_spelled(v.value).lower() for _, v in good)
     for value, count in counts.items():
         figures[f"{re.sub(r'[^a-z0-9]+', '_', value)}_rate"] = round(count / len(verdicts), 4)
-    labelled = [(human_label(t, judge.name), v.value) for t, v in good if human_label(t, judge.name) is not None]
+    learned = frozenset() if include_learned else judge.learned_from
+    labelled_good = [(t, v) for t, v in good if human_label(t, judge.name) is not None]
+    labelled = [(human_label(t, judge.name), v.value) for t, v in labelled_good if t.trace_id not in learned]
     figures["labelled"] = len(labelled)
+    figures["learned_left_out"] = len(labelled_good) - len(labelled)
     if len(labelled) >= MIN_LABELLED:
         found = agreement([_spelled(h) for h, _ in labelled], [_spelled(j) for _, j in labelled], n_boot=200)
         figures["accuracy"] = round(found.accuracy, 4)
@@ -123,6 +129,7 @@ class Monitor:
     concurrency: int = 4
     emit: Callable[[str], None] = print
     firing: set[str] = field(default_factory=set)
+    include_learned: bool = False  # agreement also on the traces the judge learned from (flattering)
 
     def __post_init__(self) -> None:
         if not 0 < self.sample <= 1:
@@ -146,7 +153,7 @@ class Monitor:
         todo = [i for i in chosen if i not in judged]
         result = evaluate(store.get_traces(todo), [self.judge], self.concurrency, show_progress=False) if todo else None
         recent = store.get_traces(chosen[-self.window :])
-        figures = rolling_figures(self.judge, recent)
+        figures = rolling_figures(self.judge, recent, self.include_learned)
         figures.update({"new": len(result.verdicts) if result else 0, "sampled_total": len(chosen)})
         started, stopped = [], []
         for alert in self.alerts:

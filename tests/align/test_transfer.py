@@ -388,3 +388,35 @@ def test_one_definition_of_the_experts_label_trains_and_scores() -> None:
         for r, v, t in (("ann", "yes", 5), ("bob", "no", 9))
     ]
     assert human_label(tie, "policy") == "no" == collect_labels("policy", judge.value_type, [tie], 1).labels[0].value
+
+
+# -- edits never go unnoticed ------------------------------------------------------------------------------
+
+
+def test_every_edit_of_a_fitted_or_base_judge_marks_its_decision_stale_for_all_to_see() -> None:
+    from accord.cli.common import selection_lines
+
+    checking_model()
+    fitted = _judge().align(labelled_traces(30), _optimizer())
+    assert fitted.mode == "fitted" and fitted.stale is None
+    checking_model(task_p_yes=lambda case: 0.1 if any(p in case for p in PROMISES) else 0.9)
+    base = _judge().align(labelled_traces(30), _optimizer(candidates=["base", "calibrated"]))
+    assert base.mode == "base" and base.stale is None
+    for judge in (fitted, base):
+        edits = {
+            "unalign": judge.unalign(["t0", "t1"]),
+            "guidelines": judge.with_guideline_sentences(["verdict 'no' when: it is rude"]),
+        }
+        for what, edited in edits.items():
+            assert edited.stale, (judge.mode, what)
+            assert judge.stale is None  # the original is untouched
+            verdict = edited(trace=_new_cases(1)[0])
+            assert verdict.metadata["stale_decision"] == edited.stale
+            assert any("STALE" in line for line in selection_lines(edited))
+            again = MemAlignJudge.from_dict(json.loads(json.dumps(edited.to_dict())))
+            assert again.stale == edited.stale
+        added = MemAlignJudge.from_dict(judge.to_dict())
+        added.add_guideline("verdict 'no' when: it is rude")
+        assert added.stale and "added" in added.stale
+    unchanged = fitted.with_guideline_sentences(fitted.guidelines)
+    assert unchanged.stale is None

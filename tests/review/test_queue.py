@@ -109,3 +109,12 @@ def test_changed_feedback_is_applied_incrementally_new_traces_rebuild(populated:
     queue.refresh(wait=True)
     assert queue.last_refresh == "full"
     assert "t999" in [e.trace_id for e in queue.page(limit=100).entries]
+
+
+def test_a_trace_the_judge_abstained_on_comes_first(populated: Populated) -> None:
+    abstained = verdict("t015", None, "policy@3")
+    abstained.metadata.update({"abstained": True, "confidence": 0.55, "abstain_below": 0.8})
+    api.log_assessments([verdict("t013", "no", "policy@2"), abstained])
+    entries = queue_of(populated).page(limit=100).entries
+    assert [e.trace_id for e in entries[:2]] == ["t015", "t013"]
+    assert entries[0].reason == "judge abstained (below its confidence threshold)"

@@ -30,21 +30,23 @@ class AlignmentOptimizer(ABC):
         return {"optimizer": type(self).__name__}
 
 
+# The one table of optimizer names: `load_optimizer`, `accord align --optimizer` and the review page read it.
+OPTIMIZERS: dict[str, str] = {
+    "memalign": "accord.align.memalign:MemAlignOptimizer",
+    "simba": "accord.align.dspy_optimizers:SIMBAOptimizer",
+    "gepa": "accord.align.dspy_optimizers:GEPAOptimizer",
+}
+
+
 def load_optimizer(spec: str | None, **kwargs: Any) -> AlignmentOptimizer:
-    """`memalign` (default), `simba`, `gepa`, or `package.module:ClassName` for your own optimizer."""
+    """A name from OPTIMIZERS (`memalign`, the default; `simba`, `gepa`), or `package.module:ClassName` for
+    your own optimizer."""
     name = (spec or "memalign").strip()
-    if name.lower() == "memalign":
-        from accord.align.memalign import MemAlignOptimizer
-
-        return MemAlignOptimizer(**kwargs)
-    if name.lower() in ("simba", "gepa"):
-        from accord.align import dspy_optimizers
-
-        cls = dspy_optimizers.SIMBAOptimizer if name.lower() == "simba" else dspy_optimizers.GEPAOptimizer
-        return cls(**kwargs)
-    module_name, _, class_name = name.partition(":")
+    target = OPTIMIZERS.get(name.lower(), name)
+    module_name, _, class_name = target.partition(":")
     if not class_name:
-        raise AlignmentError(f"unknown optimizer {name!r}: use memalign, simba, gepa or package.module:ClassName")
+        known = ", ".join(OPTIMIZERS)
+        raise AlignmentError(f"unknown optimizer {name!r}: use {known} or package.module:ClassName")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as exc:

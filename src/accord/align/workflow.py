@@ -94,11 +94,14 @@ def align(
     register: Callable[[Judge], Any] | None = None,
     log_verdicts: bool = False,
     policy: str | Path | None = None,
+    target_agreement: float | None = None,
+    risk: float = 0.1,
 ) -> AlignmentResult:
     """Align `judge` on `traces` (with `validation`, on all but a stratified held-out fraction), call
     `register` on the new judge, then measure both judges on the held-out traces (storing their verdicts when
     `log_verdicts`), with a loud warning when the new judge does worse. `policy` (text or a file path) gives
-    the optimizer the written rules the experts apply."""
+    the optimizer the written rules the experts apply. `target_agreement` and `risk`: the aligned judge
+    abstains where it cannot keep that agreement (see `accord.align.selective`)."""
     from accord.agreement import compare
 
     optimizer = optimizer if isinstance(optimizer, AlignmentOptimizer) else load_optimizer(optimizer)
@@ -106,6 +109,14 @@ def align(
         if not hasattr(optimizer, "policy"):
             raise AlignmentError(f"{type(optimizer).__name__} takes no policy; MemAlign turns a policy into checks")
         optimizer.policy = policy
+    if target_agreement is not None:
+        if not hasattr(optimizer, "target_agreement"):
+            raise AlignmentError(f"{type(optimizer).__name__} cannot abstain; MemAlign's fitted decision can")
+        if not (0 < target_agreement < 1 and 0 < risk < 1):
+            raise AlignmentError(
+                f"target_agreement and risk must be between 0 and 1, not {target_agreement} and {risk}"
+            )
+        optimizer.target_agreement, optimizer.risk = target_agreement, risk
     traces = list(traces)
     train, held = traces, []
     if validation:

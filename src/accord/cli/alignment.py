@@ -11,7 +11,7 @@ from typer.core import TyperCommand
 
 from accord.agreement import AgreementReport, evaluate_agreement
 from accord.align.base import load_optimizer
-from accord.cli.common import confusion_table, console, handle_errors, print_json, selection_lines
+from accord.cli.common import confusion_table, console, err_console, handle_errors, print_json, selection_lines
 from accord.evaluation import resolve_traces
 from accord.metrics import Agreement
 from accord.registry import register_judge, resolve_judge
@@ -57,6 +57,18 @@ def show_agreement(title: str, agreement: Agreement) -> None:
             if agreement.extra.get("invalid_labels")
             else ""
         )
+        + (
+            f"  left out {agreement.extra['learned_left_out']} traces it learned from"
+            if agreement.extra.get("learned_left_out") and not agreement.extra.get("include_learned")
+            else ""
+        )
+        + ("  (INCLUDES the traces it learned from)" if agreement.extra.get("include_learned") else "")
+        + (
+            f"  coverage={agreement.extra['coverage']:.0%} (abstained on {agreement.extra['abstained']}; figures are "
+            "on the verdicts it gave)"
+            if agreement.extra.get("abstained")
+            else ""
+        )
     )
     console.print(confusion_table(agreement.labels, agreement.confusion))
 
@@ -66,23 +78,82 @@ def evaluate_command(
     judge: str = typer.Option(..., "--judge", "-j", help="NAME or NAME@VERSION (newest when no version)."),
     experiment: str = typer.Option(..., "--experiment", "-e", help="Experiment name or id."),
     concurrency: int = typer.Option(4, "--concurrency", "-c", help="Judgments in flight at once."),
+    include_learned: bool = typer.Option(
+        False,
+        "--include-learned",
+        help="Also count the traces this version learned from (left out by default: they flatter it).",
+    ),
+    min_kappa: float | None = typer.Option(
+        None, "--min-kappa", help="Exit with code 4 when Cohen's kappa (weighted for scales) is below this."
+    ),
+    min_accuracy: float | None = typer.Option(
+        None, "--min-accuracy", help="Exit with code 4 when accuracy is below this."
+    ),
     json_out: str | None = JSON_OUT,
 ) -> None:
     """Run the judge where this version has no verdict yet and report its agreement with the HUMAN feedback
-    of the judge's name: accuracy, Cohen's kappa with a 95% interval, confusion matrix."""
+    of the judge's name: accuracy, Cohen's kappa with a 95% interval, confusion matrix. Traces the version
+    learned from are left out (and counted) unless --include-learned. With --min-kappa / --min-accuracy it
+    gates a release: exit code 4, naming the figure and its interval, when the judge falls below."""
     found = resolve_judge(judge)
     report: AgreementReport = evaluate_agreement(
-        found, experiment, concurrency=concurrency, show_progress=json_out != "-"
+        found, experiment, concurrency=concurrency, show_progress=json_out != "-", include_learned=include_learned
     )
+    failures = gate_failures(report.agreement, min_kappa, min_accuracy)
     if json_out:
-        emit_json(report.to_dict(), json_out)
+        emit_json({**report.to_dict(), "gate": {"passed": not failures, "failures": failures}}, json_out)
         if json_out == "-":
+            if failures:
+                raise typer.Exit(GATE_EXIT)
             return
     show_agreement(f"{report.judge} vs humans", report.agreement)
     if report.disagreements:
         console.print(f"{len(report.disagreements)} disagreements; first ones:")
         for row in report.disagreements[:5]:
             console.print(f"  {row['trace_id']}: human {row['human']!r}, judge {row['judge']!r}", markup=False)
+    if failures:
+        for failure in failures:
+            err_console.print(f"[bold red]below the gate:[/] {failure}", highlight=False, soft_wrap=True)
+        raise typer.Exit(GATE_EXIT)
+    if min_kappa is not None or min_accuracy is not None:
+        console.print("gate passed", highlight=False)
+
+
+GATE_EXIT = 4  # the figures are below what --min-kappa / --min-accuracy asked (1: an error, 2: bad usage)
+
+
+def gate_failures(agreement: Agreement, min_kappa: float | None, min_accuracy: float | None) -> list[str]:
+    """What falls short of the gate, each with its figure and 95% interval."""
+    failures = []
+    ordinal = "weighted_kappa" in agreement.extra
+    kappa = agreement.extra["weighted_kappa"] if ordinal else agreement.cohen_kappa
+    interval = agreement.extra.get("weighted_kappa_ci") if ordinal else agreement.kappa_ci
+    name = "weighted kappa" if ordinal else "Cohen's kappa"
+    if min_kappa is not None:
+        if kappa is None or kappa != kappa:  # NaN: undefined
+            failures.append(f"{name} is undefined on {agreement.n} traces; --min-kappa {min_kappa} cannot be met")
+        elif kappa < min_kappa:
+            low, high = interval or (float("nan"), float("nan"))
+            failures.append(
+                f"{name} {kappa:.3f} [95% CI {low:.3f}, {high:.3f}] on {agreement.n} traces is below --min-kappa "
+                f"{min_kappa}"
+            )
+    if min_accuracy is not None and agreement.accuracy < min_accuracy:
+        low, high = agreement.extra.get("accuracy_ci") or _accuracy_interval(agreement)
+        failures.append(
+            f"accuracy {agreement.accuracy:.3f} [95% CI {low:.3f}, {high:.3f}] on {agreement.n} traces is below "
+            f"--min-accuracy {min_accuracy}"
+        )
+    return failures
+
+
+def _accuracy_interval(agreement: Agreement) -> tuple[float, float]:
+    """Wilson's interval for a proportion."""
+    from scipy.stats import binomtest
+
+    hits = round(agreement.accuracy * agreement.n)
+    found = binomtest(hits, max(agreement.n, 1)).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(found.low), float(found.high)
 
 
 @handle_errors
@@ -119,6 +190,13 @@ def align_command(
         help="MemAlign: a written policy or rubric (a text file); each numbered rule becomes a check the "
         "aligned judge may weigh, before any feedback.",
     ),
+    target_agreement: float | None = typer.Option(
+        None,
+        "--target-agreement",
+        help="MemAlign: the aligned judge abstains where it cannot keep this agreement with the experts (e.g. "
+        "0.85), chosen on the cross-validation's out-of-fold predictions; abstentions go to expert review.",
+    ),
+    risk: float = typer.Option(0.1, "--risk", help="With --target-agreement: the chance the guarantee fails."),
     json_out: str | None = JSON_OUT,
 ) -> None:
     """Align a judge with the experiment's HUMAN feedback, register the result as a new version, and print
@@ -143,7 +221,7 @@ def align_command(
     chosen = load_optimizer(optimizer, **options)
     exp = get_store().resolve_experiment(experiment)
     traces = resolve_traces(exp)
-    aligned = base.align(traces, chosen, validation=validation or None)
+    aligned = base.align(traces, chosen, validation=validation or None, target_agreement=target_agreement, risk=risk)
     version = register_judge(aligned, name=register, experiment_id=exp.experiment_id, tags={"optimizer": optimizer})
     report = getattr(aligned, "alignment_report", None)
     result: dict[str, Any] = {"name": aligned.registered_name, "version": version, "optimizer": optimizer}

@@ -91,10 +91,14 @@ def selection_lines(judge: Any) -> list[str]:
             lines.append(f"  {c['name']:<14} {c['cv_kappa']:+.2f} [{low:+.2f}, {high:+.2f}]{note}{mark}")
     if selection.get("chosen"):
         lines.append(f"chosen: {selection['chosen']} ({selection.get('reason', '')})")
+    if selection.get("stale"):
+        lines.append(f"STALE: {selection['stale']}")
+    if selection.get("abstention"):
+        lines.append(f"selective verdicts: {selection['abstention']['summary']}")
     fitted = getattr(judge, "fitted", None)
     if fitted is not None:
         questions = [c.question for c in getattr(judge, "checks", [])]
-        stale = " (STALE: the checks were edited; align again to refit)" if fitted.stale else ""
+        stale = f" (STALE: {judge.stale})" if fitted.stale else ""
         lines.append(f"decision ({fitted.candidate}, fitted on {fitted.fitted_on} traces){stale}:")
         for row in fitted.weights(questions):
             if "threshold" in row:

@@ -25,6 +25,11 @@ def monitor_command(
         None, "--cycles", help="Stop after this many cycles (default: run until Ctrl-C)."
     ),
     concurrency: int = typer.Option(4, "--concurrency", "-c", help="Judgments in flight at once."),
+    include_learned: bool = typer.Option(
+        False,
+        "--include-learned",
+        help="Agreement also on traces the judge learned from (left out by default: they flatter it).",
+    ),
 ) -> None:
     """Run until stopped: each cycle judges the sampled traces not judged yet, prints the rolling figures
     (verdict rates, error rate, agreement with human feedback that arrived on judged traces) and an ALERT line
@@ -48,6 +53,7 @@ def monitor_command(
         window,
         concurrency,
         emit=lambda line: console.print(line, markup=False, soft_wrap=True),
+        include_learned=include_learned,
     )
     try:
         monitor.run(interval, cycles)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from rich.console import Console
 
 from accord.cli.common import confusion_table, selection_lines
-from accord.demo import DATA, JUDGE_NAME
+from accord.demo import DATA, JUDGE_NAME, POLICY
 from accord.entities import Trace
 from accord.experiments import set_experiment
 from accord.importing import import_traces
@@ -98,8 +98,9 @@ def run_demo(
     print_agreement(f"{judge.key} vs experts", before.agreement)
 
     console.rule("2. align on the training split (MemAlign: checks, a fitted decision, the best candidate kept)")
+    console.print(f"the experts' written policy, {POLICY.name}, gives one check per rule before any feedback")
     started = time.perf_counter()
-    aligned = judge.align(train, MemAlignOptimizer())
+    aligned = judge.align(train, MemAlignOptimizer(), policy=POLICY)
     align_seconds = time.perf_counter() - started
     version = aligned.register(experiment_id=exp.experiment_id, tags={"optimizer": "memalign"})
     console.print(f"aligned in {align_seconds:.0f} s; registered {aligned.key}; guidelines distilled:")

@@ -176,14 +176,26 @@ class Judge:
         validation: float | None = None,
         seed: int = 0,
         policy: str | Path | None = None,
+        target_agreement: float | None = None,
+        risk: float = 0.1,
     ) -> Judge:
         """A new judge aligned with the HUMAN feedback named like this judge on `traces` (MemAlign unless
         `optimizer` says otherwise: an AlignmentOptimizer, "memalign", "simba", "gepa" or "module:Class").
         `policy`: a written policy or rubric, its text or a file path; each of its rules becomes a check the
-        aligned judge may weigh (MemAlign).
+        aligned judge may weigh (MemAlign). `target_agreement=0.85, risk=0.1`: the aligned judge abstains
+        where it cannot keep 85% agreement with the experts (with probability 90%), sending those traces to
+        review.
         With `validation=0.2` a stratified fifth is held out and agreement before/after is measured on it
         (`aligned.alignment_report`), with a loud warning when the aligned judge does worse."""
-        return _action("align")(self, traces, optimizer, validation, seed, policy=policy).judge
+        return _action("align")(
+            self, traces, optimizer, validation, seed, policy=policy, target_agreement=target_agreement, risk=risk
+        ).judge
+
+    @property
+    def learned_from(self) -> frozenset[str]:
+        """Ids of the traces this judge learned from (an aligned judge's examples and the sources of its
+        rules): agreement figures leave them out unless asked to include them. None for an unaligned judge."""
+        return frozenset()
 
     # prompting ---------------------------------------------------------------------------------------
     def static_sections(self) -> dict[str, str]:

@@ -1,13 +1,13 @@
 """The review queue: an experiment's traces ordered so the most useful ones to review come first.
 
-Order: traces without HUMAN feedback first; among them, traces where judge versions disagree, then where
-the judge's verdict is an error (it was unsure), then traces no judge has seen, then the rest; newest
+Order: traces without HUMAN feedback first; among them, traces where the judge abstained (below the confidence
+that keeps its agreement target: the labels that teach it most), then where judge versions disagree, then
+where the judge's verdict is an error (it was unsure), then traces no judge has seen, then the rest; newest
 first within each group. Computing that order reads every verdict of the judge's name, too slow to do per
 request with 100,000 traces, so each queue keeps an in-memory index and checks at most once a second, with two
-indexed counts, whether anything changed. Changed feedback is applied in the background by re-reading just
-the traces it touches (an index on assessment name and update time finds them); new or deleted traces, and
-every five minutes regardless, trigger a full rebuild. The last order is served meanwhile.
-"""
+indexed counts, whether anything changed. Changed feedback is applied in the background by re-reading just the
+traces it touches (an index on assessment name and update time finds them); new or deleted traces, and every
+five minutes regardless, trigger a full rebuild. The last order is served meanwhile."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ class QueueEntry:
     verdict: Any = None  # the newest valid judge verdict's value
     verdict_time_ms: int = -1
     verdict_error: bool = False
+    abstained: bool = False  # the newest verdict is an abstention (no value, not an error)
     judged: bool = False
     versions: dict[str, str] = field(default_factory=dict)  # judge key -> its newest verdict, as JSON text
 
@@ -49,6 +50,8 @@ class QueueEntry:
 
     @property
     def priority(self) -> int:
+        if self.abstained:
+            return 4
         if self.disagreement:
             return 3
         if self.verdict_error:
@@ -57,9 +60,12 @@ class QueueEntry:
 
     @property
     def reason(self) -> str:
-        return {3: "judge versions disagree", 2: "judge unsure (no usable verdict)", 1: "not judged yet"}.get(
-            self.priority, ""
-        )
+        return {
+            4: "judge abstained (below its confidence threshold)",
+            3: "judge versions disagree",
+            2: "judge unsure (no usable verdict)",
+            1: "not judged yet",
+        }.get(self.priority, "")
 
     def sort_key(self) -> tuple[int, int, int]:
         return (1 if self.reviewers else 0, -self.priority, -self.request_time_ms)
@@ -107,7 +113,8 @@ class ReviewQueue:
                 entry.verdict_time_ms = row.create_time_ms
                 entry.verdict_error = bool(row.errored)
                 entry.verdict = None if row.errored or row.value_json is None else json.loads(row.value_json)
-            if not row.errored and row.value_json is not None:
+                entry.abstained = not row.errored and row.value_json in (None, "null")
+            if not row.errored and row.value_json not in (None, "null"):
                 entry.versions[row.judge_key or row.source_id] = row.value_json
 
     def _load(self) -> tuple[list[QueueEntry], dict[str, QueueEntry], list[str]]:

@@ -173,6 +173,12 @@ class FittedDecision:
     # "shrunk": the base judge's own verdict is the starting point (its log-odds, or its expected place on a
     # scale) and the weights only move it; `linear` holds those weights
     offset: bool = False
+    # selective verdicts: `accord.align.selective.Abstention.to_dict()`; the judge abstains below its threshold
+    abstention: dict[str, Any] | None = None
+
+    @property
+    def abstain_below(self) -> float | None:
+        return None if not self.abstention else self.abstention.get("threshold")
 
     @property
     def asks_judge(self) -> bool:
@@ -359,7 +365,11 @@ class FittedDecision:
 
     # storing -------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for key, unset in (("offset", False), ("abstention", None)):  # decisions stored before these read alike
+            if data[key] == unset:
+                del data[key]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FittedDecision:
@@ -378,6 +388,7 @@ class FittedDecision:
                 extra=dict(data.get("extra") or {}),
                 grounding=[str(key) for key in data.get("grounding") or []],
                 offset=bool(data.get("offset", False)),
+                abstention=dict(data["abstention"]) if data.get("abstention") else None,
             )
             unknown = [key for key in decision.grounding if key not in KEYS]
             if unknown:
@@ -389,6 +400,14 @@ class FittedDecision:
         except (KeyError, TypeError, ValueError) as exc:
             raise AccordError(f"the fitted decision is damaged ({type(exc).__name__}: {exc})") from None
         return decision
+
+
+def prior_matching_threshold(scores: np.ndarray | Sequence[float], rate: float) -> float:
+    """The probability above which a verdict is given about as often as the experts gave it (`rate`):
+    matching the rate needs only the spread of the probabilities, which a few dozen cases estimate well,
+    where the threshold that maximises agreement on them would chase their noise. 1.01: never given."""
+    values = np.asarray(scores, dtype=float)
+    return float(np.quantile(values, 1 - rate)) if rate > 0 and len(values) else 1.01
 
 
 def class_index(values: Sequence[Any], classes: Sequence[Any]) -> np.ndarray:
@@ -417,7 +436,7 @@ def fit_decision(
         rate = float(np.mean(y == 1))
         p = features.judge[:, 1]
         p = p[~np.isnan(p)]
-        threshold = float(np.quantile(p, 1 - rate)) if rate > 0 and len(p) else 1.01
+        threshold = prior_matching_threshold(p, rate)
         return FittedDecision(candidate, classes, False, True, [], threshold=round(threshold, 4), fitted_on=n)
     use_checks = candidate in ("checks", "checks+memory")
     use_memory = candidate in ("memory", "checks+memory")

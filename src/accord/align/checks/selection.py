@@ -41,6 +41,8 @@ class CandidateScore:
     kappa_ci: tuple[float, float] | None
     accuracy: float | None
     note: str = ""
+    # out of fold, first repeat: each training case's predicted class and the decision's confidence in it
+    oof: tuple[np.ndarray, np.ndarray] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,7 +123,7 @@ def _fit_and_predict(
     pool: SignalPool,
     has_judge: bool,
     picked: list[int] | None = None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     fold = features.rows(train)
     checks, signals = pool.select(fold, y[train]) if name != "memory" else ([], [])
     if picked is not None:
@@ -130,7 +132,7 @@ def _fit_and_predict(
     decision = fit_decision(
         name, fold.with_checks(checks), y[train], classes, regression, questions, has_judge, signals
     )
-    return decision.predict(features.rows(test).with_checks(checks))[0]
+    return decision.predict(features.rows(test).with_checks(checks))
 
 
 def cross_validate(
@@ -177,15 +179,18 @@ def cross_validate(
             scores.append(CandidateScore(name, None, None, None, f"not scored: {why}"))
             continue
         per_repeat: list[np.ndarray] = []
+        confidence = np.zeros(len(y))
         for splits in _repeated_splits(y, features.groups, k, repeats, seed, regression or few):
             if not splits:
                 break
             predictions = np.zeros(len(y), dtype=int)
             for train, test in splits:
                 picked: list[int] = []
-                predictions[test] = _fit_and_predict(
+                predictions[test], sure = _fit_and_predict(
                     name, features, y, train, test, classes, regression, pool, has_judge, picked
                 )
+                if not per_repeat:
+                    confidence[test] = sure
                 if name in ("checks", "shrunk"):
                     fits += 1
                     for j in picked:
@@ -198,7 +203,8 @@ def cross_validate(
         kappa = float(np.mean([kk for kk, _ in results]))
         accuracy = float(np.mean([a for _, a in results]))
         note = "scored by plain k-fold (too few examples of some verdict to stratify)" if few else ""
-        scores.append(CandidateScore(name, kappa, _interval(y, per_repeat[0], classes, ordinal), accuracy, note))
+        interval = _interval(y, per_repeat[0], classes, ordinal)
+        scores.append(CandidateScore(name, kappa, interval, accuracy, note, (per_repeat[0], confidence)))
     for score in scores:
         log.info("candidate %s: cv kappa %s %s", score.name, score.kappa, score.note)
     share = {j: picked_counts.get(j, 0) / fits for j in range(len(pool.questions))} if fits else {}

@@ -17,8 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from accord.align.checks.decision import prior_matching_threshold
 from accord.align.labels import Label
 
 if TYPE_CHECKING:
@@ -79,7 +78,7 @@ def fit_decision_rule(
         scores.append(probabilities[value])
         if on_scored is not None:
             on_scored()
-    threshold = float(np.quantile(scores, 1 - rate)) if rate > 0 else 1.01  # never given
+    threshold = prior_matching_threshold(scores, rate)
     rule = DecisionRule(
         value=value, other=other, threshold=round(threshold, 4), rate=round(rate, 4), fitted_on=len(scores)
     )

@@ -47,6 +47,7 @@ from accord.align.labels import Label
 from accord.align.memalign.distill import task_text
 from accord.align.memalign.judge import MemAlignJudge
 from accord.align.memalign.memory import Guideline
+from accord.align.selective import choose_abstention
 from accord.metrics import agreement
 
 if TYPE_CHECKING:
@@ -335,6 +336,13 @@ def fit_checks_judge(
         "seconds": {"asking_checks": round(asking_seconds, 2), "total": round(time.perf_counter() - started, 2)},
     }
     checks = [checks[i] for i in kept]
+    if optimizer.target_agreement is not None and chosen in ("prompt", "base"):
+        note = (
+            f"the chosen judge ({chosen}) has no fitted decision whose confidence could be calibrated: it answers "
+            "every case"
+        )
+        selection["abstention"] = {"threshold": None, "summary": note}
+        log.warning("judge %s: %s", aligned.name, note)
     if chosen == "prompt":
         return aligned._copy(checks=checks, selection=selection), selection
     if chosen == "base":
@@ -343,6 +351,14 @@ def fit_checks_judge(
     fitted = fit_decision(
         chosen, features.with_checks(kept), y, classes, regression, [c.question for c in checks], use_judge, signals
     )
+    if optimizer.target_agreement is not None:
+        score = next(s for s in scores if s.name == chosen)
+        assert score.oof is not None
+        predicted, confidence = score.oof
+        abstention = choose_abstention(predicted == y, confidence, optimizer.target_agreement, optimizer.risk)
+        fitted.abstention = abstention.to_dict()
+        selection["abstention"] = {**abstention.to_dict(), "summary": abstention.describe()}
+        log.log(logging.INFO if abstention.met else logging.WARNING, "judge %s %s", aligned.name, abstention.describe())
     return aligned._copy(mode="fitted", checks=checks, fitted=fitted, selection=selection), selection
 
 

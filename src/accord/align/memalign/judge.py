@@ -132,26 +132,65 @@ class MemAlignJudge(Judge):
     def guidelines(self) -> list[str]:
         return [g.sentence() for g in self.guideline_list]
 
+    @property
+    def stale(self) -> str | None:
+        """Why the verdicts no longer follow the judge's memory (edited after alignment), or None."""
+        if self.fitted is not None and self.fitted.stale:
+            return str(self.fitted.extra.get("stale_reason") or "its checks were edited after fitting")
+        return self.selection.get("stale")
+
+    def _stale_after(self, what: str) -> dict[str, Any]:
+        """Changes that mark the decision stale after an edit the verdicts do not follow: in "fitted" mode the
+        decision was fitted on the memory as it was, in "base" mode the verdicts are the base judge's. Only
+        the "prompt" judge reads its guidelines and examples at every verdict."""
+        if self.mode == "prompt":
+            return {}
+        reason = f"{what} after alignment; the {self.mode} decision does not follow it until the judge is aligned again"
+        log.warning("judge %s: %s", self.name, reason)
+        if self.fitted is not None:
+            data = self.fitted.to_dict()
+            return {
+                "fitted": FittedDecision.from_dict(
+                    {**data, "stale": True, "extra": {**data["extra"], "stale_reason": reason}}
+                )
+            }
+        return {"selection": {**self.selection, "stale": reason}}
+
+    def _mark_stale(self, what: str) -> None:
+        changes = self._stale_after(what)
+        self.fitted = changes.get("fitted", self.fitted)
+        self.selection = changes.get("selection", self.selection)
+
     def add_guideline(self, text: str) -> None:
         if not text.strip():
             raise ValueError("a guideline needs text")
         self.guideline_list.append(Guideline(text.strip(), sources=[]))
+        self._mark_stale("a guideline was added")
 
     def remove_guideline(self, index_or_text: int | str) -> None:
         if isinstance(index_or_text, int):
             del self.guideline_list[index_or_text]
+            self._mark_stale("a guideline was removed")
             return
         before = len(self.guideline_list)
         self.guideline_list = [g for g in self.guideline_list if index_or_text not in (g.text, g.sentence())]
         if len(self.guideline_list) == before:
             raise ValueError(f"no guideline {index_or_text!r}")
+        self._mark_stale("a guideline was removed")
 
     def with_guideline_sentences(self, sentences: Sequence[str]) -> MemAlignJudge:
         """A copy whose guidelines are these sentences, as `guidelines` shows them (edited as text); a
         sentence left unchanged keeps its guideline's source trace ids."""
         known = {g.sentence(): g for g in self.guideline_list}
         kept = [known.get(s.strip()) or Guideline.from_sentence(s) for s in sentences if s.strip()]
-        return self._copy(guidelines=kept)
+        if [g.sentence() for g in kept] == self.guidelines:
+            return self._copy(guidelines=kept)
+        return self._copy(guidelines=kept, **self._stale_after("the guidelines were edited"))
+
+    @property
+    def learned_from(self) -> frozenset[str]:
+        sources = {i for g in self.guideline_list for i in g.sources} | {i for c in self.checks for i in c.sources}
+        return frozenset({e.trace_id for e in self.memory.examples} | sources)
 
     @property
     def examples(self) -> list[dict[str, Any]]:
@@ -162,7 +201,10 @@ class MemAlignJudge(Judge):
         gone = {t if isinstance(t, str) else t.trace_id for t in traces}
         memory = self.memory.without(gone)
         kept = [g for g in self.guideline_list if not g.sources or set(g.sources) - gone]
-        return self._copy(guidelines=kept, memory=memory)
+        if len(memory) == len(self.memory):
+            return self._copy(guidelines=kept, memory=memory)
+        forgotten = len(self.memory) - len(memory)
+        return self._copy(guidelines=kept, memory=memory, **self._stale_after(f"{forgotten} examples were forgotten"))
 
     def _copy(self, **changes: Any) -> MemAlignJudge:
         args = {
@@ -245,12 +287,40 @@ class MemAlignJudge(Judge):
         if self.mode == "base":
             feedback = self.base.judge(given)
             feedback.metadata.update({"judge_key": self.key, "aligned_mode": "base"})
+            if self.stale:
+                feedback.metadata["stale_decision"] = self.stale
             if self.version:
                 feedback.metadata["judge_version"] = self.version
             return feedback
         if isinstance(self.base, PairwiseJudge) and self.base.order_control:
-            return judge_both_orders(self._judge_one_order, given)  # the aligned judge is order-controlled too
-        return self._judge_one_order(given)
+            # the aligned judge is order-controlled too; it abstains on the two orders' averaged confidence
+            found = judge_both_orders(self._judge_one_order, given)
+            decided = found.metadata.get("decision_probabilities")
+            if found.error is None and decided and found.value in decided:
+                found.metadata["confidence"] = decided[found.value]
+            return self._abstain_if_unsure(found)
+        return self._abstain_if_unsure(self._judge_one_order(given))
+
+    def _abstain_if_unsure(self, feedback: Feedback) -> Feedback:
+        """Below the decision's abstention threshold (`align(..., target_agreement=...)`) the verdict becomes
+        an abstention: no value, the confidence and threshold in its metadata, never counted as a verdict;
+        the trace goes to the experts' review queue first."""
+        threshold = self.fitted.abstain_below if self.fitted is not None else None
+        confidence = feedback.metadata.get("confidence")
+        if threshold is None or feedback.error is not None or confidence is None or confidence >= threshold:
+            return feedback
+        metadata = {
+            **feedback.metadata,
+            "abstained": True,
+            "would_have_said": feedback.value,
+            "abstain_below": threshold,
+        }
+        rationale = (
+            f"abstained: confidence {confidence:.2f} is below {threshold:.2f}, the level that keeps agreement on "
+            f"the verdicts given at {self.fitted.abstention['target']:.0%} (would have said {feedback.value!r}: "  # type: ignore[union-attr,index]
+            f"{feedback.rationale})"
+        )
+        return feedback.model_copy(update={"value": None, "rationale": rationale, "metadata": metadata})
 
     def _judge_one_order(self, given: JudgeInput) -> Feedback:
         if self.mode == "fitted":
@@ -324,7 +394,7 @@ class MemAlignJudge(Judge):
                 str(c): round(float(p), 4) for c, p in zip(self.fitted.classes, decided[0], strict=True)
             }
         if self.fitted.stale:
-            metadata["stale_decision"] = True
+            metadata["stale_decision"] = self.stale
         value = self.fitted.classes[int(index[0])]
         rationale = self.fitted.explain(features, int(index[0]), questions)
         return self._feedback(trace_id, value, rationale, model.uri, metadata)

@@ -51,6 +51,10 @@ class MemAlignOptimizer(AlignmentOptimizer):
     like the distilled ones and weighed by the experts' labels (`accord.align.checks.checklist`).
     task_checklist: the criteria the judge's instructions name become checks too (one reflection call).
     generalise: a distilled condition that names one case is rewritten as the rule behind it, or dropped.
+    target_agreement, risk: selective verdicts; the aligned judge abstains below a confidence chosen on the
+    cross-validation's out-of-fold predictions (no extra model call) so that, with probability at least
+    1 - risk, its agreement with the experts on the verdicts it gives is at least target_agreement
+    (`accord.align.selective`). Needs a fitted decision; align says when no threshold reaches the target.
     """
 
     def __init__(
@@ -77,6 +81,8 @@ class MemAlignOptimizer(AlignmentOptimizer):
         policy: str | Path | None = None,
         task_checklist: bool = True,
         generalise: bool = True,
+        target_agreement: float | None = None,
+        risk: float = 0.1,
     ) -> None:
         self.reflection_model = reflection_model or model
         self.embedding_model = embedding_model or DEFAULT_EMBEDDER
@@ -106,6 +112,10 @@ class MemAlignOptimizer(AlignmentOptimizer):
         self.policy = policy
         self.task_checklist = task_checklist
         self.generalise = generalise
+        if target_agreement is not None and not (0 < target_agreement < 1 and 0 < risk < 1):
+            raise ValueError(f"target_agreement and risk must be between 0 and 1, not {target_agreement} and {risk}")
+        self.target_agreement = target_agreement
+        self.risk = risk
         self.last_run: dict[str, Any] = {}
 
     _policy_origin: str | None = None
@@ -128,6 +138,8 @@ class MemAlignOptimizer(AlignmentOptimizer):
             "policy": self._policy_origin,
             "task_checklist": self.task_checklist,
             "generalise": self.generalise,
+            "target_agreement": self.target_agreement,
+            "risk": self.risk,
         }
 
     def align(self, judge: Judge, traces: Sequence[Trace]) -> Judge:

@@ -1,0 +1,134 @@
+"""Selective verdicts: the judge abstains below a confidence chosen by fixed-sequence testing, so that its
+agreement on the verdicts it gives is at least a target with probability at least 1 - risk."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+import accord
+from accord.align import MemAlignJudge
+from accord.align.selective import choose_abstention, fixed_sequence_threshold
+from accord.entities import AssessmentSource, AssessmentSourceType, Feedback, Trace
+from accord.llm import fake
+from accord.llm.types import ChatRequest, Completion
+from accord.metrics import is_abstention
+from tests.align.helpers import PROMISES, RULES, labelled_traces
+from tests.align.test_checks import _case, _judge, _optimizer, _question
+
+
+def test_the_guarantee_holds_in_at_least_one_minus_risk_of_repeated_draws() -> None:
+    """Confidence c ~ U(0.5, 1) and a verdict right with probability c: agreement on {c >= t} is (1 + t) / 2,
+    so a threshold below 0.7 breaks a target of 0.85."""
+    rng = np.random.default_rng(0)
+    target, risk, draws = 0.85, 0.1, 400
+    broken = chosen = 0
+    coverages = []
+    for _ in range(draws):
+        confidence = rng.uniform(0.5, 1.0, 200)
+        correct = rng.random(200) < confidence
+        threshold, coverage, _ = fixed_sequence_threshold(correct, confidence, target, risk)
+        if threshold is None:
+            continue
+        chosen += 1
+        coverages.append(coverage)
+        broken += (1 + threshold) / 2 < target
+    assert chosen > draws * 0.75  # the target is reachable: a threshold is found in most draws
+    assert broken / draws <= risk
+    assert 0.3 < float(np.mean(coverages)) < 0.6  # the ideal is 0.6 (t = 0.7): not wastefully strict
+
+
+def test_a_target_no_threshold_reaches_is_said_with_the_best_level_that_can_be_guaranteed() -> None:
+    rng = np.random.default_rng(1)
+    confidence = rng.uniform(0.5, 1.0, 100)
+    correct = rng.random(100) < 0.7  # right 70% of the time whatever the confidence
+    found = choose_abstention(correct, confidence, 0.95, 0.1)
+    assert not found.met and found.threshold is None
+    assert found.best_guaranteed is not None and 0.5 < found.best_guaranteed < 0.75
+    assert "no threshold guarantees 95% agreement" in found.describe()
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        fixed_sequence_threshold(correct, confidence, 1.2, 0.1)
+
+
+def _with_unclear_cases(n_clear: int = 40, n_unclear: int = 16) -> list[Trace]:
+    """Clear promises and clear process answers, plus answers the checks cannot tell apart (labels alternate)."""
+    traces = labelled_traces(n_clear)
+    expert = AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="expert")
+    for i in range(n_unclear):
+        value = "no" if i % 2 else "yes"
+        traces.append(
+            Trace(
+                trace_id=f"u{i}",
+                inputs={"question": f"unclear {i}"},
+                outputs=f"We will look into order {i} [unclear].",
+                assessments=[Feedback(name="policy", value=value, rationale="hard to say", source=expert)],
+            )
+        )
+    return traces
+
+
+def _unclear_model() -> fake.FakeScript:
+    def reply(request: ChatRequest) -> Any:
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            wanted = "no" if "verdict 'no'" in request.messages[0]["content"] else "yes"
+            return {"condition": RULES[wanted]}
+        case = _case(request)
+        if "[unclear]" in case:
+            p_yes = 0.5
+        elif "promises" in _question(request):
+            p_yes = 0.95 if any(p in case for p in PROMISES) else 0.05
+        else:
+            p_yes = 0.6
+        return Completion(text='{"result": "yes"}', choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
+
+    return fake.script("checks", reply)
+
+
+def test_an_aligned_judge_abstains_where_it_cannot_keep_the_target_and_evaluate_reports_coverage() -> None:
+    _unclear_model()
+    aligned = _judge().align(_with_unclear_cases(), _optimizer(), target_agreement=0.8, risk=0.1)
+    assert isinstance(aligned, MemAlignJudge) and aligned.fitted is not None
+    abstention = aligned.selection["abstention"]
+    assert abstention["threshold"] is not None and abstention["target"] == 0.8 and abstention["risk"] == 0.1
+    assert 0.5 < abstention["coverage"] < 1 and abstention["agreement"] >= 0.8
+    stored = MemAlignJudge.from_dict(json.loads(json.dumps(aligned.to_dict())))
+    assert stored.fitted is not None and stored.fitted.abstain_below == aligned.fitted.abstain_below
+    new = _with_unclear_cases(6, 4)
+    for trace in new:
+        trace.trace_id = "new-" + trace.trace_id
+    verdicts = {v.trace_id: v for v in (aligned(trace=t) for t in new)}
+    unclear = [v for k, v in verdicts.items() if k.startswith("new-u")]
+    assert all(is_abstention(v) and v.value is None for v in unclear)
+    assert all(v.metadata["confidence"] < v.metadata["abstain_below"] for v in unclear)
+    assert unclear[0].rationale.startswith("abstained: confidence")
+    clear = [v for k, v in verdicts.items() if k.startswith("new-t")]
+    assert clear and not any(is_abstention(v) for v in clear)
+    report = accord.evaluate_agreement(aligned, new, log_verdicts=False, show_progress=False)
+    assert report.agreement.n == len(clear) and report.agreement.accuracy == 1.0
+    assert report.agreement.extra["abstained"] == 4 and report.agreement.extra["coverage"] == 0.6
+
+
+def test_a_target_out_of_reach_is_said_and_the_judge_answers_every_case() -> None:
+    _unclear_model()
+    aligned = _judge().align(_with_unclear_cases(10, 30), _optimizer(), target_agreement=0.99, risk=0.05)
+    abstention = aligned.selection["abstention"]
+    assert abstention["threshold"] is None and "no threshold guarantees 99% agreement" in abstention["summary"]
+    assert not is_abstention(aligned(trace=_with_unclear_cases(0, 1)[0]))
+
+
+def test_monitoring_tracks_the_abstention_rate_and_can_alert_on_it() -> None:
+    from accord.monitoring import Alert, rolling_figures
+
+    _unclear_model()
+    aligned = _judge().align(_with_unclear_cases(), _optimizer(), target_agreement=0.8, risk=0.1)
+    new = _with_unclear_cases(6, 4)
+    for trace in new:
+        trace.trace_id = "live-" + trace.trace_id
+        trace.assessments.append(aligned(trace=trace))
+    figures = rolling_figures(aligned, new)
+    assert figures["abstain_rate"] == 0.4 and figures["errors"] == 0.0
+    assert figures["labelled"] == 6 and figures["accuracy"] == 1.0
+    assert Alert.parse("abstain_rate>0.3").firing(figures) is True
