@@ -171,6 +171,17 @@ def measure(judge: Any, test_traces: list, model_uri: str, keep_report: bool = F
         "answers_from_cache_dir": bool(_cache_argument()),  # then wall times include replayed answers
         **extra,
         **({"_report": report} if keep_report else {}),
+        # each verdict with the decision's confidence: bench/selective.py replays abstention thresholds on them
+        "verdicts": [
+            {
+                "trace_id": v.trace_id,
+                "human": human_label(next(t for t in test_traces if t.trace_id == v.trace_id), judge.name),
+                "value": v.value,
+                "confidence": v.metadata.get("confidence"),
+            }
+            for v in report.verdicts
+            if v.error is None
+        ],
     }
 
 

@@ -22,7 +22,7 @@ from accord.evaluation import EvaluationResult, evaluate
 from accord.experiments import get_experiment_by_name, set_experiment
 from accord.importing import import_feedback, import_traces
 from accord.judges.scorers import Scorer, scorer
-from accord.registry import delete_judge, get_judge, list_judge_versions, list_judges
+from accord.registry import delete_judge, get_aliases, get_judge, list_judge_versions, list_judges, promote, set_alias
 from accord.tracing import get_current_active_span, get_last_active_trace_id, start_span, trace
 
 __version__ = "0.1.0"
@@ -58,6 +58,7 @@ __all__ = [
     "evaluate_agreement",
     "get_current_active_span",
     "get_experiment_by_name",
+    "get_aliases",
     "get_judge",
     "get_last_active_trace_id",
     "get_trace",
@@ -68,8 +69,10 @@ __all__ = [
     "log_assessments",
     "log_expectation",
     "log_feedback",
+    "promote",
     "scorer",
     "search_traces",
+    "set_alias",
     "set_experiment",
     "start_span",
     "trace",

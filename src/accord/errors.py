@@ -91,3 +91,11 @@ class OutputParseError(AccordError):
 
 class StoreDamagedError(AccordError):
     """The store's database cannot be read: a damaged file, or not a database at all."""
+
+
+class PromotionRefused(AccordError):
+    """A judge version was not promoted: it agrees less with the experts than the one it would replace."""
+
+    def __init__(self, message: str, figures: dict | None = None) -> None:
+        super().__init__(message)
+        self.figures = dict(figures or {})

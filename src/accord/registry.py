@@ -1,7 +1,14 @@
-"""Registered judges: versioned JSON specs in the store (never pickles)."""
+"""Registered judges: versioned JSON specs in the store (never pickles), and aliases that name versions.
+
+As in MLflow's model registry, an alias ("champion") points at one version and a bare judge name means its
+champion when one is set. The first version of a name becomes its champion; later versions (an alignment's
+candidates) change nothing in use until promoted, and promoting a version that agrees less with the experts
+on held-out traces than the champion is refused unless forced.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +33,9 @@ class JudgeVersion(JudgeRow):
             "damaged": self.damaged,
             "model": self.spec.get("model"),
             "feedback_value_type": self.spec.get("feedback_value_type"),
+            "aliases": sorted(
+                a for a, v in get_store().judge_aliases(self.name).get(self.name, {}).items() if v == self.version
+            ),
         }
 
 
@@ -33,29 +43,73 @@ def _row_to_version(row: JudgeRow) -> JudgeVersion:
     return JudgeVersion(**vars(row))
 
 
+CHAMPION = "champion"
+_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,127}$")
+
+
 def register_judge(
     judge: Judge,
     name: str | None = None,
     experiment_id: str | None = None,
     tags: dict[str, str] | None = None,
+    champion: bool = False,
 ) -> int:
     """Store `judge` as the next version of `name` (default: the judge's name) and return that version.
-    The spec is written in one transaction, so a failure never leaves a half-written entry."""
+    The spec is written in one transaction, so a failure never leaves a half-written entry. The version
+    becomes the champion when `champion` is true or when the name has no champion yet."""
     registry_name = name or judge.name
     tags = {k: str(v) for k, v in (tags or {}).items()}
-    version = get_store().register_judge(registry_name, judge.to_dict(), experiment_id, tags)
+    store = get_store()
+    version = store.register_judge(registry_name, judge.to_dict(), experiment_id, tags)
+    if champion or CHAMPION not in store.judge_aliases(registry_name).get(registry_name, {}):
+        store.set_judge_alias(registry_name, CHAMPION, version)
     judge.version = version
     judge.registered_name = registry_name
     return version
 
 
+def set_alias(name: str, alias: str, version: int) -> None:
+    """Point `alias` (e.g. "champion", "candidate") of judge `name` at `version`, as MLflow's
+    `set_registered_model_alias` does. Use `promote` to make a version champion with the agreement check."""
+    if not _ALIAS.match(alias):
+        raise AccordError(f"an alias starts with a letter and has letters, digits, '-' or '_' only, not {alias!r}")
+    get_store().get_judge_row(name, version)  # raises NotFoundError naming what exists
+    get_store().set_judge_alias(name, alias, version)
+
+
+def delete_alias(name: str, alias: str) -> None:
+    if not get_store().delete_judge_alias(name, alias):
+        raise NotFoundError(f"judge {name!r} has no alias {alias!r}")
+
+
+def get_aliases(name: str) -> dict[str, int]:
+    """The aliases of judge `name` and the versions they point at."""
+    return get_store().judge_aliases(name).get(name, {})
+
+
+def _version_of(name: str, version: int | str | None) -> int | None:
+    """A version number from a number, an alias, or None (the champion, else the newest)."""
+    if isinstance(version, int):
+        return version
+    if version is None:
+        return get_aliases(name).get(CHAMPION)
+    if version.isdigit():
+        return int(version)
+    found = get_aliases(name).get(version)
+    if found is None:
+        known = ", ".join(f"@{a}" for a in get_aliases(name)) or "none"
+        raise NotFoundError(f"judge {name!r} has no alias {version!r} (aliases: {known})")
+    return found
+
+
 JUDGE_ACTIONS["register"] = register_judge
 
 
-def get_judge(name: str, version: int | None = None, experiment_id: str | None = None) -> Judge:
-    """A registered judge, exactly as stored; the newest version when `version` is None. Its feedback name
-    stays the one it was made with, even when registered under another name (e.g. "quality_aligned")."""
-    row = get_store().get_judge_row(name, version)
+def get_judge(name: str, version: int | str | None = None, experiment_id: str | None = None) -> Judge:
+    """A registered judge, exactly as stored: `version` is a number or an alias ("champion"); None means the
+    champion when one is set, else the newest version. Its feedback name stays the one it was made with,
+    even when registered under another name (e.g. "quality_aligned")."""
+    row = get_store().get_judge_row(name, _version_of(name, version))
     if row.damaged:
         raise AccordError(
             f"registered judge {row.name}@{row.version} is damaged in the registry ({row.damaged}); register it "
@@ -101,7 +155,7 @@ def resolve_judge(ref: str) -> Judge:
         return judge_from_file(ref)
     name, _, version = ref.partition("@")
     try:
-        return get_judge(name, int(version) if version else None)
+        return get_judge(name, version or None)
     except NotFoundError as not_registered:
         if version:
             raise
@@ -114,3 +168,53 @@ def resolve_judge(ref: str) -> Judge:
             ) from None
         except KeyError:
             raise NotFoundError(f"{not_registered}; {ref!r} is not a built-in judge or a spec file either") from None
+
+
+def promote(
+    name: str,
+    version: int,
+    traces: Any = None,
+    force: bool = False,
+    alias: str = CHAMPION,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Make `version` the judge's champion (or `alias`). When another version holds it, both are scored on
+    `traces` (an experiment or traces; default: the candidate's experiment) that neither learned from, and
+    a candidate that agrees less is refused unless `force`. Returns both figures and what was done."""
+    from accord.agreement import compare
+    from accord.errors import PromotionRefused
+
+    candidate = get_judge(name, version)
+    current = get_aliases(name).get(alias)
+    result: dict[str, Any] = {"name": name, "alias": alias, "version": version, "previous": current}
+    if current is not None and current != version:
+        incumbent = get_judge(name, current)
+        source = traces if traces is not None else get_store().get_judge_row(name, version).experiment_id
+        if source is None:
+            if not force:
+                raise PromotionRefused(
+                    f"cannot compare {name}@{version} with {name}@{alias} (version {current}): name an experiment "
+                    "to score both on, or force the promotion"
+                )
+        else:
+            found = compare(incumbent, candidate, source, show_progress=show_progress)
+            before, after = found.before.agreement, found.after.agreement
+            result.update(
+                {
+                    "traces": after.n,
+                    "champion_kappa": before.cohen_kappa,
+                    "champion_kappa_ci": list(before.kappa_ci),
+                    "candidate_kappa": after.cohen_kappa,
+                    "candidate_kappa_ci": list(after.kappa_ci),
+                }
+            )
+            if after.cohen_kappa < before.cohen_kappa and not force:
+                raise PromotionRefused(
+                    f"{name}@{version} agrees less with the experts than {name}@{alias} (version {current}) on "
+                    f"{after.n} traces neither learned from: Cohen's kappa {after.kappa_text()} against "
+                    f"{before.kappa_text()}; not promoted (force it to promote anyway)",
+                    figures=result,
+                )
+    get_store().set_judge_alias(name, alias, version)
+    result["promoted"] = True
+    return result

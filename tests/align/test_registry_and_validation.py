@@ -54,7 +54,8 @@ def test_versions_count_up_and_load_by_version() -> None:
     aligned = _aligned()
     assert aligned.register() == 2
     assert not isinstance(accord.get_judge("policy", version=1), MemAlignJudge)
-    assert isinstance(accord.get_judge("policy"), MemAlignJudge)
+    assert not isinstance(accord.get_judge("policy"), MemAlignJudge)  # the champion: version 1
+    assert isinstance(accord.get_judge("policy", version=2), MemAlignJudge)
     assert [j.version for j in accord.list_judges()] == [2]
     assert accord.delete_judge("policy", version=1) == 1
     with pytest.raises(AccordError, match="no judge 'policy' version 1"):
@@ -173,5 +174,5 @@ def test_a_damaged_registry_entry_is_named_and_every_other_judge_keeps_working()
     assert listed == {("good", 1): "instructions", ("bad", 2): "damaged"}
     assert [v.to_dict()["kind"] for v in list_judge_versions("bad")] == ["instructions", "damaged"]
     with pytest.raises(AccordError, match=r"registered judge bad@2 is damaged in the registry \(Unterminated"):
-        get_judge("bad")
+        get_judge("bad", 2)
     assert get_judge("bad", 1).name == "bad" and get_judge("good")(outputs="hi").error is None

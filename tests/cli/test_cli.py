@@ -58,6 +58,7 @@ def test_judges_create_list_show_and_run(tmp_path: Path) -> None:
     assert json.loads(run("judges", "create", str(spec), "--json")) == {
         "name": "product_quality",
         "version": 1,
+        "aliases": ["champion"],  # a spec you write is what a bare name means
     }
     assert json.loads(run("judges", "create", str(spec), "--json"))["version"] == 2
     listing = json.loads(run("judges", "list", "--json"))
@@ -110,6 +111,10 @@ def test_builtin_judges_with_parameters_come_from_spec_files(tmp_path: Path) -> 
     assert result.exit_code == 1 and "needs parameters" in result.output
     spec = tmp_path / "g.yaml"
     spec.write_text("builtin: Guidelines\nname: tone\nparams:\n  guidelines: [Be polite, Never promise refunds]\n")
-    assert json.loads(run("judges", "create", str(spec), "--json")) == {"name": "tone", "version": 1}
+    assert json.loads(run("judges", "create", str(spec), "--json")) == {
+        "name": "tone",
+        "version": 1,
+        "aliases": ["champion"],
+    }
     shown = json.loads(run("judges", "show", "tone", "--json"))
     assert shown["class"] == "Guidelines" and shown["params"]["guidelines"][1] == "Never promise refunds"

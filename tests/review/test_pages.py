@@ -169,6 +169,8 @@ def test_alignment_view_shows_versions_and_reviewers(serve_review, populated: Po
 def test_align_button_registers_a_new_version_and_scores_it(serve_review, populated: Populated) -> None:
     import time
 
+    from accord.registry import get_judge
+
     api.log_assessments([human(f"t{i:03d}", expert_label(i), who="bo") for i in range(12, 20)])
     server = start(serve_review, populated)
     with server.client() as client:
@@ -187,6 +189,17 @@ def test_align_button_registers_a_new_version_and_scores_it(serve_review, popula
         assert job["result"]["version"] == "policy@2"
         assert job["total"] == job["done"] > 0
         html = client.get("/alignment?judge=policy").text
+        assert "as a candidate" in html and 'id="promote"' in html  # registered, not yet in use
+        assert get_judge("policy").version == 1
+        form = {"csrf": token, "experiment": "support", "judge": "policy", "version": "policy@2"}
+        outcome = client.post("/alignment/promote", data=form, headers={"Accept": "application/json"})
+        if not outcome.json()["promoted"]:  # refused with both figures, shown to whoever clicked
+            assert outcome.status_code == 409 and "agrees less" in outcome.json()["message"]
+            assert "agrees less" in client.get("/alignment?judge=policy@2").text
+            outcome = client.post(
+                "/alignment/promote", data={**form, "force": "1"}, headers={"Accept": "application/json"}
+            )
+        assert outcome.json()["promoted"] and get_judge("policy").version == 2
     assert [v.version for v in list_judge_versions("policy")] == [1, 2]
     assert "policy v2 (aligned)" in html
     assert '<textarea name="guidelines"' in html and "verdict &#39;" in html  # distilled guidelines, editable

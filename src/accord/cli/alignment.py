@@ -11,10 +11,18 @@ from typer.core import TyperCommand
 
 from accord.agreement import AgreementReport, evaluate_agreement
 from accord.align.base import load_optimizer
-from accord.cli.common import confusion_table, console, err_console, handle_errors, print_json, selection_lines
+from accord.cli.common import (
+    confusion_table,
+    console,
+    err_console,
+    fail,
+    handle_errors,
+    print_json,
+    selection_lines,
+)
 from accord.evaluation import resolve_traces
 from accord.metrics import Agreement
-from accord.registry import register_judge, resolve_judge
+from accord.registry import get_aliases, register_judge, resolve_judge
 from accord.store import get_store
 
 JSON_OUT = typer.Option(None, "--json", help="Write JSON to stdout (--json) or to a file (--json OUT).")
@@ -197,6 +205,13 @@ def align_command(
         "0.85), chosen on the cross-validation's out-of-fold predictions; abstentions go to expert review.",
     ),
     risk: float = typer.Option(0.1, "--risk", help="With --target-agreement: the chance the guarantee fails."),
+    promote: bool = typer.Option(
+        False,
+        "--promote",
+        help="Make the new version the champion (what a bare judge name means) unless it agrees less with the "
+        "experts on held-out traces than the champion (then exit code 4).",
+    ),
+    force: bool = typer.Option(False, "--force", help="With --promote: promote even when it agrees less."),
     json_out: str | None = JSON_OUT,
 ) -> None:
     """Align a judge with the experiment's HUMAN feedback, register the result as a new version, and print
@@ -225,6 +240,8 @@ def align_command(
     version = register_judge(aligned, name=register, experiment_id=exp.experiment_id, tags={"optimizer": optimizer})
     report = getattr(aligned, "alignment_report", None)
     result: dict[str, Any] = {"name": aligned.registered_name, "version": version, "optimizer": optimizer}
+    if promote:
+        result["promotion"] = _promote(base, aligned, report, exp.experiment_id, force)
     if report:
         result.update(report)
     if hasattr(aligned, "guidelines"):
@@ -240,8 +257,12 @@ def align_command(
     if json_out:
         emit_json(result, json_out)
         if json_out == "-":
+            if promote and not result["promotion"].get("promoted"):
+                raise typer.Exit(GATE_EXIT)
             return
-    console.print(f"registered [bold]{aligned.registered_name}[/] version {version}")
+    champion = get_aliases(aligned.registered_name or "").get("champion")
+    status = "champion" if champion == version else f"a candidate; the champion is version {champion}"
+    console.print(f"registered [bold]{aligned.registered_name}[/] version {version} ({status})")
     if report and report.get("held_out"):
         console.print(f"held out {report['held_out']} of {report['train'] + report['held_out']} labelled traces")
         show_agreement("before", _agreement(report["before"]))
@@ -257,6 +278,42 @@ def align_command(
         console.print(f"  {i}. {text}", markup=False)
     for line in selection_lines(aligned):
         console.print(line, markup=False, highlight=False)
+    if promote and not result["promotion"].get("promoted"):
+        fail(result["promotion"]["reason"], code=GATE_EXIT)
+    if champion != version and not promote:
+        console.print(
+            f"promote it with: accord judges promote {aligned.registered_name}@{version} -e {experiment}",
+            markup=False,
+        )
+
+
+def _promote(base: Any, aligned: Any, report: dict[str, Any] | None, experiment_id: str, force: bool) -> dict[str, Any]:
+    """--promote: the held-out comparison already made decides when the judge aligned was the champion;
+    otherwise the registry scores the champion and the new version on the experiment."""
+    from accord.errors import PromotionRefused
+    from accord.registry import promote, set_alias
+
+    name, version = aligned.registered_name, aligned.version
+    champion = get_aliases(name).get("champion")
+    if champion == version:
+        return {"promoted": True, "version": version}
+    if report and report.get("held_out") and base.registered_name == name and base.version == champion:
+        before, after = report["before"], report["after"]
+        figures = {"champion_kappa": before["cohen_kappa"], "candidate_kappa": after["cohen_kappa"]}
+        if (after["cohen_kappa"] or 0) < (before["cohen_kappa"] or 0) and not force:
+            return {
+                "promoted": False,
+                **figures,
+                "reason": f"{name}@{version} agrees less with the experts than {name}@champion (version {champion}) "
+                f"on {report['held_out']} held-out traces: kappa {after['cohen_kappa']:.2f} against "
+                f"{before['cohen_kappa']:.2f}; not promoted (--force to promote anyway)",
+            }
+        set_alias(name, "champion", version)
+        return {"promoted": True, "version": version, "previous": champion, **figures}
+    try:
+        return promote(name, version, experiment_id, force=force)
+    except PromotionRefused as exc:
+        return {"promoted": False, "reason": str(exc), **exc.figures}
 
 
 def _agreement(data: dict[str, Any]) -> Agreement:

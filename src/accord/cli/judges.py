@@ -77,7 +77,68 @@ def versions_command(name: str, as_json: bool = JSON_OPTION) -> None:
         print_json(versions)
         return
     for v in versions:
-        console.print(f"{v['name']}@{v['version']}  {v['kind']}  tags={v['tags']}")
+        aliases = "".join(f"  @{a}" for a in v["aliases"])
+        console.print(f"{v['name']}@{v['version']}  {v['kind']}  tags={v['tags']}{aliases}", markup=False)
+
+
+@app.command("promote")
+@handle_errors
+def promote_command(
+    judge: str = typer.Argument(..., help="NAME@VERSION to promote."),
+    experiment: str | None = typer.Option(
+        None, "--experiment", "-e", help="Score both versions here (default: the version's own experiment)."
+    ),
+    alias: str = typer.Option("champion", "--alias", help="The alias to move (a bare judge name means champion)."),
+    force: bool = typer.Option(False, "--force", help="Promote even when it agrees less than the current one."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Make a version the judge's champion, the one a bare judge name means. Both versions are scored on the
+    labelled traces neither learned from; a version that agrees less is refused (exit code 4) unless --force."""
+    from accord.errors import PromotionRefused
+    from accord.registry import promote
+
+    name, _, version = judge.partition("@")
+    if not version.isdigit():
+        raise ValueError(f"name the version to promote: NAME@VERSION, not {judge!r}")
+    try:
+        result = promote(name, int(version), experiment, force=force, alias=alias, show_progress=not as_json)
+    except PromotionRefused as exc:
+        if as_json:
+            print_json({"promoted": False, "reason": str(exc), **exc.figures})
+        fail(str(exc), code=4)
+        return
+    if as_json:
+        print_json(result)
+        return
+    figures = ""
+    if "candidate_kappa" in result:
+        figures = (
+            f" (kappa {result['candidate_kappa']:.2f} against {result['champion_kappa']:.2f} for version "
+            f"{result['previous']} on {result['traces']} traces neither learned from)"
+        )
+    console.print(f"{name}@{alias} is now version {version}{figures}", markup=False)
+
+
+@app.command("alias")
+@handle_errors
+def alias_command(
+    name: str = typer.Argument(..., help="The judge's registered name."),
+    alias: str = typer.Argument(..., help="The alias, e.g. candidate or staging."),
+    version: int | None = typer.Argument(None, help="The version it points at (omit with --delete)."),
+    delete: bool = typer.Option(False, "--delete", help="Remove the alias."),
+) -> None:
+    """Point an alias at a version (`NAME@ALIAS` then names it), with no agreement check; use `promote` to
+    move the champion with one."""
+    from accord.registry import delete_alias, set_alias
+
+    if delete:
+        delete_alias(name, alias)
+        console.print(f"removed {name}@{alias}", markup=False)
+        return
+    if version is None:
+        raise ValueError("give the version the alias points at, or --delete")
+    set_alias(name, alias, version)
+    console.print(f"{name}@{alias} -> version {version}", markup=False)
 
 
 @app.command("guidelines")
@@ -148,14 +209,15 @@ def create_command(
     experiment: str | None = typer.Option(None, "--experiment", "-e", help="Experiment the judge belongs to."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Register a judge from a spec file (version 1, or the next version if the name exists)."""
+    """Register a judge from a spec file (version 1, or the next version if the name exists). A spec you
+    write becomes the champion, the version a bare judge name means (an alignment registers a candidate)."""
     judge = judge_from_file(spec)
     experiment_id = get_store().resolve_experiment(experiment).experiment_id if experiment else None
-    version = register_judge(judge, experiment_id=experiment_id)
+    version = register_judge(judge, experiment_id=experiment_id, champion=True)
     if as_json:
-        print_json({"name": judge.name, "version": version})
+        print_json({"name": judge.name, "version": version, "aliases": ["champion"]})
     else:
-        console.print(f"registered [bold]{judge.name}[/] version {version}")
+        console.print(f"registered [bold]{judge.name}[/] version {version} (champion)")
 
 
 @run_app.command("run")

@@ -22,9 +22,9 @@ from fastapi.templating import Jinja2Templates
 from accord.align.memalign.judge import MemAlignJudge
 from accord.api import log_feedback
 from accord.entities import AssessmentSource, AssessmentSourceType
-from accord.errors import AccordError, NotFoundError
+from accord.errors import AccordError, NotFoundError, PromotionRefused
 from accord.judges import Judge
-from accord.registry import get_judge, resolve_judge
+from accord.registry import get_judge, promote, register_judge, resolve_judge
 from accord.review import charts
 from accord.review.context import Context, resolve_context
 from accord.review.dashboard import build_dashboard
@@ -267,13 +267,35 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         if not isinstance(aligned, MemAlignJudge):
             raise HTTPException(400, f"only an aligned judge has {field}; align it first")
         lines = [line.strip() for line in (_str(form.get(field)) or "").splitlines() if line.strip()]
-        version = edit(aligned, lines).register(
-            name=aligned.registered_name, experiment_id=ctx.experiment.experiment_id
+        # a person's edit is what they want in use: the new version becomes the champion
+        version = register_judge(
+            edit(aligned, lines), aligned.registered_name, ctx.experiment.experiment_id, champion=True
         )
         name = aligned.registered_name or aligned.name
         return RedirectResponse(
             f"/alignment?{urlencode({'experiment': ctx.experiment.name, 'judge': name})}&saved={version}", 303
         )
+
+    @app.post("/alignment/promote")
+    async def promote_version(request: Request) -> Response:
+        """Make the version "Align now" registered the champion: refused, with both figures shown to whoever
+        clicked, when it agrees less on held-out traces than the champion, unless forced."""
+        form = await request.form()
+        ctx = resolve(_str(form.get("experiment")), _str(form.get("judge")))
+        name, _, number = (_str(form.get("version")) or "").partition("@")
+        if not number.isdigit():
+            raise HTTPException(400, "name the version to promote as NAME@VERSION")
+        try:
+            found = promote(name, int(number), ctx.experiment.experiment_id, force=form.get("force") == "1")
+            outcome = {"promoted": True, "message": f"{name}@{number} is now the champion", **found}
+        except PromotionRefused as exc:
+            outcome = {"promoted": False, "message": str(exc), **exc.figures}
+        job = jobs.get(ctx.experiment.experiment_id, ctx.judge_ref or "")
+        if job is not None:
+            job.result["promotion"] = outcome
+        if request.headers.get("accept", "").startswith("application/json"):
+            return JSONResponse(outcome, status_code=200 if outcome["promoted"] else 409)
+        return RedirectResponse(f"/alignment?{ctx.query()}", 303)
 
     @app.post("/alignment/guidelines")
     async def edit_guidelines(request: Request) -> Response:

@@ -88,6 +88,17 @@ judges = Table(
     Column("create_time_ms", BigInteger, nullable=False),
 )
 
+# Named pointers to judge versions, as in MLflow's model registry ("champion"): a bare judge name means its
+# champion when one is set, so registering a new version (an alignment's candidate) changes nothing in use.
+judge_aliases = Table(
+    "judge_aliases",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("alias", String(128), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("update_time_ms", BigInteger, nullable=False),
+)
+
 # Which run is judging a trace for a judge version right now, so that two runs of one judge never judge the
 # same trace twice. A claim lapses at `expires_ms` unless its run renews it (a run that died frees its work).
 claims = Table(

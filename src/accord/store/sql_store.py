@@ -346,12 +346,40 @@ class SqlStore(ClaimQueries, ReviewQueries, MonitorQueries):
         return row
 
     def delete_judge(self, name: str, version: int | None = None) -> int:
-        """Delete one version of a judge, or all of them; returns how many were deleted."""
+        """Delete one version of a judge, or all of them, with the aliases that point to them; returns how
+        many versions were deleted."""
         query = delete(t.judges).where(t.judges.c.name == name)
+        aliases = delete(t.judge_aliases).where(t.judge_aliases.c.name == name)
         if version is not None:
             query = query.where(t.judges.c.version == version)
+            aliases = aliases.where(t.judge_aliases.c.version == version)
         with self.engine.begin() as conn:
+            conn.execute(aliases)
             return conn.execute(query).rowcount
+
+    def set_judge_alias(self, name: str, alias: str, version: int) -> None:
+        """Point `alias` of judge `name` at `version` (replacing where it pointed), in one transaction."""
+        a = t.judge_aliases
+        with self.engine.begin() as conn:
+            conn.execute(delete(a).where(a.c.name == name, a.c.alias == alias))
+            conn.execute(a.insert().values(name=name, alias=alias, version=version, update_time_ms=now_ms()))
+
+    def delete_judge_alias(self, name: str, alias: str) -> int:
+        a = t.judge_aliases
+        with self.engine.begin() as conn:
+            return conn.execute(delete(a).where(a.c.name == name, a.c.alias == alias)).rowcount
+
+    def judge_aliases(self, name: str | None = None) -> dict[str, dict[str, int]]:
+        """name -> {alias: version}."""
+        a = t.judge_aliases
+        query = select(a.c.name, a.c.alias, a.c.version).order_by(a.c.name, a.c.alias)
+        if name is not None:
+            query = query.where(a.c.name == name)
+        found: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                found.setdefault(row.name, {})[row.alias] = row.version
+        return found
 
     def list_judge_rows(self, name: str | None = None) -> list[JudgeRow]:
         query = self._judge_query().order_by(t.judges.c.name, t.judges.c.version)

@@ -29,7 +29,7 @@ from accord.llm import ChatRequest, get_model
 log = logging.getLogger("accord.align")
 
 MAX_POLICY_CHARS = 200_000
-RULE_CHARS = 400  # a longer rule is cut at a sentence end: the question must stay narrow
+RULE_CHARS = 400  # a longer rule is cut at a sentence end, so the question stays one rule
 MAX_TASK_CHECKS = 6
 _NUMBERED = re.compile(r"^\s*(?:\d{1,3}|[a-zA-Z])[.)]\s+(?P<text>\S.*)$")
 _BULLET = re.compile(r"^\s*[-*+\u2022]\s+(?P<text>\S.*)$")
@@ -93,7 +93,8 @@ def _clip_rule(text: str) -> str:
     if len(text) <= RULE_CHARS:
         return text
     cut = text[:RULE_CHARS]
-    end = max(cut.rfind(". "), cut.rfind("; "))
+    end = cut.rfind(". ")  # a sentence end, else a clause end
+    end = end if end > RULE_CHARS // 3 else cut.rfind("; ")
     return cut[: end + 1] if end > RULE_CHARS // 3 else cut.rsplit(" ", 1)[0] + " ..."
 
 

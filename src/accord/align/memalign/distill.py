@@ -209,7 +209,13 @@ def _rule_for(
         log.debug("dropped rule %r (%s); using the most typical reason instead", rule, why)
         return fallback
     log.debug("rule from %d reasons: verdict %r when %s", len(batch.reasons), batch.verdict, rule)
-    return Guideline(rule, sources, verdict=batch.verdict)
+    # a "rule" that is one of the reasons copied back is still an expert's reason: shown, never asked as a check
+    copied = _plain(rule) in {_plain(reason) for reason in batch.reasons}
+    return Guideline(rule, sources, verdict=batch.verdict, from_reason=copied)
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
 def merge_guidelines(candidates: list[Guideline], embedder: Embedder, stats: DistillStats) -> list[Guideline]:

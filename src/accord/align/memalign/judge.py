@@ -288,7 +288,7 @@ class MemAlignJudge(Judge):
             feedback = self.base.judge(given)
             feedback.metadata.update({"judge_key": self.key, "aligned_mode": "base"})
             if self.stale:
-                feedback.metadata["stale_decision"] = self.stale
+                feedback.metadata.update({"stale_decision": True, "stale_reason": self.stale})
             if self.version:
                 feedback.metadata["judge_version"] = self.version
             return feedback
@@ -394,7 +394,7 @@ class MemAlignJudge(Judge):
                 str(c): round(float(p), 4) for c, p in zip(self.fitted.classes, decided[0], strict=True)
             }
         if self.fitted.stale:
-            metadata["stale_decision"] = self.stale
+            metadata.update({"stale_decision": True, "stale_reason": self.stale})
         value = self.fitted.classes[int(index[0])]
         rationale = self.fitted.explain(features, int(index[0]), questions)
         return self._feedback(trace_id, value, rationale, model.uri, metadata)

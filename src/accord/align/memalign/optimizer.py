@@ -49,7 +49,8 @@ class MemAlignOptimizer(AlignmentOptimizer):
     cv_folds, cv_repeats: the cross-validation that compares the candidates.
     policy: a written policy or rubric (its text, or a file path): each of its rules becomes a check, asked
     like the distilled ones and weighed by the experts' labels (`accord.align.checks.checklist`).
-    task_checklist: the criteria the judge's instructions name become checks too (one reflection call).
+    task_checklist: without a policy, the criteria the judge's instructions name become checks (one reflection
+    call); a policy, when given, replaces them (the demo's four instruction checks never separated its labels).
     generalise: a distilled condition that names one case is rewritten as the rule behind it, or dropped.
     target_agreement, risk: selective verdicts; the aligned judge abstains below a confidence chosen on the
     cross-validation's out-of-fold predictions (no extra model call) so that, with probability at least
@@ -221,7 +222,7 @@ class MemAlignOptimizer(AlignmentOptimizer):
         if self.candidates != ("prompt",):
             with (progress := self._progress()):
                 task_checks = list(policy_checklist)
-                if self.task_checklist:
+                if self.task_checklist and not policy_checklist:  # a written policy says more than the task
                     task = progress.add_task("a checklist from the instructions", total=1)
                     task_checks += instruction_checks(base, self.reflection_model)
                     progress.advance(task)
