@@ -52,7 +52,7 @@ def test_existing_ids_are_rejected_skipped_replaced_or_copied(tmp_path: Path) ->
     with pytest.raises(InputFileError, match="already stored"):
         import_traces(path, "exp")
     assert import_traces(path, "exp", on_conflict="skip").skipped == ["t-1", "t-2"]
-    assert import_traces(path, "exp", on_conflict="replace").replaced == 2
+    assert import_traces(path, "exp", on_conflict="replace", discard_labels=True).replaced == 2
     assert len(accord.get_trace("t-1").assessments) == 1  # replaced, not doubled
     copied = import_traces(path, "other", on_conflict="new-ids")
     assert copied.imported == 2
@@ -112,3 +112,51 @@ def test_a_line_that_is_not_utf8_is_named_by_its_number(tmp_path: Path) -> None:
     with pytest.raises(InputFileError) as caught:
         import_traces(path, "enc")
     assert f"{path}:2: (line): not UTF-8 text" in str(caught.value)
+
+
+def test_text_that_is_not_unicode_is_refused_at_the_door_and_the_experiment_keeps_working(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from accord.cli import app
+    from accord.entities import Feedback, Trace
+    from accord.store import get_store
+
+    good = {"trace_id": "ok", "inputs": {"q": "fine"}, "outputs": "fine"}
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(good) + "\n" + '{"trace_id": "bad", "inputs": {"q": "x\\ud800y"}, "outputs": "a"}\n')
+    with pytest.raises(accord.AccordError) as caught:
+        accord.import_traces(path, "surrogates")
+    assert "bad.jsonl:2:" in str(caught.value) and "inputs.q has a lone surrogate (U+D800)" in str(caught.value)
+    feedback = tmp_path / "feedback.jsonl"
+    path.write_text(json.dumps(good) + "\n")
+    accord.import_traces(path, "surrogates")
+    feedback.write_text('{"trace_id": "ok", "name": "q", "value": "y", "rationale": "\\udfff"}\n')
+    with pytest.raises(accord.AccordError, match=r"feedback.jsonl:1: .*rationale has a lone surrogate"):
+        accord.import_feedback(feedback)
+    store = get_store()
+    experiment_id = store.resolve_experiment("surrogates").experiment_id
+    with pytest.raises(ValueError, match=r"trace 'api': inputs.q has a lone surrogate"):
+        store.insert_traces([Trace(trace_id="api", inputs={"q": "\ud800"}, outputs="a")], experiment_id)
+    with pytest.raises(ValueError, match="feedback 'tone' on trace 'ok': rationale has a lone surrogate"):
+        accord.log_feedback(trace_id="ok", name="tone", value="warm", rationale="\udfff")
+    assert isinstance(Feedback(name="x", value="\ud800"), Feedback)  # in memory it is a string like any other
+    listed = CliRunner().invoke(app, ["traces", "list", "-e", "surrogates"])
+    assert listed.exit_code == 0 and "ok" in listed.output
+
+
+def test_replacing_traces_experts_labelled_needs_a_flag_that_says_so(tmp_path: Path) -> None:
+    from accord.store import get_store
+
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps({"trace_id": "t1", "inputs": "q", "outputs": "a"}) + "\n")
+    accord.import_traces(path, "labels")
+    accord.log_feedback(
+        trace_id="t1", name="ok", value="yes", source=accord.AssessmentSource(source_type="HUMAN", source_id="ann")
+    )
+    path.write_text(json.dumps({"trace_id": "t1", "inputs": "q2", "outputs": "a2"}) + "\n")
+    with pytest.raises(accord.AccordError, match=r"would delete the expert labels on 1 stored traces \('t1'\)"):
+        accord.import_traces(path, "labels", on_conflict="replace")
+    stored = get_store().get_traces(["t1"])[0]
+    assert stored.inputs == "q" and stored.search_assessments(source_type="HUMAN")  # nothing lost
+    report = accord.import_traces(path, "labels", on_conflict="replace", discard_labels=True)
+    assert report.replaced == 1 and get_store().get_traces(["t1"])[0].inputs == "q2"

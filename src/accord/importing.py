@@ -21,9 +21,10 @@ from accord.entities import (
     Trace,
     now_ms,
 )
-from accord.errors import InputFileError
+from accord.errors import AccordError, InputFileError
 from accord.parquet_files import is_parquet, read_rows
 from accord.store import get_store
+from accord.text_safety import unencodable
 
 
 class SourceRecord(BaseModel):
@@ -34,6 +35,15 @@ class SourceRecord(BaseModel):
 
 class AssessmentRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        found = unencodable(data) if isinstance(data, dict) else None
+        if found:
+            raise ValueError(f"{found}, which cannot be stored as text")
+        return data
+
     name: str = Field(min_length=1)
     value: Any = None
     rationale: str | None = None
@@ -68,6 +78,14 @@ class TraceRecord(BaseModel):
     execution_time_ms: int | None = None
     status: Literal["OK", "ERROR", "IN_PROGRESS"] = "OK"
     assessments: list[AssessmentRecord] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        found = unencodable(data) if isinstance(data, dict) else None
+        if found:
+            raise ValueError(f"{found}, which cannot be stored as text")
+        return data
 
     @model_validator(mode="after")
     def _pair(self) -> TraceRecord:
@@ -226,12 +244,14 @@ def import_traces(
     path: str | Path,
     experiment: str,
     on_conflict: Literal["error", "skip", "replace", "new-ids"] = "error",
+    discard_labels: bool = False,
 ) -> ImportReport:
     """Import traces (with their assessments and expectations) into `experiment`, in one transaction.
 
     `on_conflict` decides what happens to a trace id already stored: "error" (the default) rejects those
     lines, "skip" leaves the stored trace alone, "replace" overwrites it, and "new-ids" imports a copy under
-    a fresh id that keeps the original in the tag `source_trace_id`."""
+    a fresh id that keeps the original in the tag `source_trace_id`. Replacing a trace deletes its
+    assessments, so replacing traces an expert labelled is refused unless `discard_labels` says so."""
     path = Path(path)
     records, problems, total = _read_records(path, TraceRecord)
     seen: dict[str, int] = {}
@@ -253,6 +273,15 @@ def import_traces(
                 )
     if problems:
         raise InputFileError(str(path), sorted(problems), total)
+    if on_conflict == "replace" and existing and not discard_labels:
+        labelled = _human_labelled(store, sorted(existing))
+        if labelled:
+            shown = ", ".join(repr(i) for i in labelled[:5]) + (" ..." if len(labelled) > 5 else "")
+            raise AccordError(
+                f"{path}: replacing would delete the expert labels on {len(labelled)} stored traces ({shown}); "
+                "nothing was imported. Import them as copies with --on-conflict new-ids, or pass --discard-labels "
+                "(discard_labels=True) to replace them and delete those labels"
+            )
     exp = store.get_or_create_experiment(experiment)
     report = ImportReport(path=str(path), experiment_id=exp.experiment_id)
     traces: list[Trace] = []
@@ -273,6 +302,15 @@ def import_traces(
     store.insert_traces(traces, exp.experiment_id, replace=on_conflict == "replace")
     report.imported = len(traces)
     return report
+
+
+def _human_labelled(store: Any, trace_ids: list[str]) -> list[str]:
+    """Which of these stored traces carry HUMAN feedback."""
+    found = []
+    for trace in store.get_traces(trace_ids):
+        if trace.search_assessments(type="feedback", source_type="HUMAN"):
+            found.append(trace.trace_id)
+    return found
 
 
 def import_feedback(path: str | Path) -> ImportReport:

@@ -118,3 +118,35 @@ def test_a_trace_the_judge_abstained_on_comes_first(populated: Populated) -> Non
     entries = queue_of(populated).page(limit=100).entries
     assert [e.trace_id for e in entries[:2]] == ["t015", "t013"]
     assert entries[0].reason == "judge abstained (below its confidence threshold)"
+
+
+def test_overruled_and_least_confident_verdicts_come_before_confident_ones(populated: Populated) -> None:
+    sure = verdict("t017", "yes", "policy@3")  # traces no version had judged yet
+    sure.metadata.update({"confidence": 0.97})
+    unsure = verdict("t018", "yes", "policy@3")
+    unsure.metadata.update({"confidence": 0.55})
+    overruled = verdict("t019", "no", "policy@3")
+    overruled.metadata.update({"confidence": 0.9, "overruled_judge": True})
+    api.log_assessments([sure, unsure, overruled])
+    entries = queue_of(populated).page(limit=100).entries
+    order = [e.trace_id for e in entries]
+    assert order[0] == "t019" and entries[0].reason == "the checks overruled the judge's own verdict"
+    assert order.index("t018") < order.index("t017")  # judged: the less confident first
+
+
+def test_enough_feedback_when_the_interval_stops_narrowing_or_clears_a_target() -> None:
+    from accord.registry import JudgeVersion
+    from accord.review.dashboard import enough_feedback
+
+    def row(version: int, labels: int, low: float, high: float) -> JudgeVersion:
+        chosen = {"name": "checks", "cv_kappa_ci": [low, high]}
+        spec = {"name": "policy", "selection": {"chosen": "checks", "candidates": [chosen], "cv": {"traces": labels}}}
+        return JudgeVersion("policy", version, None, {}, 0, spec, None)
+
+    narrowing = enough_feedback([row(2, 20, 0.1, 0.7), row(3, 40, 0.3, 0.7)], "policy")
+    assert narrowing is not None and not narrowing["enough"] and "still narrowing" in narrowing["why"]
+    stopped = enough_feedback([row(2, 40, 0.3, 0.7), row(3, 60, 0.31, 0.7)], "policy")
+    assert stopped is not None and stopped["enough"] and "stopped narrowing" in stopped["why"]
+    cleared = enough_feedback([row(2, 20, 0.55, 0.9)], "policy", target=0.5)
+    assert cleared is not None and cleared["enough"] and "clears 0.50" in cleared["why"]
+    assert enough_feedback([], "policy") is None

@@ -34,3 +34,27 @@ def test_doctor_passes_a_healthy_store() -> None:
     assert runner.invoke(app, ["traces", "list", "--experiment", "x"]).exit_code in (0, 1)  # creates the store
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0 and "integrity check passed" in result.output
+
+
+def test_a_store_uri_password_is_never_printed_when_the_store_cannot_be_opened(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from accord.cli import app
+    from accord.errors import ConfigError
+    from accord.store.engine import get_engine
+
+    canary = "S3cretCanary42"
+    for uri in (f"postgresql+nosuchdriver://user:{canary}@localhost/db", f"nosuch://user:{canary}@host:5432/db"):
+        with pytest.raises(ConfigError) as caught:
+            get_engine(uri)
+        assert canary not in str(caught.value) and "user:***@" in str(caught.value)
+    from accord.config import reload_settings
+    from accord.store import _stores
+
+    monkeypatch.setenv("ACCORD_STORE_URI", f"postgresql+nosuchdriver://u:{canary}@h/db")
+    reload_settings()
+    _stores.clear()
+    result = CliRunner().invoke(app, ["traces", "list", "-e", "x"])
+    assert result.exit_code == 1 and "cannot open store" in result.output and canary not in result.output

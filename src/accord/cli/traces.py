@@ -27,12 +27,17 @@ def import_command(
         "error",
         help="For trace ids already stored: error (reject), skip, replace, or new-ids (import a copy).",
     ),
+    discard_labels: bool = typer.Option(
+        False,
+        "--discard-labels",
+        help="With --on-conflict replace: also replace traces experts labelled, deleting those labels.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import traces with their assessments. All lines land, or none and every bad line is listed."""
     if on_conflict not in ("error", "skip", "replace", "new-ids"):
         raise ValueError(f"--on-conflict must be error, skip, replace or new-ids, not {on_conflict!r}")
-    report = import_traces(file, experiment, on_conflict=on_conflict)  # type: ignore[arg-type]
+    report = import_traces(file, experiment, on_conflict=on_conflict, discard_labels=discard_labels)  # type: ignore[arg-type]
     if as_json:
         print_json(report.to_dict())
         return

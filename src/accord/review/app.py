@@ -238,9 +238,12 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         return response
 
     @app.get("/alignment", response_class=HTMLResponse)
-    def alignment_page(request: Request, experiment: str | None = None, judge: str | None = None) -> HTMLResponse:
+    def alignment_page(
+        request: Request, experiment: str | None = None, judge: str | None = None, target: float | None = None
+    ) -> HTMLResponse:
+        """`?target=0.6`: say "enough feedback" once the cross-validated kappa's lower end clears 0.6."""
         ctx = resolve(experiment, judge)
-        board = build_dashboard(ctx.experiment.experiment_id, ctx.experiment.name, with_judge(ctx))
+        board = build_dashboard(ctx.experiment.experiment_id, ctx.experiment.name, with_judge(ctx), target)
         job = jobs.get(ctx.experiment.experiment_id, ctx.judge_ref or "")
         return render(request, "alignment.html", ctx=ctx, board=board, job=job.to_dict() if job else None)
 

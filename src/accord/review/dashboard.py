@@ -56,6 +56,7 @@ class Dashboard:
     guidelines_version: str | None
     decision: dict[str, Any] | None = None  # the newest aligned version's candidates, choice and check weights
     monitor: list[dict[str, Any]] = field(default_factory=list)  # `accord monitor`'s points for this judge name
+    enough: dict[str, Any] | None = None  # whether more labels are still worth it (`enough_feedback`)
 
     @property
     def scored(self) -> list[VersionAgreement]:
@@ -80,6 +81,7 @@ class Dashboard:
             "reviewers": self.reviewers,
             "guidelines": self.guidelines,
             "decision": self.decision,
+            "enough_feedback": self.enough,
         }
 
 
@@ -147,7 +149,9 @@ def registered_versions(judge: Judge) -> list[JudgeVersion]:
         return []
 
 
-def build_dashboard(experiment_id: str, experiment_name: str, judge: Judge) -> Dashboard:
+def build_dashboard(
+    experiment_id: str, experiment_name: str, judge: Judge, target_kappa: float | None = None
+) -> Dashboard:
     name = judge.name
     judge_rows = registered_versions(judge)
     traces = labelled_traces(experiment_id, name)
@@ -179,8 +183,56 @@ def build_dashboard(experiment_id: str, experiment_name: str, judge: Judge) -> D
         p for p in get_store().monitor_points(experiment_id) if p["judge_key"].split("@")[0].split("#")[0] in names
     ]
     return Dashboard(
-        experiment_name, name, len(traces), versions, reviewers, guidelines, guidelines_version, decision, monitor
+        experiment_name,
+        name,
+        len(traces),
+        versions,
+        reviewers,
+        guidelines,
+        guidelines_version,
+        decision,
+        monitor,
+        enough_feedback(judge_rows, name, target_kappa),
     )
+
+
+NARROWING = 0.02  # the interval narrowed by less than this since the previous alignment: it has stopped
+
+
+def enough_feedback(judge_rows: list[JudgeVersion], name: str, target: float | None = None) -> dict[str, Any] | None:
+    """Whether more expert labels are still worth it, from the cross-validated kappa of the chosen decision
+    of each aligned version (in the order they were aligned): enough when the interval's lower end clears
+    `target`, or when the interval stopped narrowing between the last two alignments on more labels."""
+    points = []
+    for row in judge_rows:
+        selection = row.spec.get("selection") or {}
+        chosen = next((c for c in selection.get("candidates", []) if c["name"] == selection.get("chosen")), None)
+        if row.spec.get("name") != name or not chosen or not chosen.get("cv_kappa_ci"):
+            continue
+        low, high = chosen["cv_kappa_ci"]
+        points.append(
+            {"version": row.version, "labels": (selection.get("cv") or {}).get("traces", 0), "low": low, "high": high}
+        )
+    if not points:
+        return None
+    last = points[-1]
+    width = last["high"] - last["low"]
+    found: dict[str, Any] = {**last, "width": round(width, 3), "enough": False}
+    if target is not None and last["low"] >= target:
+        found.update(enough=True, why=f"the cross-validated kappa's lower end, {last['low']:.2f}, clears {target:.2f}")
+    elif len(points) >= 2 and last["labels"] > points[-2]["labels"]:
+        before = points[-2]["high"] - points[-2]["low"]
+        if before - width < NARROWING:
+            found.update(
+                enough=True,
+                why=f"the cross-validated kappa's interval stopped narrowing ({before:.2f} wide with "
+                f"{points[-2]['labels']} labels, {width:.2f} with {last['labels']}): more labels like these add little",
+            )
+        else:
+            found["why"] = f"the interval is still narrowing ({before:.2f} -> {width:.2f} wide): more labels help"
+    else:
+        found["why"] = f"cross-validated kappa {last['low']:.2f} to {last['high']:.2f} on {last['labels']} labels"
+    return found
 
 
 def _decision_view(spec: dict[str, Any]) -> dict[str, Any] | None:

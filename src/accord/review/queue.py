@@ -2,8 +2,9 @@
 
 Order: traces without HUMAN feedback first; among them, traces where the judge abstained (below the confidence
 that keeps its agreement target: the labels that teach it most), then where judge versions disagree, then
-where the judge's verdict is an error (it was unsure), then traces no judge has seen, then the rest; newest
-first within each group. Computing that order reads every verdict of the judge's name, too slow to do per
+where an aligned judge's checks overruled its own verdict, then where the judge's verdict is an error (it was
+unsure), then traces no judge has seen, then the rest; the least confident verdicts first within each group,
+then the newest. Computing that order reads every verdict of the judge's name, too slow to do per
 request with 100,000 traces, so each queue keeps an in-memory index and checks at most once a second, with two
 indexed counts, whether anything changed. Changed feedback is applied in the background by re-reading just the
 traces it touches (an index on assessment name and update time finds them); new or deleted traces, and every
@@ -41,6 +42,8 @@ class QueueEntry:
     verdict_time_ms: int = -1
     verdict_error: bool = False
     abstained: bool = False  # the newest verdict is an abstention (no value, not an error)
+    confidence: float | None = None  # the newest verdict's confidence, when an aligned judge gave one
+    overruled: bool = False  # the newest verdict's checks overruled the judge's own verdict
     judged: bool = False
     versions: dict[str, str] = field(default_factory=dict)  # judge key -> its newest verdict, as JSON text
 
@@ -51,8 +54,10 @@ class QueueEntry:
     @property
     def priority(self) -> int:
         if self.abstained:
-            return 4
+            return 5
         if self.disagreement:
+            return 4
+        if self.overruled:
             return 3
         if self.verdict_error:
             return 2
@@ -61,14 +66,17 @@ class QueueEntry:
     @property
     def reason(self) -> str:
         return {
-            4: "judge abstained (below its confidence threshold)",
-            3: "judge versions disagree",
+            5: "judge abstained (below its confidence threshold)",
+            4: "judge versions disagree",
+            3: "the checks overruled the judge's own verdict",
             2: "judge unsure (no usable verdict)",
             1: "not judged yet",
         }.get(self.priority, "")
 
-    def sort_key(self) -> tuple[int, int, int]:
-        return (1 if self.reviewers else 0, -self.priority, -self.request_time_ms)
+    def sort_key(self) -> tuple[int, int, float, int]:
+        # within a group, the least confident verdicts first: their labels teach the judge most
+        sure = 1.0 if self.confidence is None else self.confidence
+        return (1 if self.reviewers else 0, -self.priority, sure, -self.request_time_ms)
 
 
 @dataclass
@@ -114,6 +122,8 @@ class ReviewQueue:
                 entry.verdict_error = bool(row.errored)
                 entry.verdict = None if row.errored or row.value_json is None else json.loads(row.value_json)
                 entry.abstained = not row.errored and row.value_json in (None, "null")
+                entry.confidence = None if row.errored else row.confidence
+                entry.overruled = bool(row.overruled) and not row.errored
             if not row.errored and row.value_json not in (None, "null"):
                 entry.versions[row.judge_key or row.source_id] = row.value_json
 

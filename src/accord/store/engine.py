@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -65,8 +66,8 @@ def get_engine(uri: str) -> Engine:
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
                 engine = create_engine(uri, pool_pre_ping=True)
-        except Exception as exc:  # bad URI, missing driver
-            raise ConfigError(f"cannot open store {uri!r}: {exc}") from exc
+        except Exception as exc:  # bad URI, missing driver: never print the password it holds
+            raise ConfigError(f"cannot open store {store_location(uri)!r}: {redact(str(exc), uri)}") from None
         try:
             migrate(engine)
         except DatabaseError as exc:
@@ -76,11 +77,28 @@ def get_engine(uri: str) -> Engine:
         return engine
 
 
+_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
+
+
 def store_location(uri: str) -> str:
-    """The file of a SQLite store, else the URI without its password."""
+    """The file of a SQLite store, else the URI without its password (even one no driver can parse)."""
     if uri.startswith("sqlite"):
         return uri.split("///", 1)[-1] or uri
-    return make_url(uri).render_as_string(hide_password=True)
+    try:
+        return make_url(uri).render_as_string(hide_password=True)
+    except Exception:  # a URI SQLAlchemy cannot read still has its password masked
+        return _PASSWORD.sub(r"\1***\3", uri)
+
+
+def redact(text: str, uri: str) -> str:
+    """`text` with the store URI's password masked wherever it appears."""
+    text = _PASSWORD.sub(r"\1***\3", text)
+    try:
+        password = make_url(uri).password
+    except Exception:
+        found = _PASSWORD.search(uri)
+        password = found.group(2) if found else None
+    return text.replace(str(password), "***") if password else text
 
 
 def damaged_store(uri: str, exc: Exception) -> StoreDamagedError:

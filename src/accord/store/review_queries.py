@@ -20,6 +20,8 @@ class FeedbackRow(NamedTuple):
     errored: bool
     judge_key: str | None
     create_time_ms: int
+    confidence: float | None = None  # an aligned judge's confidence in its verdict
+    overruled: bool | None = None  # its checks overruled the judge's own verdict
 
 
 class ReviewQueries:
@@ -65,6 +67,8 @@ class ReviewQueries:
                 a.c.error.is_not(None),
                 a.c.meta["judge_key"].as_string(),
                 a.c.create_time_ms,
+                a.c.meta["confidence"].as_float(),
+                a.c.meta["overruled_judge"].as_boolean(),
             )
             .join(t.traces, t.traces.c.trace_id == a.c.trace_id)
             .where(

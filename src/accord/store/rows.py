@@ -13,9 +13,20 @@ from accord.entities import (
     Span,
     Trace,
 )
+from accord.text_safety import refuse_unencodable
 
 
 def trace_to_row(trace: Trace, experiment_id: str) -> dict[str, Any]:
+    spans = [s.model_dump(mode="json") for s in trace.spans]
+    refuse_unencodable(
+        f"trace {trace.trace_id!r}",
+        trace_id=trace.trace_id,
+        inputs=trace.inputs,
+        outputs=trace.outputs,
+        spans=spans,
+        tags=dict(trace.tags),
+        session_id=trace.session_id,
+    )
     return {
         "trace_id": trace.trace_id,
         "experiment_id": experiment_id,
@@ -25,7 +36,7 @@ def trace_to_row(trace: Trace, experiment_id: str) -> dict[str, Any]:
         "status": trace.status,
         "inputs": trace.inputs,
         "outputs": trace.outputs,
-        "spans": [s.model_dump(mode="json") for s in trace.spans],
+        "spans": spans,
         "tags": dict(trace.tags),
         "schema_version": trace.schema_version,
     }
@@ -49,6 +60,14 @@ def row_to_trace(row: Any, assessments: list[Feedback | Expectation]) -> Trace:
 
 
 def assessment_to_row(a: Feedback | Expectation) -> dict[str, Any]:
+    refuse_unencodable(
+        f"{a.kind} {a.name!r} on trace {a.trace_id!r}",
+        name=a.name,
+        value=a.value,
+        rationale=a.rationale,
+        metadata=a.metadata,
+        source_id=a.source.source_id,
+    )
     return {
         "assessment_id": a.assessment_id,
         "trace_id": a.trace_id,

@@ -388,6 +388,10 @@ class MemAlignJudge(Judge):
         )
         if answers.judge is not None:
             metadata["verdict_probabilities"] = {k: round(v, 4) for k, v in answers.judge.items()}
+            own = max(answers.judge, key=answers.judge.__getitem__)
+            spelled = {text: value for text, value in answer_choices(self.base) or []}
+            # the checks decided against the judge's own verdict: a case the experts should see
+            metadata["overruled_judge"] = repr(spelled.get(own, own)) != repr(self.fitted.classes[int(index[0])])
         decided = self.fitted.class_probabilities(features)
         if decided is not None:  # what the decision weighs the verdicts at (both orders of a pair average these)
             metadata["decision_probabilities"] = {
