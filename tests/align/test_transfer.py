@@ -238,6 +238,8 @@ def _summary_model(rewrite: str | None) -> fake.FakeScript:
         system = request.messages[0]["content"]
         if "condition" in (request.json_schema or {}).get("properties", {}):
             if "note about one graded case" in system:
+                if "Myles0" not in request.messages[-1]["content"]:
+                    return {"condition": "the summary only repeats what the source says"}
                 if rewrite is None:
                     raise accord.errors.ModelError("down", model="fake:", provider="fake")
                 return {"condition": rewrite}
@@ -282,7 +284,41 @@ def test_an_experts_reason_is_never_asked_as_a_check() -> None:
     aligned = _judge().align(labelled_traces(20), _optimizer())
     assert aligned.guideline_list and all(g.from_reason for g in aligned.guideline_list)
     assert aligned.selection["checks"] == []
-    assert {c["why"] for c in aligned.selection["conditions"]} == {"an expert's reason as written, not a rule"}
+    assert all(
+        c["why"].startswith("an expert's reason as written, not a rule; no rewrite")
+        for c in aligned.selection["conditions"]
+    )
+
+
+def test_an_experts_reason_copied_back_as_the_rule_is_asked_as_the_rule_behind_it() -> None:
+    reasons = [
+        "issued a refund to Ann without the returns team",
+        "said the replacement ships on Friday",
+        "gave a credit",
+    ]
+
+    def reply(request: ChatRequest) -> Any:
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            if "note about one graded case" in request.messages[0]["content"]:
+                return {"condition": "the answer commits the company to an outcome"}
+            if "verdict 'no'" in request.messages[0]["content"]:
+                return {"condition": reasons[0] + "."}  # one expert's reason, copied back
+            return {"condition": "the answer explains the process"}
+        promised = any(p in _case(request) for p in PROMISES)
+        p_yes = (0.9 if promised else 0.1) if "commits" in _question(request) else 0.6
+        return Completion(text='{"result": "yes"}', choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
+
+    fake.script("checks", reply)
+    traces = labelled_traces(20)
+    for i, trace in enumerate(traces):
+        if trace.assessments[0].value == "no":
+            trace.assessments[0].rationale = reasons[i % 3]
+    aligned = _judge().align(traces, _optimizer(grounding=False))
+    questions = [c.question for c in aligned.checks]
+    assert questions == ["Is this true of the case: the answer commits the company to an outcome?"]
+    rewritten = aligned.selection["conditions"][0]
+    assert rewritten["condition"] == reasons[0] and rewritten["kept"]
+    assert rewritten["why"] == "rewritten: it was an expert's reason as written"
 
 
 def test_each_check_reports_how_often_it_fires_outside_its_sources_and_in_how_many_folds_it_was_picked() -> None:

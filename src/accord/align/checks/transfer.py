@@ -76,7 +76,8 @@ def _rewrite_request(condition: str, task: str) -> ChatRequest:
     system = (
         "You turn a note about one graded case into a general rule. The grading task: "
         f"{task}\nRewrite the condition so that it applies to any case: name the kind of problem or quality, "
-        "not the people, places, numbers or quoted words of this case. Give a short phrase about the output."
+        "not the people, places, numbers or quoted words of this case, and not what else happened in this case. "
+        "Give a short phrase about the output."
     )
     return ChatRequest(
         messages=[{"role": "system", "content": system}, {"role": "user", "content": f"Condition: {condition}"}],
@@ -108,3 +109,25 @@ def generalise(
         return None, f"names one case ({found.describe()}); the rewrite {rewritten!r} still does"
     log.debug("rewrote %r as %r", condition, rewritten)
     return rewritten, f"rewritten: it named one case ({found.describe()})"
+
+
+def same_words(a: str, b: str, at_least: float = 0.8) -> bool:
+    """Whether two texts share at least this share of their words (Jaccard): a reason copied back, perhaps
+    without its "(rule 2)"."""
+    first, second = (set(re.sub(r"[^\w\s]", " ", t.lower()).split()) for t in (a, b))
+    return bool(first and second) and len(first & second) / len(first | second) >= at_least
+
+
+def rule_from_reason(reason: str, task: str, model_uri: str) -> tuple[str | None, str]:
+    """An expert's reason (kept as written when no rule was distilled, or copied back as the "rule") is never
+    asked as it is: the reflection model writes the rule behind it once; a rewrite that is still the reason,
+    or none, drops it. Returns the rule or None, and what was done."""
+    try:
+        completion = get_model(model_uri).complete(_rewrite_request(reason, task))
+        data = json.loads(completion.text)
+        rewritten = " ".join(str(data.get("condition", "")).split()).rstrip(".") if isinstance(data, dict) else ""
+    except (ModelError, ValueError, json.JSONDecodeError) as exc:
+        return None, f"an expert's reason as written, not a rule; no rewrite ({exc})"
+    if len(rewritten) < 12 or same_words(rewritten, reason):
+        return None, f"an expert's reason as written, not a rule; the rewrite {rewritten!r} is still the reason"
+    return rewritten, "rewritten: it was an expert's reason as written"

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from accord.align.checks.transfer import same_words
 from accord.align.labels import Label
 from accord.align.memalign.memory import Guideline
 from accord.embeddings import Embedder
@@ -209,13 +210,13 @@ def _rule_for(
         log.debug("dropped rule %r (%s); using the most typical reason instead", rule, why)
         return fallback
     log.debug("rule from %d reasons: verdict %r when %s", len(batch.reasons), batch.verdict, rule)
-    # a "rule" that is one of the reasons copied back is still an expert's reason: shown, never asked as a check
-    copied = _plain(rule) in {_plain(reason) for reason in batch.reasons}
-    return Guideline(rule, sources, verdict=batch.verdict, from_reason=copied)
-
-
-def _plain(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+    # one expert's reason copied back word for word as the "rule" is still that reason: shown, never asked as it
+    # is. A rule most of the batch's reasons say in the same words is the shared rule, not a copy. (Near copies
+    # are kept: on the demo, dropping the three that shared 80% of a reason's words, which the 1.5B model could
+    # not rewrite, took the held-out kappa from 0.70 to 0.44.)
+    copied = any(same_words(rule, reason, 1.0) for reason in batch.reasons)
+    shared = sum(same_words(rule, reason, 0.5) for reason in batch.reasons) * 2 > len(batch.reasons)
+    return Guideline(rule, sources, verdict=batch.verdict, from_reason=copied and not shared)
 
 
 def merge_guidelines(candidates: list[Guideline], embedder: Embedder, stats: DistillStats) -> list[Guideline]:

@@ -42,7 +42,7 @@ from accord.align.checks import (
 from accord.align.checks.decision import class_index, cv_grouping
 from accord.align.checks.grounding import grounding_rows
 from accord.align.checks.selection import SignalPool, separation
-from accord.align.checks.transfer import generalise, trace_text
+from accord.align.checks.transfer import generalise, rule_from_reason, trace_text
 from accord.align.labels import Label
 from accord.align.memalign.distill import task_text
 from accord.align.memalign.judge import MemAlignJudge
@@ -84,9 +84,9 @@ def checks_from(
     model_uri: str | None = None,
 ) -> tuple[list[Check], list[dict[str, Any]]]:
     """One check per distilled condition, conditions for the rarer verdicts first (they carry most of the
-    lesson). An expert's reason kept as it is never becomes a check; with `model_uri`, a condition that
-    names one case is rewritten as the rule behind it, or dropped. Returns the checks and what was set
-    aside or rewritten, and why."""
+    lesson). With `model_uri` (the reflection model), an expert's reason kept as it is, and a condition that
+    names one case, are rewritten once as the rule behind them, or dropped; without it, reasons are dropped.
+    Returns the checks and what was set aside or rewritten, and why."""
     counts = Counter(repr(label.value) for label in labels)
     ordered = sorted(
         guidelines, key=lambda g: counts.get(repr(g.verdict), math.inf) if g.verdict is not None else math.inf
@@ -94,24 +94,28 @@ def checks_from(
     texts = {label.trace.trace_id: trace_text(label.trace.inputs, label.trace.outputs) for label in labels}
     checks, report = [], []
     for g in ordered:
-        if g.from_reason:
-            report.append({"condition": g.text, "kept": False, "why": "an expert's reason as written, not a rule"})
-            continue
         text, why = g.text, ""
+        if g.from_reason:
+            found, why = rule_from_reason(g.text, task, model_uri) if model_uri is not None else (None, "")
+            if found is None:
+                why = why or "an expert's reason as written, not a rule"
+                report.append({"condition": g.text, "kept": False, "why": why})
+                continue
+            text = found
         if model_uri is not None:
             sources = set(g.sources)
-            found, why = generalise(
-                g.text,
+            found, general = generalise(
+                text,
                 task,
                 model_uri,
                 [t for i, t in texts.items() if i in sources],
                 [t for i, t in texts.items() if i not in sources],
             )
             if found is None:
-                report.append({"condition": g.text, "kept": False, "why": why})
-                log.debug("dropped condition %r: %s", g.text, why)
+                report.append({"condition": g.text, "kept": False, "why": general})
+                log.debug("dropped condition %r: %s", g.text, general)
                 continue
-            text = found
+            text, why = found, general or why
         if why:
             report.append({"condition": g.text, "kept": True, "why": why, "as": text})
         checks.append(Check.from_condition(text, g.sources, g.verdict))
