@@ -153,3 +153,85 @@ def test_the_receiver_takes_gzip_json_and_refuses_what_it_should(receiver: str) 
 def test_serve_otlp_off_loopback_needs_a_token() -> None:
     result = CliRunner().invoke(app, ["serve-otlp", "--experiment", "x", "--host", "0.0.0.0"])
     assert result.exit_code == 1 and "token" in result.output
+
+
+def _span(trace: int, span: int, parent: int | None, name: str = "step") -> dict:
+    item = {
+        "traceId": f"{trace:032x}",
+        "spanId": f"{span:016x}",
+        "name": name,
+        "startTimeUnixNano": str(1_700_000_000_000_000_000 + span),
+        "endTimeUnixNano": str(1_700_000_000_100_000_000 + span),
+        "attributes": [{"key": "input.value", "value": {"stringValue": f"in {trace}"}}],
+    }
+    if parent is not None:
+        item["parentSpanId"] = f"{parent:016x}"
+    return item
+
+
+def _request(spans: list[dict]) -> dict:
+    return {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": spans}]}]}
+
+
+def test_spans_of_one_trace_sent_at_once_by_many_clients_are_all_stored(receiver: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    traces = 40
+    batches = []
+    for t in range(1, traces + 1):
+        base = t * 100
+        batches.append([_span(t, base, None, "root"), _span(t, base + 1, base)])  # root and child together
+        batches += [[_span(t, base + k, base)] for k in (2, 3, 4)]  # then three more children each
+    with httpx.Client(timeout=60) as client, ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda spans: client.post(f"{receiver}/v1/traces", json=_request(spans)).status_code, batches)
+        )
+    assert answers == [200] * len(batches)
+    stored = get_store().get_traces([f"{t:032x}" for t in range(1, traces + 1)])
+    assert sum(len(t.spans) for t in stored) == traces * 5  # every acknowledged span is in the store
+    assert all(t.spans[0].name == "root" for t in stored)
+
+
+def test_a_span_never_rewrites_a_trace_of_another_experiment_and_bad_otlp_is_a_400(receiver: str) -> None:
+    golden = get_store().get_or_create_experiment("golden-set")
+    get_store().insert_traces(
+        [accord.Trace(trace_id=f"{7:032x}", inputs="expert saw this", outputs="o")], golden.experiment_id
+    )
+    crossing = httpx.post(f"{receiver}/v1/traces", json=_request([_span(8, 1, None), _span(7, 2, None)]))
+    assert crossing.status_code == 409 and "another experiment" in crossing.text
+    assert accord.get_trace(f"{7:032x}").inputs == "expert saw this"
+    assert not get_store().existing_trace_ids([f"{8:032x}"])  # the request was applied whole or not at all
+    deep = '{"stringValue": "x"}'
+    for _ in range(240):  # written as text: too deep for the json module to encode
+        deep = '{"kvlistValue": {"values": [{"key": "k", "value": ' + deep + "}]}}"
+    nested = json.dumps(_request([_span(9, 1, None)])).replace(
+        '"attributes": [', '"attributes": [{"key": "deep", "value": ' + deep + "}, "
+    )
+    late = _span(10, 1, None)
+    late["startTimeUnixNano"] = str(10**21)
+    for body, where in (
+        ({"resourceSpans": "abc"}, "resourceSpans must be a list"),
+        (_request([5]), "spans[0] must be an object"),  # type: ignore[list-item]
+        (_request([late]), "startTimeUnixNano"),
+        ({"resourceSpans": [{"scopeSpans": [{"spans": [_span(11, 1, None)]}]}, "x"]}, "resourceSpans[1]"),
+    ):
+        answer = httpx.post(f"{receiver}/v1/traces", json=body)
+        assert answer.status_code == 400 and where in answer.text, (body, answer.text)
+    sent = httpx.post(f"{receiver}/v1/traces", content=nested, headers={"Content-Type": "application/json"})
+    assert sent.status_code in (200, 400), sent.text  # stored, or refused by name: never a server error
+    assert not get_store().existing_trace_ids([f"{11:032x}"])  # the mixed request stored nothing
+
+
+def test_a_chunked_body_is_bounded_while_it_is_read(receiver: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from accord.integrations import otlp_server
+
+    def chunks():
+        yield b'{"resourceSpans": ['
+        for _ in range(40):
+            yield b" " * (1024 * 1024)  # 40 MiB of padding, no Content-Length
+        yield b"]}"
+
+    answer = httpx.post(
+        f"{receiver}/v1/traces", content=chunks(), headers={"Content-Type": "application/json"}, timeout=60
+    )
+    assert answer.status_code == 413 and str(otlp_server.MAX_BODY) in answer.text

@@ -92,7 +92,20 @@ def _value(value: dict[str, Any]) -> Any:
 
 
 def _attributes(items: Iterable[dict[str, Any]] | None) -> dict[str, Any]:
-    return {item["key"]: _value(item.get("value") or {}) for item in items or [] if "key" in item}
+    if items is not None and not isinstance(items, list):
+        raise ValueError(f"attributes must be a list, not {type(items).__name__}")
+    return {
+        str(item["key"]): _value(item.get("value") or {})
+        for item in items or []
+        if isinstance(item, dict) and "key" in item
+    }
+
+
+def _nanos(value: Any, what: str) -> int:
+    nanos = int(value or 0)
+    if not 0 <= nanos <= MAX_NANOS:
+        raise ValueError(f"{what} {nanos} is not a time in nanoseconds since 1970")
+    return nanos
 
 
 def _id(raw: Any, encoding: IdEncoding) -> str | None:
@@ -194,15 +207,15 @@ def span_from_otlp(span: dict[str, Any], encoding: IdEncoding) -> tuple[str, Spa
     span_id = _id(span.get("spanId"), encoding)
     if not trace_id or not span_id:
         raise ValueError("a span without traceId or spanId")
-    start = int(span.get("startTimeUnixNano") or 0) // 1_000_000
-    end = int(span.get("endTimeUnixNano") or 0) // 1_000_000 or None
+    start = _nanos(span.get("startTimeUnixNano"), "startTimeUnixNano") // 1_000_000
+    end = _nanos(span.get("endTimeUnixNano"), "endTimeUnixNano") // 1_000_000 or None
     events = [
         {
-            "name": e.get("name", ""),
-            "time_ms": int(e.get("timeUnixNano") or 0) // 1_000_000,
+            "name": str(e.get("name", "")),
+            "time_ms": _nanos(e.get("timeUnixNano"), "timeUnixNano") // 1_000_000,
             "attributes": _attributes(e.get("attributes")),
         }
-        for e in span.get("events") or []
+        for e in _list_of_objects(span.get("events"), "events")
     ]
     session = next((str(attributes[k]) for k in _SESSION_KEYS if attributes.get(k)), None)
     return (
@@ -224,15 +237,47 @@ def span_from_otlp(span: dict[str, Any], encoding: IdEncoding) -> tuple[str, Spa
     )
 
 
+MAX_NANOS = 2**63 - 1  # OTLP times are fixed64 nanoseconds; larger ones cannot be stored
+
+
+def _list_of_objects(value: Any, where: str) -> list[dict[str, Any]]:
+    """`value` as a list of JSON objects, or a ValueError naming `where` (OTLP JSON is checked shape by shape,
+    so a malformed request is a 400 that says what is wrong, never a server error)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{where} must be a list, not {type(value).__name__}")
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise ValueError(f"{where}[{i}] must be an object, not {type(item).__name__}")
+    return value
+
+
 def spans_of_request(request: dict[str, Any], encoding: IdEncoding) -> Iterator[tuple[str, Span, str | None, str]]:
-    """(trace id, span, session id, service name) for every span of an ExportTraceServiceRequest."""
-    for resource_spans in request.get("resourceSpans") or []:
-        resource = _attributes((resource_spans.get("resource") or {}).get("attributes"))
-        service = str(resource.get("service.name") or "")
-        scopes = resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or []
-        for scope in scopes:
-            for span in scope.get("spans") or []:
-                trace_id, converted, session = span_from_otlp(span, encoding)
+    """(trace id, span, session id, service name) for every span of an ExportTraceServiceRequest; a
+    ValueError naming the place for any malformed part."""
+    if not isinstance(request, dict):
+        raise ValueError("the request must be an ExportTraceServiceRequest object")
+    for r, resource_spans in enumerate(_list_of_objects(request.get("resourceSpans"), "resourceSpans")):
+        where = f"resourceSpans[{r}]"
+        resource = resource_spans.get("resource") or {}
+        if not isinstance(resource, dict):
+            raise ValueError(f"{where}.resource must be an object")
+        service = str(
+            _attributes(_list_of_objects(resource.get("attributes"), f"{where}.resource.attributes")).get(
+                "service.name"
+            )
+            or ""
+        )
+        key = "scopeSpans" if "scopeSpans" in resource_spans else "instrumentationLibrarySpans"
+        for c, scope in enumerate(_list_of_objects(resource_spans.get(key), f"{where}.{key}")):
+            for i, span in enumerate(_list_of_objects(scope.get("spans"), f"{where}.{key}[{c}].spans")):
+                try:
+                    trace_id, converted, session = span_from_otlp(span, encoding)
+                except RecursionError:
+                    raise ValueError(f"{where}.{key}[{c}].spans[{i}]: attributes nested too deep") from None
+                except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+                    raise ValueError(f"{where}.{key}[{c}].spans[{i}]: {exc}") from None
                 yield trace_id, converted, session, service
 
 
@@ -288,18 +333,26 @@ def ingest(requests: Iterable[dict[str, Any]], experiment: str, encoding: IdEnco
         return report
     store = get_store()
     target = store.get_or_create_experiment(experiment)
-    existing = store.existing_trace_ids(list(grouped))
-    stored = {t.trace_id: t for t in store.get_traces(sorted(existing))} if existing else {}
-    new, changed = [], []
-    for trace_id, spans in grouped.items():
-        trace = assemble(trace_id, spans, sessions[trace_id], services[trace_id], stored.get(trace_id))
-        (changed if trace_id in stored else new).append(trace)
-    if new:
-        store.insert_traces(new, target.experiment_id)
-    if changed:
-        store.update_traces(changed)
-    report.traces, report.updated = len(new), len(changed)
+
+    def merge(stored: dict[str, Trace]) -> list[Trace]:
+        """Runs inside the store's transaction, with the stored versions of these traces read in it."""
+        for trace_id, trace in stored.items():
+            if trace.experiment_id != target.experiment_id:
+                raise TraceIdConflict(
+                    f"trace {trace_id} is already stored in another experiment ({trace.experiment_id}); spans with "
+                    f"its id cannot be added to {experiment!r}: nothing of this request was stored"
+                )
+        return [
+            assemble(trace_id, spans, sessions[trace_id], services[trace_id], stored.get(trace_id))
+            for trace_id, spans in grouped.items()
+        ]
+
+    report.traces, report.updated = store.merge_traces(target.experiment_id, list(grouped), merge)
     return report
+
+
+class TraceIdConflict(ValueError):
+    """Spans whose trace id belongs to a trace of another experiment: refused, never merged across."""
 
 
 def read_otlp_file(path: Path) -> list[dict[str, Any]]:

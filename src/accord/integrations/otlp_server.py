@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from accord.errors import ConfigError
-from accord.integrations.otlp import ingest
+from accord.integrations.otlp import TraceIdConflict, ingest
 from accord.review.security import allowed_hosts, bearer_ok, host_allowed, origin_allowed, with_headers
 
 MAX_BODY = 32 * 1024 * 1024  # bytes of one request, before and after decompression
@@ -77,9 +77,13 @@ def create_otlp_app(experiment: str, token: str | None = None, hosts: frozenset[
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY:
             return PlainTextResponse(f"413: a request is at most {MAX_BODY} bytes", 413)
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return PlainTextResponse(f"413: a request is at most {MAX_BODY} bytes", 413)
+        chunks, size = [], 0
+        async for chunk in request.stream():  # bounded while it is read: a chunked body declares no length
+            size += len(chunk)
+            if size > MAX_BODY:
+                return PlainTextResponse(f"413: a request is at most {MAX_BODY} bytes", 413)
+            chunks.append(chunk)
+        body = b"".join(chunks)
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         try:
             body = _decode(body, request.headers.get("content-encoding", "").strip().lower())
@@ -92,6 +96,10 @@ def create_otlp_app(experiment: str, token: str | None = None, hosts: frozenset[
             else:
                 return PlainTextResponse("415: send application/x-protobuf or application/json", 415)
             report = await run_in_threadpool(ingest, [parsed], experiment, encoding)  # type: ignore[arg-type]
+        except TraceIdConflict as exc:
+            return PlainTextResponse(f"409: {exc}", 409)
+        except RecursionError:
+            return PlainTextResponse("400: unreadable OTLP request: nested too deep", 400)
         except (ValueError, TypeError, KeyError, zlib.error, gzip.BadGzipFile) as exc:
             return PlainTextResponse(f"400: unreadable OTLP request: {exc}", 400)
         except Exception as exc:  # protobuf's DecodeError and friends: the sender's fault, reported to it

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Text, and_, delete, func, select, type_coerce, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from accord.entities import Expectation, Experiment, Feedback, Trace, now_ms
 from accord.errors import NotFoundError
@@ -21,6 +24,9 @@ from accord.store.engine import get_engine
 from accord.store.monitor_queries import MonitorQueries
 from accord.store.review_queries import ReviewQueries
 from accord.store.rows import assessment_to_row, row_to_assessment, row_to_trace, trace_to_row
+
+log = logging.getLogger("accord.store")
+_MERGE_LOCKS: dict[str, threading.Lock] = {}
 
 
 def _json(value: Any) -> Any:
@@ -44,6 +50,8 @@ class SqlStore(ClaimQueries, ReviewQueries, MonitorQueries):
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.engine = get_engine(uri)
+        # writers in one process take turns (every store object for this URI shares the lock); other processes retry
+        self._merge_lock = _MERGE_LOCKS.setdefault(uri, threading.Lock())
 
     # experiments -------------------------------------------------------------------------------------
     def get_or_create_experiment(self, name: str) -> Experiment:
@@ -97,36 +105,82 @@ class SqlStore(ClaimQueries, ReviewQueries, MonitorQueries):
                 for chunk in chunks(ids):
                     conn.execute(t.trace_tags.delete().where(t.trace_tags.c.trace_id.in_(chunk)))
                     conn.execute(t.traces.delete().where(t.traces.c.trace_id.in_(chunk)))
-            if not traces:
-                return
-            conn.execute(t.traces.insert(), [trace_to_row(tr, experiment_id) for tr in traces])
-            tag_rows = [
-                {"trace_id": tr.trace_id, "key": k, "value": str(v)} for tr in traces for k, v in tr.tags.items()
-            ]
-            if tag_rows:
-                conn.execute(t.trace_tags.insert(), tag_rows)
-            assessment_rows = [
-                assessment_to_row(a.model_copy(update={"trace_id": tr.trace_id}))
-                for tr in traces
-                for a in tr.assessments
-            ]
-            if assessment_rows:
-                conn.execute(t.assessments.insert(), assessment_rows)
+            if traces:
+                self._insert_rows(conn, traces, experiment_id)
+
+    @staticmethod
+    def _insert_rows(conn: Any, traces: Sequence[Trace], experiment_id: str) -> None:
+        conn.execute(t.traces.insert(), [trace_to_row(tr, experiment_id) for tr in traces])
+        tag_rows = [{"trace_id": tr.trace_id, "key": k, "value": str(v)} for tr in traces for k, v in tr.tags.items()]
+        if tag_rows:
+            conn.execute(t.trace_tags.insert(), tag_rows)
+        assessment_rows = [
+            assessment_to_row(a.model_copy(update={"trace_id": tr.trace_id})) for tr in traces for a in tr.assessments
+        ]
+        if assessment_rows:
+            conn.execute(t.assessments.insert(), assessment_rows)
+
+    @staticmethod
+    def _update_row(conn: Any, trace: Trace) -> None:
+        row = trace_to_row(trace, "")
+        row.pop("experiment_id")
+        conn.execute(update(t.traces).where(t.traces.c.trace_id == trace.trace_id).values(**row))
+        conn.execute(t.trace_tags.delete().where(t.trace_tags.c.trace_id == trace.trace_id))
+        if trace.tags:
+            conn.execute(
+                t.trace_tags.insert(),
+                [{"trace_id": trace.trace_id, "key": k, "value": str(v)} for k, v in trace.tags.items()],
+            )
+
+    @staticmethod
+    def _read_traces(conn: Any, trace_ids: list[str]) -> list[Trace]:
+        """The stored traces among these ids (without their assessments), read in `conn`'s transaction."""
+        found = []
+        for chunk in chunks(trace_ids):
+            for row in conn.execute(select(t.traces).where(t.traces.c.trace_id.in_(chunk))):
+                found.append(row_to_trace(row, []))
+        return found
+
+    def merge_traces(
+        self, experiment_id: str, trace_ids: Sequence[str], merge: Callable[[dict[str, Trace]], list[Trace]]
+    ) -> tuple[int, int]:
+        """Read the stored traces with these ids, let `merge` build their new versions, and write them, in one
+        transaction: a request is applied whole or not at all, and two writers merging spans into one trace
+        at once never lose each other's spans (the loser of a race retries on what the winner wrote). Returns
+        (new traces, updated traces)."""
+        delay = 0.01
+        for attempt in range(8):
+            try:
+                with self._merge_lock, self.engine.begin() as conn:
+                    if self.engine.dialect.name == "postgresql":  # lock the rows this request merges into
+                        conn.execute(
+                            select(t.traces.c.trace_id)
+                            .where(t.traces.c.trace_id.in_(list(trace_ids)))
+                            .with_for_update()
+                        )
+                    stored = {tr.trace_id: tr for tr in self._read_traces(conn, list(trace_ids))}
+                    merged = merge(stored)
+                    new = [tr for tr in merged if tr.trace_id not in stored]
+                    changed = [tr for tr in merged if tr.trace_id in stored]
+                    if new:
+                        self._insert_rows(conn, new, experiment_id)
+                    for trace in changed:
+                        self._update_row(conn, trace)
+                    return len(new), len(changed)
+            except (IntegrityError, OperationalError) as exc:  # another writer inserted or locked it first
+                if attempt == 7:
+                    raise
+                log.debug("merging traces: retrying after %s", type(exc).__name__)
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+        raise AssertionError("unreachable")
 
     def update_traces(self, traces: Sequence[Trace]) -> None:
         """Rewrite stored traces' spans, inputs, outputs, status, times, session and tags in one transaction;
         their assessments stay as they are (spans of one trace may arrive in several batches)."""
         with self.engine.begin() as conn:
             for trace in traces:
-                row = trace_to_row(trace, "")
-                row.pop("experiment_id")
-                conn.execute(update(t.traces).where(t.traces.c.trace_id == trace.trace_id).values(**row))
-                conn.execute(t.trace_tags.delete().where(t.trace_tags.c.trace_id == trace.trace_id))
-                if trace.tags:
-                    conn.execute(
-                        t.trace_tags.insert(),
-                        [{"trace_id": trace.trace_id, "key": k, "value": str(v)} for k, v in trace.tags.items()],
-                    )
+                self._update_row(conn, trace)
 
     def delete_traces(self, trace_ids: Sequence[str]) -> int:
         """Delete traces with their tags and assessments, in one transaction; returns how many were deleted."""
