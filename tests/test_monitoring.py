@@ -173,3 +173,94 @@ def test_cli_monitor_runs_its_cycles_and_refuses_a_bad_alert(tmp_path: Path) -> 
     assert bad.exit_code == 1 and "cannot read the alert 'kappa is low'" in bad.output
     with pytest.raises(ConfigError, match="--sample"):
         Monitor("cli-prod", accord.get_judge("policy"), sample=0)
+
+
+class FlakyReceiver(Receiver):
+    """Answers 500 to the first `failures` posts, then 204; or trickles its answer a byte a second."""
+
+    def __init__(self, failures: int = 0, trickle: bool = False) -> None:
+        self.posts = []
+        self.tries = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: object) -> None:
+                return
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.tries += 1
+                if trickle:
+                    self.wfile.write(b"H")
+                    for byte in b"TTP/1.1 204 No Content\r\n\r\n":
+                        time.sleep(1)
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    return
+                if receiver.tries <= failures:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                receiver.posts.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+def test_an_alert_is_kept_until_a_receiver_accepts_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import accord.monitoring as monitoring
+
+    monkeypatch.setattr(monitoring, "RETRY_FIRST_S", 0.0)
+    exp = get_store().get_or_create_experiment("prod")
+    judge = _judge()
+    receiver = FlakyReceiver(failures=2)
+    lines: list[str] = []
+    try:
+        _add(exp.experiment_id, 0, 6, promise=True)
+        monitor = Monitor("prod", judge, alerts=[Alert.parse("no_rate>0.3")], webhook=receiver.url, emit=lines.append)
+        first = monitor.cycle()
+        assert first["alerts_pending"] == 1 and receiver.posts == []
+        assert any("failed (HTTP 500); the alert no_rate>0.3 is kept" in line for line in lines)
+        assert monitor.cycle()["alerts_pending"] == 1  # a second 500
+        # a monitor killed here and started again still delivers it
+        restarted = Monitor("prod", judge, alerts=[Alert.parse("no_rate>0.3")], webhook=receiver.url, emit=lines.append)
+        assert restarted.cycle()["alerts_pending"] == 0
+        assert [p["alert"] for p in receiver.posts] == ["no_rate>0.3"] and receiver.tries == 3
+    finally:
+        receiver.close()
+
+
+def test_a_receiver_that_trickles_its_answer_cannot_hold_a_cycle(monkeypatch: pytest.MonkeyPatch) -> None:
+    import accord.monitoring as monitoring
+
+    monkeypatch.setattr(monitoring, "WEBHOOK_DEADLINE_S", 2.0)
+    exp = get_store().get_or_create_experiment("prod")
+    receiver = FlakyReceiver(trickle=True)
+    try:
+        _add(exp.experiment_id, 0, 4, promise=True)
+        monitor = Monitor("prod", _judge(), alerts=[Alert.parse("no_rate>0.3")], webhook=receiver.url, emit=print)
+        started = time.monotonic()
+        assert monitor.cycle()["alerts_pending"] == 1
+        assert time.monotonic() - started < 8
+    finally:
+        receiver.close()
+
+
+def test_a_rate_alert_on_a_verdict_absent_from_the_window_fires_and_resolves() -> None:
+    exp = get_store().get_or_create_experiment("prod")
+    judge = _judge()
+    lines: list[str] = []
+    _add(exp.experiment_id, 0, 5, promise=True)  # every verdict 'no'
+    monitor = Monitor(
+        "prod", judge, alerts=[Alert.parse("yes_rate<0.5"), Alert.parse("no_rate>0.5")], emit=lines.append
+    )
+    figures = monitor.cycle()
+    assert figures["yes_rate"] == 0.0 and set(figures["alerts_firing"]) == {"yes_rate<0.5", "no_rate>0.5"}
+    _add(exp.experiment_id, 5, 20)  # then a window of only 'yes'
+    monitor.window = 20
+    figures = monitor.cycle()
+    assert figures["no_rate"] == 0.0 and figures["alerts_firing"] == []
+    assert any(line.startswith("ALERT RESOLVED no_rate>0.5") for line in lines)

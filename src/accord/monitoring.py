@@ -73,6 +73,16 @@ def _spelled(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def _verdict_names(judge: Judge) -> list[str]:
+    """Every verdict a two-verdict or categorical judge can give, spelled as its rate's name."""
+    kind = judge.value_type.kind
+    if kind == "bool":
+        return ["true", "false"]
+    if kind == "categorical":
+        return [_spelled(c).lower() for c in judge.value_type.categories]
+    return []
+
+
 def sampled(judge_key: str, trace_id: str, rate: float) -> bool:
     """The same answer for the same judge version and trace, in every process and after every restart."""
     if rate >= 1:
@@ -103,6 +113,8 @@ def rolling_figures(judge: Judge, traces: Sequence[Any], include_learned: bool =
     figures["errors"] = round(1 - (len(good) + abstained) / len(verdicts), 4)
     figures["abstain_rate"] = round(abstained / len(verdicts), 4)  # alert on it: `--alert 'abstain_rate>0.3'`
     counts = Counter(_spelled(v.value).lower() for _, v in good)
+    for value in _verdict_names(judge):  # a verdict the window lacks has rate 0, so `yes_rate<0.5` can fire
+        counts.setdefault(value, 0)
     for value, count in counts.items():
         figures[f"{re.sub(r'[^a-z0-9]+', '_', value)}_rate"] = round(count / len(verdicts), 4)
     learned = frozenset() if include_learned else judge.learned_from
@@ -116,6 +128,43 @@ def rolling_figures(judge: Judge, traces: Sequence[Any], include_learned: bool =
         if found.kappa_defined:
             figures["kappa"] = round(found.cohen_kappa, 4)
     return figures
+
+
+WEBHOOK_DEADLINE_S = 10.0  # for the whole POST, even from a receiver that trickles its answer
+RETRY_FIRST_S = 5.0
+RETRY_MAX_S = 600.0
+
+
+def _host(url: str) -> str:
+    import httpx
+
+    try:
+        return httpx.URL(url).host or "the webhook"
+    except Exception:
+        return "the webhook"
+
+
+def _post(url: str, payload: dict[str, Any], deadline_s: float) -> str | None:
+    """None when the receiver accepted the alert (2xx) within `deadline_s` seconds in all, else what went
+    wrong. The POST runs in a daemon thread so that a receiver sending its answer a byte at a time cannot
+    hold a cycle past the deadline (httpx's timeouts apply per read)."""
+    import threading
+
+    import httpx
+
+    outcome: list[str | None] = []
+
+    def send() -> None:
+        try:
+            answer = httpx.post(url, json=payload, timeout=deadline_s)
+            outcome.append(None if answer.is_success else f"HTTP {answer.status_code}")
+        except httpx.HTTPError as exc:
+            outcome.append(type(exc).__name__)
+
+    worker = threading.Thread(target=send, daemon=True, name="accord-webhook")
+    worker.start()
+    worker.join(deadline_s)
+    return outcome[0] if outcome else f"no answer within {deadline_s:g} s"
 
 
 @dataclass
@@ -166,40 +215,55 @@ class Monitor:
                 self.firing.discard(str(alert))
         figures["alerts_firing"] = sorted(self.firing)
         stamp = now_ms()
-        store.add_monitor_point(self.key, self.experiment_id, self.judge.key, stamp, figures)
-        for alert in started:
-            self._alert(alert, figures, "firing", stamp)
-        for alert in stopped:
-            self._alert(alert, figures, "resolved", stamp)
+        changes = [(alert, "firing") for alert in started] + [(alert, "resolved") for alert in stopped]
+        payloads = [self._payload(alert, figures, state, stamp) for alert, state in changes]
+        # the figures and the alerts to send are saved together, before any POST: a receiver that fails or
+        # hangs, or a monitor killed mid-POST, never loses an alert
+        store.add_monitor_point(
+            self.key, self.experiment_id, self.judge.key, stamp, figures, payloads if self.webhook else ()
+        )
+        for payload in payloads:
+            self.emit(
+                f"ALERT {payload['state'].upper()} {payload['alert']}: {payload['metric']}={payload['value']} over "
+                f"{figures['n']} judged traces (judge {self.judge.key}, experiment {self.experiment}, "
+                f"{payload['time']})"
+            )
+        if self.webhook:
+            figures["alerts_pending"] = self.deliver()
         return figures
 
-    def _alert(self, alert: Alert, figures: dict[str, Any], state: str, stamp: int) -> None:
-        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp / 1000))
-        value = figures.get(alert.metric)
-        self.emit(
-            f"ALERT {state.upper()} {alert}: {alert.metric}={value} over {figures['n']} judged traces "
-            f"(judge {self.judge.key}, experiment {self.experiment}, {when})"
-        )
-        if not self.webhook:
-            return
-        import httpx
-
-        payload = {
+    def _payload(self, alert: Alert, figures: dict[str, Any], state: str, stamp: int) -> dict[str, Any]:
+        return {
             "alert": str(alert),
             "state": state,
             "metric": alert.metric,
-            "value": value,
+            "value": figures.get(alert.metric),
             "threshold": alert.threshold,
             "judge": self.judge.key,
             "experiment": self.experiment,
-            "time": when,
-            "figures": figures,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp / 1000)),
+            "figures": {k: v for k, v in figures.items() if k != "alerts_pending"},
         }
-        try:
-            httpx.post(self.webhook, json=payload, timeout=10).raise_for_status()
-        except httpx.HTTPError as exc:
-            host = httpx.URL(self.webhook).host  # never the whole URL: it may carry a secret
-            self.emit(f"webhook to {host} failed: {exc.__class__.__name__}; the alert line above stands")
+
+    def deliver(self) -> int:
+        """POST every alert whose next try is due, oldest first; one the receiver accepts (2xx) is done,
+        any other answer, a timeout or a refused connection is tried again at a later cycle, after a
+        backoff that doubles from RETRY_FIRST_S to RETRY_MAX_S. Returns how many are still waiting."""
+        assert self.webhook is not None
+        store = get_store()
+        host = _host(self.webhook)  # never the whole URL in output: it may carry a secret
+        for alert_id, payload, attempts in store.due_alerts(self.key, now_ms()):
+            error = _post(self.webhook, payload, WEBHOOK_DEADLINE_S)
+            if error is None:
+                store.alert_delivered(alert_id)
+                continue
+            wait = min(RETRY_FIRST_S * 2**attempts, RETRY_MAX_S)
+            store.alert_failed(alert_id, now_ms() + int(wait * 1000), error)
+            self.emit(
+                f"webhook to {host} failed ({error}); the alert {payload['alert']} is kept and tried again in "
+                f"{wait:g} s"
+            )
+        return store.pending_alerts(self.key)
 
     def run(self, interval: float = 60.0, cycles: int | None = None) -> None:
         """Cycle every `interval` seconds until stopped (Ctrl-C), or `cycles` times."""

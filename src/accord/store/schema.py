@@ -124,3 +124,18 @@ monitor_points = Table(
     Index("ix_monitor_points_key_time", "monitor_key", "time_ms"),
     Index("ix_monitor_points_experiment_judge", "experiment_id", "judge_key"),
 )
+
+# Alerts waiting for their webhook: written with the cycle's figures, deleted only once a receiver accepted them,
+# so an alert is delivered at least once even when the receiver fails, hangs or the monitor is killed mid-POST.
+alert_outbox = Table(
+    "alert_outbox",
+    metadata,
+    Column("alert_id", Integer, primary_key=True, autoincrement=True),
+    Column("monitor_key", String(600), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_try_ms", BigInteger, nullable=False),
+    Column("last_error", Text),
+    Index("ix_alert_outbox_key_next", "monitor_key", "next_try_ms"),
+)
