@@ -166,3 +166,29 @@ def test_scorers_named_in_spec_files_run_from_the_cli(tmp_path: Path) -> None:
     assert created.exit_code == 0 and accord.get_judge("polite").python == "tests.judges.scorer_functions:polite"
     missing = runner.invoke(app, ["judge", "run", "-e", "cli", "--judge", str(tmp_path / "missing.yaml")])
     assert missing.exit_code == 1 and "cannot load scorer 'tests.judges.nope:polite'" in missing.output
+
+
+def test_a_stored_scorer_spec_imports_only_modules_the_user_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from accord.judges import judge_from_dict
+
+    module = tmp_path / "teammate_code.py"
+    module.write_text("import os\nos.environ['ACCORD_PWNED'] = '1'\ndef check(outputs):\n    return True\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend("")  # as `python -m accord.cli` puts the current directory first
+    spec = {"kind": "scorer", "name": "check", "python": "teammate_code:check"}
+    get_store().register_judge("check", spec, None, {})
+    with pytest.raises(accord.AccordError, match="ACCORD_SCORER_MODULES"):
+        accord.get_judge("check")
+    shown = CliRunner().invoke(app, ["judges", "show", "check"])
+    assert shown.exit_code == 1 and "not allowed" in shown.output
+    monkeypatch.setenv("ACCORD_SCORER_MODULES", "teammate_code")
+    with pytest.raises(accord.AccordError, match="cannot load scorer"):  # allowed, but never from the cwd
+        judge_from_dict(spec)
+    assert "ACCORD_PWNED" not in __import__("os").environ and "teammate_code" not in sys.modules
+    assert judge_from_dict(spec, trusted=True).name == "check"  # a spec the user hands over may import it
+    sys.modules.pop("teammate_code", None)
+    monkeypatch.delenv("ACCORD_PWNED", raising=False)

@@ -109,3 +109,17 @@ def test_a_429_pauses_every_thread_calling_that_endpoint(tmp_path) -> None:  # t
     assert result.summary() == {"new": 40, "reused": 0, "errors": 0}
     limited_at = next(t for t, fault in arrivals if fault == 429)
     assert [t for t, _ in arrivals if limited_at + 1.2 < t < limited_at + 2.9] == []  # the other threads waited too
+
+
+def test_an_api_key_goes_only_to_a_base_url_configured_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from accord.llm import model
+
+    canary = "sk-canary-0123456789"
+    monkeypatch.setenv("OPENAI_API_KEY", canary)
+    with StubServer() as server:
+        assert _judge(server, name="stored")(outputs="x").error is None  # a base URL read from a judge's spec
+        assert server.authorizations and all(canary not in a for a in server.authorizations)
+        monkeypatch.setenv("ACCORD_TRUSTED_BASE_URLS", server.base_url)
+        model.forget_models()
+        assert _judge(server, extra="&trusted=1", name="configured")(outputs="y").error is None
+        assert canary in server.authorizations[-1]

@@ -55,7 +55,9 @@ def _kind_loader(kind: str) -> Any:
     return _JUDGE_KINDS.get(kind)
 
 
-def judge_from_dict(spec: dict[str, Any]) -> Judge:
+def judge_from_dict(spec: dict[str, Any], trusted: bool = False) -> Judge:
+    """A judge from its spec. `trusted`: the user handed it over (a file on the command line); a spec read
+    from the store is not, and may only name scorer modules the user allowed (see `scorer_from_dict`)."""
     if not isinstance(spec, dict):
         raise AccordError(f"a judge spec must be a mapping, got {type(spec).__name__}")
     version = int(spec.get("spec_version", SPEC_VERSION))
@@ -68,7 +70,7 @@ def judge_from_dict(spec: dict[str, Any]) -> Judge:
     if kind == "scorer":
         from accord.judges.scorers import scorer_from_dict
 
-        return scorer_from_dict(spec)
+        return scorer_from_dict(spec, trusted=trusted)
     if kind == "pairwise":
         return (PairwisePreference if spec.get("class") == "PairwisePreference" else PairwiseJudge).from_dict(spec)
     if kind not in ("instructions", "builtin") and (loader := _kind_loader(kind)) is not None:
@@ -111,7 +113,7 @@ def judge_from_file(path: str | Path) -> Judge:
         builtin = spec.pop("builtin")
         spec = {"kind": "builtin", "class": builtin, "params": spec.pop("params", {}), **spec}
     try:
-        return judge_from_dict(spec)
+        return judge_from_dict(spec, trusted=True)  # the user named this file
     except (AccordError, ValueError, TypeError) as exc:
         raise AccordError(f"{path}: {exc}") from exc
 

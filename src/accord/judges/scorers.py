@@ -13,13 +13,16 @@ whose model fails does. In a judge spec file: `kind: scorer` with `python: packa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import inspect
 import json
+import os
 import re
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Feedback, Trace
@@ -338,9 +341,40 @@ BUILTIN_SCORERS: dict[str, type[Scorer]] = {
 }
 
 
-def scorer_from_dict(spec: dict[str, Any]) -> Scorer:
-    """A scorer from its spec: a built-in with params, or a function by import path (a spec is the user's
-    own configuration: naming a module runs it, as `--optimizer module:Class` does)."""
+_ALLOWED_MODULES: set[str] = set()
+
+
+def allow_scorer_modules(*prefixes: str) -> None:
+    """Let registered scorer specs import these modules (and their submodules), as ACCORD_SCORER_MODULES does."""
+    _ALLOWED_MODULES.update(p.strip() for p in prefixes if p.strip())
+
+
+def _allowed(module_name: str) -> bool:
+    """Whether a stored spec may import `module_name`: listed in ACCORD_SCORER_MODULES or by
+    `allow_scorer_modules`, or already imported by the running program (importing it again runs nothing)."""
+    if module_name in sys.modules:
+        return True
+    listed = _ALLOWED_MODULES | {p.strip() for p in os.environ.get("ACCORD_SCORER_MODULES", "").split(",") if p.strip()}
+    return any(module_name == p or module_name.startswith(p + ".") for p in listed)
+
+
+@contextlib.contextmanager
+def _without_current_directory() -> Iterator[None]:
+    """Imports for stored specs never come from the current directory (`python -m` puts it on sys.path)."""
+    here = {"", ".", os.getcwd()}
+    saved = list(sys.path)
+    sys.path[:] = [p for p in sys.path if p not in here]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def scorer_from_dict(spec: dict[str, Any], trusted: bool = False) -> Scorer:
+    """A scorer from its spec: a built-in with params, or a function by import path. Naming a module runs
+    it, so a spec the user hands over (`trusted`: a file given on the command line, Python code) may name
+    any module, while a spec read from the store (whoever registered it) may only name modules the user
+    allowed (ACCORD_SCORER_MODULES, `allow_scorer_modules`) and never imports from the current directory."""
     name = spec.get("name")
     if spec.get("builtin"):
         cls = BUILTIN_SCORERS.get(spec["builtin"])
@@ -351,10 +385,17 @@ def scorer_from_dict(spec: dict[str, Any]) -> Scorer:
     if not path or ":" not in str(path):
         raise AccordError("a scorer spec needs `python: package.module:function` or `builtin: ClassName`")
     module_name, _, attribute = str(path).partition(":")
+    if not trusted and not _allowed(module_name):
+        raise AccordError(
+            f"the registered scorer {name or path!r} names the module {module_name!r}, which is not allowed to "
+            f"load from a stored spec: add it to ACCORD_SCORER_MODULES (comma-separated module prefixes) or call "
+            f"accord.judges.scorers.allow_scorer_modules({module_name.split('.')[0]!r})"
+        )
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            target = getattr(target, part)
+        with contextlib.nullcontext() if trusted else _without_current_directory():
+            target: Any = importlib.import_module(module_name)
+            for part in attribute.split("."):
+                target = getattr(target, part)
     except (ImportError, AttributeError) as exc:
         raise AccordError(f"cannot load scorer {path!r}: {exc}") from None
     if isinstance(target, Scorer):

@@ -48,6 +48,16 @@ def _litellm() -> Any:
     return litellm
 
 
+def trusted_base_url(base_url: str) -> bool:
+    """Whether the user configured this base URL in the environment (ACCORD_TRUSTED_BASE_URLS, comma-separated,
+    or a provider's own OPENAI_BASE_URL / OPENAI_API_BASE / ANTHROPIC_BASE_URL): only then does an API key
+    from the environment go to it."""
+    configured = os.environ.get("ACCORD_TRUSTED_BASE_URLS", "").split(",")
+    configured += [os.environ.get(v, "") for v in ("OPENAI_BASE_URL", "OPENAI_API_BASE", "ANTHROPIC_BASE_URL")]
+    wanted = base_url.rstrip("/")
+    return any(c.strip() and c.strip().rstrip("/") == wanted for c in configured)
+
+
 class LiteLLMProvider:
     default_concurrency = 16
     cacheable = True
@@ -62,8 +72,12 @@ class LiteLLMProvider:
             self.api_key = os.environ.get(env_var)
             if not self.api_key and not uri.base_url:
                 raise ConfigError(f"{uri}: set the environment variable {env_var} to use this model")
-        if uri.base_url and not self.api_key:
-            self.api_key = "not-needed"  # OpenAI-compatible servers often take any key
+        if uri.base_url and not trusted_base_url(uri.base_url):
+            # a base URL written in a model URI (perhaps in a judge someone else registered) never receives the
+            # key from the environment; OpenAI-compatible servers of your own often take any key
+            self.api_key = "not-needed"
+        elif uri.base_url and not self.api_key:
+            self.api_key = "not-needed"
 
     def _model_error(self, exc: Exception) -> ModelError:
         """litellm raises subclasses of the openai SDK's errors; map them by meaning."""

@@ -44,6 +44,7 @@ class StubServer:
         self.retry_after_s = retry_after_s
         self.timeout_sleep_s = timeout_sleep_s
         self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str] = []  # each request's Authorization header ("" when none)
         self.arrivals: list[tuple[float, int | str | None]] = []  # (time.time(), the fault it got) per request
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
@@ -93,6 +94,7 @@ class StubServer:
                 request = json.loads(self.rfile.read(length) or b"{}")
                 with stub._lock:
                     stub.requests.append(request)
+                    stub.authorizations.append(self.headers.get("Authorization") or "")
                 fault = stub._next_fault()
                 with stub._lock:
                     stub.arrivals.append((time.time(), fault))
