@@ -160,3 +160,48 @@ def test_replacing_traces_experts_labelled_needs_a_flag_that_says_so(tmp_path: P
     assert stored.inputs == "q" and stored.search_assessments(source_type="HUMAN")  # nothing lost
     report = accord.import_traces(path, "labels", on_conflict="replace", discard_labels=True)
     assert report.replaced == 1 and get_store().get_traces(["t1"])[0].inputs == "q2"
+
+
+def test_hostile_lines_are_named_by_number_and_counted_once(tmp_path: Path) -> None:
+    deep = "[" * 1500 + "]" * 1500
+    path = tmp_path / "hostile.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                json.dumps({"trace_id": "ok", "inputs": "q", "outputs": "a"}),
+                '{"trace_id": "deep", "inputs": ' + deep + ', "outputs": "a"}',
+                json.dumps({"trace_id": "late", "inputs": "q", "outputs": "a", "request_time_ms": 10**30}),
+                json.dumps({"trace_id": "", "inputs": "q", "outputs": "a", "status": "WEIRD"}),  # two problems
+            ]
+        )
+        + "\n"
+    )
+    with pytest.raises(InputFileError) as caught:
+        import_traces(path, "hostile")
+    message = str(caught.value)
+    assert message.startswith("3 of 4 lines in") and "Traceback" not in message
+    assert "hostile.jsonl:2: (line): JSON nested too deep to read" in message
+    assert "hostile.jsonl:3: request_time_ms" in message
+
+
+def test_parquet_binary_huge_and_bad_json_columns_are_refused_by_row(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from accord.parquet_files import JSON_COLUMNS_KEY
+
+    table = pa.table(
+        {
+            "trace_id": ["a", "b", "c"],
+            "inputs": ['{"q": 1}', "{not json", '"fine"'],
+            "outputs": ["x", "y", "z"],
+            "blob": pa.array([None, None, b"\x00\x01"], type=pa.binary()),
+            "request_time_ms": pa.array([1, 2, 2**64 - 1], type=pa.uint64()),
+        }
+    ).replace_schema_metadata({JSON_COLUMNS_KEY: json.dumps(["inputs"]).encode()})
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path)
+    with pytest.raises(InputFileError) as caught:
+        import_traces(path, "parquet")
+    message = str(caught.value)
+    assert "2 of 3 lines" in message and "t.parquet:2: (line): column 'inputs' is not valid JSON" in message
+    assert "t.parquet:3: (line): column 'blob' holds binary data" in message

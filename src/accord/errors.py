@@ -28,8 +28,10 @@ class InputFileError(AccordError):
         self.total_lines = total_lines
         shown = "\n".join(f"  {path}:{line}: {field}: {msg}" for line, field, msg in problems[:20])
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
+        lines = len({line for line, _, _ in problems if line > 0})  # a line may have several problems
+        counted = f"{lines} of {total_lines} lines" if lines else "the file"
         super().__init__(
-            f"{len(problems)} of {total_lines} lines in {path} were rejected; nothing was imported:\n{shown}{more}"
+            f"{counted} in {path} {'was' if not lines else 'were'} rejected; nothing was imported:\n{shown}{more}"
         )
 
 

@@ -74,8 +74,8 @@ class TraceRecord(BaseModel):
     tags: dict[str, Any] = Field(default_factory=dict)
     session_id: str | None = None
     spans: list[Span] = Field(default_factory=list)
-    request_time_ms: int | None = None
-    execution_time_ms: int | None = None
+    request_time_ms: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    execution_time_ms: int | None = Field(default=None, ge=0, le=2**63 - 1)
     status: Literal["OK", "ERROR", "IN_PROGRESS"] = "OK"
     assessments: list[AssessmentRecord] = Field(default_factory=list)
 
@@ -157,6 +157,9 @@ def _objects(path: Path) -> Iterator[tuple[int, Any]]:
     """(line or row number, parsed object or `_Unparseable`) of a JSONL or Parquet file."""
     if is_parquet(path):
         for number, row in read_rows(path):
+            if isinstance(row, str):
+                yield number, _Unparseable(row)
+                continue
             if "source_type" in row or "source_id" in row:  # flat columns, as `accord feedback export` writes
                 row["source"] = {"type": row.pop("source_type", "HUMAN"), "id": row.pop("source_id", "import")}
             for written_by_export in (
@@ -175,6 +178,8 @@ def _objects(path: Path) -> Iterator[tuple[int, Any]]:
             yield number, json.loads(line)
         except json.JSONDecodeError as exc:
             yield number, _Unparseable(f"not valid JSON: {exc.msg} at column {exc.colno}")
+        except RecursionError:
+            yield number, _Unparseable("JSON nested too deep to read")
 
 
 def _read_records(path: Path, model: type[BaseModel]) -> tuple[list[tuple[int, Any]], list[tuple[int, str, str]], int]:

@@ -39,8 +39,9 @@ def _files(path: Path) -> list[Path]:
     return [path]
 
 
-def read_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(row number from 1, row) of a Parquet file or folder, JSON-text columns decoded."""
+def read_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(row number from 1, row) of a Parquet file or folder, JSON-text columns decoded; a row that cannot be
+    read (bad JSON in a JSON column, binary data, a number too large) comes as a string saying why."""
     _, pq = _pyarrow()
     path = Path(path)
     number = 0
@@ -53,10 +54,27 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         json_columns = set(json.loads(meta.get(JSON_COLUMNS_KEY, b"[]")))
         for row in table.to_pylist():
             number += 1
-            for column in json_columns & set(row):
-                if isinstance(row[column], str):
-                    row[column] = json.loads(row[column])
-            yield number, {k: v for k, v in row.items() if v is not None}
+            yield number, _decoded(row, json_columns)
+
+
+MAX_INT = 2**63 - 1
+
+
+def _decoded(row: dict[str, Any], json_columns: set[str]) -> dict[str, Any] | str:
+    for column in sorted(json_columns & set(row)):
+        if isinstance(row[column], str):
+            try:
+                row[column] = json.loads(row[column])
+            except json.JSONDecodeError as exc:
+                return f"column {column!r} is not valid JSON: {exc.msg} at character {exc.pos}"
+            except RecursionError:
+                return f"column {column!r} is JSON nested too deep"
+    for column, value in row.items():
+        if isinstance(value, (bytes, bytearray)):
+            return f"column {column!r} holds binary data; accord stores text, numbers and JSON"
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            return f"column {column!r} holds {value}, larger than a 64-bit integer"
+    return {k: v for k, v in row.items() if v is not None}
 
 
 def _write(rows: list[dict[str, Any]], json_columns: Sequence[str], path: Path) -> None:

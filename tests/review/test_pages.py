@@ -443,3 +443,40 @@ def test_the_alignment_view_charts_what_accord_monitor_measured(serve_review, po
         html = client.get("/alignment?judge=policy").text
     assert 'id="monitor"' in html and '<polyline class="series s0"' in html
     assert "Alerts firing: no_rate&gt;0.2" in html  # escaped, like all content on the page
+
+
+def test_a_very_deep_span_chain_and_a_parent_cycle_show_every_span(serve_review, populated: Populated) -> None:
+    from typer.testing import CliRunner
+
+    from accord.cli import app
+    from accord.entities import Span, Trace
+    from accord.judges.rendering import render_span_tree
+    from accord.store import get_store
+
+    chain = [
+        Span(span_id=f"s{i}", parent_id=f"s{i - 1}" if i else None, name=f"step{i}", start_time_ms=i)
+        for i in range(1500)
+    ]
+    cycle = [
+        Span(span_id="a", parent_id="b", name="first", start_time_ms=1),
+        Span(span_id="b", parent_id="a", name="second", start_time_ms=2),
+    ]
+    store = get_store()
+    experiment = store.resolve_experiment(populated.experiment)
+    store.insert_traces(
+        [
+            Trace(trace_id="deep", inputs="q", outputs="a", spans=chain),
+            Trace(trace_id="loop", inputs="q", outputs="a", spans=cycle),
+        ],
+        experiment.experiment_id,
+    )
+    assert render_span_tree(cycle) == "- first [UNKNOWN]\n  - second [UNKNOWN]"
+    assert render_span_tree(chain, limit=10**7).count("\n") == 1499
+    shown = CliRunner().invoke(app, ["traces", "show", "deep"])
+    assert shown.exit_code == 0 and "step0" in shown.output and "Traceback" not in shown.output
+    server = start(serve_review, populated)
+    with server.client() as client:
+        deep = client.get("/trace/deep")
+        loop = client.get("/trace/loop")
+    assert deep.status_code == 200 and "step1499" in deep.text and "depth 1499" in deep.text
+    assert loop.status_code == 200 and "first" in loop.text and "second" in loop.text

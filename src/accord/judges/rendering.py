@@ -52,30 +52,54 @@ def _one_line(value: Any) -> str:
     return clip(" ".join(text.split()), MAX_SPAN_VALUE_CHARS)
 
 
-def render_span_tree(spans: Sequence[Span], limit: int = MAX_SECTION_CHARS) -> str:
-    """One line per span, indented by depth: name [type] (duration) in → out, errors marked."""
+def span_order(spans: Sequence[Span]) -> list[tuple[int, Span]]:
+    """(depth, span) in tree order: children under their parents, each level in start order. Walked with
+    an explicit stack (a chain of thousands of spans is no recursion), and a span whose parents form a cycle
+    is shown from where the cycle is entered, so every span appears exactly once."""
     children: dict[str | None, list[Span]] = defaultdict(list)
     ids = {s.span_id for s in spans}
-    for span in sorted(spans, key=lambda s: s.start_time_ms):
-        children[span.parent_id if span.parent_id in ids else None].append(span)
+    ordered = sorted(spans, key=lambda s: s.start_time_ms)
+    for span in ordered:
+        children[span.parent_id if span.parent_id in ids and span.parent_id != span.span_id else None].append(span)
+    found: list[tuple[int, Span]] = []
+    seen: set[str] = set()
+
+    def walk(roots: list[Span]) -> None:
+        stack = [(0, span) for span in reversed(roots)]
+        while stack:
+            depth, span = stack.pop()
+            if span.span_id in seen:
+                continue
+            seen.add(span.span_id)
+            found.append((depth, span))
+            stack.extend((depth + 1, child) for child in reversed(children.get(span.span_id, [])))
+
+    walk(children.get(None, []))
+    for span in ordered:  # spans whose parents form a cycle: entered at the earliest one
+        if span.span_id not in seen:
+            walk([span])
+    return found
+
+
+def render_span_tree(spans: Sequence[Span], limit: int = MAX_SECTION_CHARS) -> str:
+    """One line per span, indented by depth: name [type] (duration) in → out, errors marked."""
     lines: list[str] = []
-
-    def walk(parent: str | None, depth: int) -> None:
-        for span in children.get(parent, []):
-            took = f" ({span.end_time_ms - span.start_time_ms} ms)" if span.end_time_ms else ""
-            error = " ERROR" if span.status == "ERROR" else ""
-            line = f"{'  ' * depth}- {span.name} [{span.span_type}]{took}{error}"
-            if span.inputs is not None:
-                line += f" in: {_one_line(span.inputs)}"
-            if span.outputs is not None:
-                line += f" → out: {_one_line(span.outputs)}"
-            for event in span.events:
-                if event.get("name") == "exception":
-                    line += f" !! {event.get('type')}: {_one_line(event.get('message', ''))}"
-            lines.append(line)
-            walk(span.span_id, depth + 1)
-
-    walk(None, 0)
+    for depth, span in span_order(spans):
+        took = f" ({span.end_time_ms - span.start_time_ms} ms)" if span.end_time_ms else ""
+        error = " ERROR" if span.status == "ERROR" else ""
+        line = f"{'  ' * min(depth, 40)}- {span.name} [{span.span_type}]{took}{error}"
+        if depth > 40:
+            line += f" (depth {depth})"
+        if span.inputs is not None:
+            line += f" in: {_one_line(span.inputs)}"
+        if span.outputs is not None:
+            line += f" → out: {_one_line(span.outputs)}"
+        for event in span.events:
+            if event.get("name") == "exception":
+                line += f" !! {event.get('type')}: {_one_line(event.get('message', ''))}"
+        lines.append(line)
+        if sum(len(x) + 1 for x in lines) > limit:  # long enough: clip below, stop building
+            break
     return clip("\n".join(lines) or "(no spans)", limit)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from accord.entities import Span
 from accord.judges import Judge
+from accord.judges.rendering import span_order
 
 
 def value_label(value: Any) -> str:
@@ -34,17 +35,22 @@ def parse_value(judge: Judge, posted: str) -> Any:
     return judge.value_type.coerce(posted)
 
 
+MAX_NESTING = 40  # deeper spans are shown at this depth (marked), so the page's nesting stays bounded
+
+
 def span_tree(spans: list[Span]) -> list[dict[str, Any]]:
-    """Spans nested under their parents (orphans at the top), in start order."""
-    children: dict[str | None, list[Span]] = {}
-    ids = {s.span_id for s in spans}
-    for span in sorted(spans, key=lambda s: s.start_time_ms):
-        children.setdefault(span.parent_id if span.parent_id in ids else None, []).append(span)
-
-    def node(span: Span) -> dict[str, Any]:
-        return {"span": span, "children": [node(c) for c in children.get(span.span_id, [])]}
-
-    return [node(s) for s in children.get(None, [])]
+    """Spans nested under their parents (orphans at the top), in start order; built without recursion and
+    safe against parent cycles (`span_order`)."""
+    top: list[dict[str, Any]] = []
+    path: list[dict[str, Any]] = []  # the open node at each depth
+    for depth, span in span_order(spans):
+        node = {"span": span, "children": [], "depth": depth}
+        shown = min(depth, MAX_NESTING)
+        del path[shown:]
+        (path[-1]["children"] if path else top).append(node)
+        if shown < MAX_NESTING:
+            path.append(node)
+    return top
 
 
 def pretty(value: Any) -> str:
