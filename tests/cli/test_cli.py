@@ -118,3 +118,14 @@ def test_builtin_judges_with_parameters_come_from_spec_files(tmp_path: Path) -> 
     }
     shown = json.loads(run("judges", "show", "tone", "--json"))
     assert shown["class"] == "Guidelines" and shown["params"]["guidelines"][1] == "Never promise refunds"
+
+
+def test_version_and_python_dash_m_accord() -> None:
+    import subprocess
+    import sys
+
+    import accord
+
+    assert run("--version").strip() == f"accord {accord.__version__}"
+    found = subprocess.run([sys.executable, "-m", "accord", "--version"], capture_output=True, text=True, timeout=120)
+    assert found.returncode == 0 and found.stdout.strip() == f"accord {accord.__version__}"

@@ -35,10 +35,21 @@ app.command("serve-otlp")(interop.serve_otlp_command)
 app.command("monitor")(monitor.monitor_command)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from accord import __version__
+
+        typer.echo(f"accord {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the on-disk response cache for model calls."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print accord's version and exit."
+    ),
 ) -> None:
     """Traces in, judge verdicts, human feedback, agreement out. Data lives in $ACCORD_HOME (~/.accord)
     or the database named by ACCORD_STORE_URI; models are URIs such as local:/qwen2.5-coder-1.5b."""
