@@ -28,7 +28,7 @@ def replay(verdicts: list[dict[str, Any]], target: float, risk: float, splits: i
     correct = np.array([str(v["human"]) == str(v["value"]) for v in rows])
     confidence = np.array([float(v["confidence"]) for v in rows])
     rng = np.random.default_rng(seed)
-    held, coverages, agreements, found = 0, [], [], 0
+    held, coverages, agreements, found, held_certified = 0, [], [], 0, 0
     for _ in range(splits):
         order = rng.permutation(len(rows))
         calibration, test = order[: len(rows) // 2], order[len(rows) // 2 :]
@@ -43,6 +43,7 @@ def replay(verdicts: list[dict[str, Any]], target: float, risk: float, splits: i
         coverages.append(coverage)
         agreements.append(agreement)
         held += agreement >= target
+        held_certified += threshold is not None and agreement >= target
     return {
         "target": target,
         "risk": risk,
@@ -51,6 +52,8 @@ def replay(verdicts: list[dict[str, Any]], target: float, risk: float, splits: i
         "splits": splits,
         "threshold_found": found,
         "share_meeting_target": round(held / splits, 3),
+        # the guarantee is claimed only where a threshold was certified; elsewhere align says it cannot keep it
+        "share_meeting_target_when_certified": round(held_certified / found, 3) if found else None,
         "mean_coverage": round(float(np.mean(coverages)), 3),
         "mean_agreement_on_answered": round(float(np.mean(agreements)), 3),
     }
