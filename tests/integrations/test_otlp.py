@@ -235,3 +235,40 @@ def test_a_chunked_body_is_bounded_while_it_is_read(receiver: str, monkeypatch: 
         f"{receiver}/v1/traces", content=chunks(), headers={"Content-Type": "application/json"}, timeout=60
     )
     assert answer.status_code == 413 and str(otlp_server.MAX_BODY) in answer.text
+
+
+def test_clients_that_never_finish_their_headers_are_dropped(tmp_path: Path) -> None:
+    import socket
+
+    port = free_port()
+    env = {**os.environ, "ACCORD_HEADER_TIMEOUT_S": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "accord.cli", "serve-otlp", "--experiment", "live", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.2)
+        slow = []
+        for _ in range(50):
+            client = socket.create_connection(("127.0.0.1", port), timeout=10)
+            client.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the rest
+            slow.append(client)
+        started = time.monotonic()
+        for client in slow:
+            assert client.recv(1024) == b""  # closed by the receiver
+            client.close()
+        assert time.monotonic() - started < 8
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200  # still serving
+    finally:
+        process.terminate()
+        process.wait(10)

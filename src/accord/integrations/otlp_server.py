@@ -120,7 +120,6 @@ def serve(
     token: str | None = None,
     extra_hosts: list[str] | None = None,
 ) -> None:
-    import uvicorn
+    from accord.review.serving import run
 
-    app = create_otlp_app(experiment, token, allowed_hosts(host, extra_hosts or []))
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    run(create_otlp_app(experiment, token, allowed_hosts(host, extra_hosts or [])), host, port)

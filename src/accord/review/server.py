@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uvicorn
-
 from accord.config import settings
 from accord.errors import ConfigError
 from accord.review.app import ReviewSettings, create_app
 from accord.review.security import TOKEN_ENV, is_loopback
+from accord.review.serving import run
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -32,4 +31,4 @@ def check_exposure(host: str, token: str | None) -> str | None:
 def serve(settings: ReviewSettings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     settings.token = check_exposure(host, settings.token)
     settings.host = host
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    run(create_app(settings), host, port, access_log=False)
