@@ -15,7 +15,6 @@ from accord.cli import app
 from accord.errors import AccordError
 from accord.judges import make_judge
 from accord.monitoring import rolling_figures
-from accord.store import get_store
 from tests.align.helpers import RULES, labelled_traces, play, says_no_when_promised
 
 runner = CliRunner()
@@ -70,15 +69,9 @@ def test_monitor_figures_leave_out_learned_traces() -> None:
 
 
 def _registered(tmp_path: Path) -> None:
-    play(RULES, verdict=says_no_when_promised)
-    exp = get_store().get_or_create_experiment("support")
-    get_store().insert_traces(labelled_traces(30), exp.experiment_id)
-    spec = tmp_path / "policy.yaml"
-    spec.write_text(
-        "name: policy\ninstructions: Does {{ outputs }} follow the policy for {{ inputs }}?\n"
-        "model: 'fake:'\nfeedback_value_type: Literal['yes', 'no']\n"
-    )
-    assert runner.invoke(app, ["judges", "create", str(spec)]).exit_code == 0
+    from tests.cli.test_cli_alignment import _setup
+
+    _setup(tmp_path)
 
 
 def test_evaluate_gates_a_release_on_kappa_and_accuracy(tmp_path: Path) -> None:

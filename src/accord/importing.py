@@ -33,8 +33,8 @@ class SourceRecord(BaseModel):
     id: str = "import"
 
 
-class AssessmentRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _StorableText(BaseModel):
+    """A record whose raw data is refused, naming the field, when it holds text that cannot be stored."""
 
     @model_validator(mode="before")
     @classmethod
@@ -43,6 +43,10 @@ class AssessmentRecord(BaseModel):
         if found:
             raise ValueError(f"{found}, which cannot be stored as text")
         return data
+
+
+class AssessmentRecord(_StorableText):
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1)
     value: Any = None
@@ -63,7 +67,7 @@ class AssessmentRecord(BaseModel):
         )
 
 
-class TraceRecord(BaseModel):
+class TraceRecord(_StorableText):
     model_config = ConfigDict(extra="forbid")
     trace_id: str = Field(min_length=1, max_length=256)
     inputs: Any = None
@@ -78,14 +82,6 @@ class TraceRecord(BaseModel):
     execution_time_ms: int | None = Field(default=None, ge=0, le=2**63 - 1)
     status: Literal["OK", "ERROR", "IN_PROGRESS"] = "OK"
     assessments: list[AssessmentRecord] = Field(default_factory=list)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _storable_text(cls, data: Any) -> Any:
-        found = unencodable(data) if isinstance(data, dict) else None
-        if found:
-            raise ValueError(f"{found}, which cannot be stored as text")
-        return data
 
     @model_validator(mode="after")
     def _pair(self) -> TraceRecord:

@@ -60,14 +60,12 @@ def test_a_file_that_is_not_otlp_names_its_line_and_stores_nothing(tmp_path: Pat
     assert get_store().get_experiment_by_name("otel") is None
 
 
-@pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[str]:
-    """`accord serve-otlp` in its own process, with this test's store."""
+def start_receiver(**env: str) -> tuple[subprocess.Popen, str]:  # type: ignore[type-arg]
+    """`accord serve-otlp` in its own process, with this test's store (and `env` added)."""
     port = free_port()
-    env = {**os.environ}
     process = subprocess.Popen(
         [sys.executable, "-m", "accord.cli", "serve-otlp", "--experiment", "live", "--port", str(port)],
-        env=env,
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -77,12 +75,17 @@ def receiver(tmp_path: Path) -> Iterator[str]:
     while True:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
+                return process, url
         except httpx.HTTPError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"serve-otlp did not start: {process.stderr.read() if process.stderr else ''}")
         time.sleep(0.2)
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[str]:
+    process, url = start_receiver()
     yield url
     process.terminate()
     process.wait(10)
@@ -240,24 +243,9 @@ def test_a_chunked_body_is_bounded_while_it_is_read(receiver: str, monkeypatch: 
 def test_clients_that_never_finish_their_headers_are_dropped(tmp_path: Path) -> None:
     import socket
 
-    port = free_port()
-    env = {**os.environ, "ACCORD_HEADER_TIMEOUT_S": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "accord.cli", "serve-otlp", "--experiment", "live", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process, url = start_receiver(ACCORD_HEADER_TIMEOUT_S="1")
+    port = int(url.rsplit(":", 1)[1])
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and process.poll() is None
-            time.sleep(0.2)
         slow = []
         for _ in range(50):
             client = socket.create_connection(("127.0.0.1", port), timeout=10)

@@ -91,6 +91,16 @@ def _rewrite_request(condition: str, task: str) -> ChatRequest:
     )
 
 
+def _rewrite(condition: str, task: str, model_uri: str) -> tuple[str, str]:
+    """The reflection model's rule behind `condition`, and what went wrong ("" when nothing did)."""
+    try:
+        completion = get_model(model_uri).complete(_rewrite_request(condition, task))
+        data = json.loads(completion.text)
+    except (ModelError, ValueError, json.JSONDecodeError) as exc:
+        return "", str(exc)
+    return (" ".join(str(data.get("condition", "")).split()).rstrip(".") if isinstance(data, dict) else ""), ""
+
+
 def generalise(
     condition: str, task: str, model_uri: str, source_texts: Sequence[str], other_texts: Sequence[str]
 ) -> tuple[str | None, str]:
@@ -98,12 +108,9 @@ def generalise(
     found = specificity(condition, source_texts, other_texts)
     if not found.names_one_case:
         return condition, ""
-    try:
-        completion = get_model(model_uri).complete(_rewrite_request(condition, task))
-        data = json.loads(completion.text)
-        rewritten = " ".join(str(data.get("condition", "")).split()).rstrip(".") if isinstance(data, dict) else ""
-    except (ModelError, ValueError, json.JSONDecodeError) as exc:
-        return None, f"names one case ({found.describe()}); no rewrite ({exc})"
+    rewritten, failure = _rewrite(condition, task, model_uri)
+    if failure:
+        return None, f"names one case ({found.describe()}); no rewrite ({failure})"
     again = specificity(rewritten, source_texts, other_texts) if rewritten else found
     if len(rewritten) < 12 or again.names_one_case:
         return None, f"names one case ({found.describe()}); the rewrite {rewritten!r} still does"
@@ -122,12 +129,9 @@ def rule_from_reason(reason: str, task: str, model_uri: str) -> tuple[str | None
     """An expert's reason (kept as written when no rule was distilled, or copied back as the "rule") is never
     asked as it is: the reflection model writes the rule behind it once; a rewrite that is still the reason,
     or none, drops it. Returns the rule or None, and what was done."""
-    try:
-        completion = get_model(model_uri).complete(_rewrite_request(reason, task))
-        data = json.loads(completion.text)
-        rewritten = " ".join(str(data.get("condition", "")).split()).rstrip(".") if isinstance(data, dict) else ""
-    except (ModelError, ValueError, json.JSONDecodeError) as exc:
-        return None, f"an expert's reason as written, not a rule; no rewrite ({exc})"
+    rewritten, failure = _rewrite(reason, task, model_uri)
+    if failure:
+        return None, f"an expert's reason as written, not a rule; no rewrite ({failure})"
     if len(rewritten) < 12 or same_words(rewritten, reason):
         return None, f"an expert's reason as written, not a rule; the rewrite {rewritten!r} is still the reason"
     return rewritten, "rewritten: it was an expert's reason as written"
