@@ -24,10 +24,12 @@ from accord.store import get_store
 
 
 class Receiver:
-    """A webhook receiver on 127.0.0.1 that keeps every JSON body posted to it."""
+    """A webhook receiver on 127.0.0.1 that keeps every JSON body posted to it; it answers 500 to the first
+    `failures` posts, or with `trickle` sends its answer a byte a second."""
 
-    def __init__(self) -> None:
+    def __init__(self, failures: int = 0, trickle: bool = False) -> None:
         self.posts: list[dict[str, Any]] = []
+        self.tries = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,6 +38,18 @@ class Receiver:
 
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.tries += 1
+                if trickle:
+                    self.wfile.write(b"H")
+                    for byte in b"TTP/1.1 204 No Content\r\n\r\n":
+                        time.sleep(1)
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    return
+                if receiver.tries <= failures:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
                 receiver.posts.append(json.loads(body))
                 self.send_response(204)
                 self.end_headers()
@@ -175,48 +189,13 @@ def test_cli_monitor_runs_its_cycles_and_refuses_a_bad_alert(tmp_path: Path) -> 
         Monitor("cli-prod", accord.get_judge("policy"), sample=0)
 
 
-class FlakyReceiver(Receiver):
-    """Answers 500 to the first `failures` posts, then 204; or trickles its answer a byte a second."""
-
-    def __init__(self, failures: int = 0, trickle: bool = False) -> None:
-        self.posts = []
-        self.tries = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_: object) -> None:
-                return
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.tries += 1
-                if trickle:
-                    self.wfile.write(b"H")
-                    for byte in b"TTP/1.1 204 No Content\r\n\r\n":
-                        time.sleep(1)
-                        self.wfile.write(bytes([byte]))
-                        self.wfile.flush()
-                    return
-                if receiver.tries <= failures:
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                receiver.posts.append(json.loads(body))
-                self.send_response(204)
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-
 def test_an_alert_is_kept_until_a_receiver_accepts_it(monkeypatch: pytest.MonkeyPatch) -> None:
     import accord.monitoring as monitoring
 
     monkeypatch.setattr(monitoring, "RETRY_FIRST_S", 0.0)
     exp = get_store().get_or_create_experiment("prod")
     judge = _judge()
-    receiver = FlakyReceiver(failures=2)
+    receiver = Receiver(failures=2)
     lines: list[str] = []
     try:
         _add(exp.experiment_id, 0, 6, promise=True)
@@ -238,7 +217,7 @@ def test_a_receiver_that_trickles_its_answer_cannot_hold_a_cycle(monkeypatch: py
 
     monkeypatch.setattr(monitoring, "WEBHOOK_DEADLINE_S", 2.0)
     exp = get_store().get_or_create_experiment("prod")
-    receiver = FlakyReceiver(trickle=True)
+    receiver = Receiver(trickle=True)
     try:
         _add(exp.experiment_id, 0, 4, promise=True)
         monitor = Monitor("prod", _judge(), alerts=[Alert.parse("no_rate>0.3")], webhook=receiver.url, emit=print)
