@@ -130,6 +130,7 @@ def rolling_figures(judge: Judge, traces: Sequence[Any], include_learned: bool =
     return figures
 
 
+FIGURES = ("kappa", "accuracy", "errors", "abstain_rate", "n", "labelled", "learned_left_out")
 WEBHOOK_DEADLINE_S = 10.0  # for the whole POST, even from a receiver that trickles its answer
 RETRY_FIRST_S = 5.0
 RETRY_MAX_S = 600.0
@@ -183,6 +184,10 @@ class Monitor:
     def __post_init__(self) -> None:
         if not 0 < self.sample <= 1:
             raise ConfigError(f"--sample must be above 0 and at most 1, not {self.sample}")
+        known = [*FIGURES, *(f"{re.sub(r'[^a-z0-9]+', '_', v)}_rate" for v in _verdict_names(self.judge))]
+        for alert in self.alerts:  # a misspelt figure would never fire: refused, with the figures there are
+            if alert.metric not in known and not (alert.metric.endswith("_rate") and not _verdict_names(self.judge)):
+                raise ConfigError(f"cannot alert on {alert.metric!r}: the figures are {', '.join(known)}")
         store = get_store()
         self.experiment_id = store.resolve_experiment(self.experiment).experiment_id
         self.key = f"{self.experiment_id}|{self.judge.key}|{self.sample:g}"

@@ -129,3 +129,26 @@ def test_version_and_python_dash_m_accord() -> None:
     assert run("--version").strip() == f"accord {accord.__version__}"
     found = subprocess.run([sys.executable, "-m", "accord", "--version"], capture_output=True, text=True, timeout=120)
     assert found.returncode == 0 and found.stdout.strip() == f"accord {accord.__version__}"
+
+
+def test_wrong_values_are_refused_with_the_choices(tmp_path: Path) -> None:
+    import socket
+
+    from accord.store import get_store
+
+    get_store().get_or_create_experiment("cli")
+    listed = runner.invoke(app, ["feedback", "list", "-e", "cli", "--source-type", "HUMANS"])
+    assert listed.exit_code == 1 and "must be HUMAN, LLM_JUDGE or CODE, not 'HUMANS'" in listed.output
+    spec = tmp_path / "judge.yaml"
+    spec.write_text(
+        "name: tone\ninstructions: Is {{ outputs }} warm?\nmodel: 'fake:'\nfeedback_value_type: Literal['yes', 'no']\n"
+    )
+    run("judges", "create", str(spec))
+    typo = runner.invoke(app, ["monitor", "-e", "cli", "-j", "tone", "--alert", "kapa<0.4", "--cycles", "1"])
+    assert typo.exit_code == 1 and "cannot alert on 'kapa'" in typo.output and "kappa" in typo.output
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        review = runner.invoke(app, ["review", "-e", "cli", "--port", str(port)])
+    assert review.exit_code == 1 and "cannot listen on 127.0.0.1" in review.output and "http://" not in review.output

@@ -43,7 +43,7 @@ def export_command(
     source, judge_key, error."""
     from accord.exporting import export_feedback
 
-    count = export_feedback(experiment, out, name, source_type.upper() if source_type else None)
+    count = export_feedback(experiment, out, name, _source_type(source_type))
     if as_json:
         print_json({"feedback": count, "path": str(out)})
         return
@@ -67,7 +67,7 @@ def list_command(
         for a in store.search_assessments(
             [exp.experiment_id],
             name=name,
-            source_type=source_type.upper() if source_type else None,
+            source_type=_source_type(source_type),
             include_invalid=include_overridden,
         )
         if a.kind == "feedback"
@@ -88,3 +88,12 @@ def list_command(
             short(a.rationale or "", 50),
         )
     console.print(table)
+
+
+def _source_type(value: str | None) -> str | None:
+    """HUMAN, LLM_JUDGE or CODE in any case; anything else is an error that lists them."""
+    if value is None:
+        return None
+    if value.upper() not in ("HUMAN", "LLM_JUDGE", "CODE"):
+        raise ValueError(f"--source-type must be HUMAN, LLM_JUDGE or CODE, not {value!r}")
+    return value.upper()

@@ -67,6 +67,7 @@ def review_command(
     )
     settings.token = check_exposure(host, token)
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    _port_is_free(host, port)  # fail before printing a URL that nothing will answer
     # the token itself is never printed: whoever started the server already has it
     hint = "  (first visit: add ?token=<your token> to the link)" if settings.token else ""
     console.print(f"review page: http://{shown}:{port}/{hint}  (Ctrl-C to stop)", soft_wrap=True, highlight=False)
@@ -91,3 +92,16 @@ def report_command(
         print_json(board.to_dict())
         return
     console.print(f"wrote {out} ({len(board.scored)} scored version(s), {board.labelled} labelled traces)")
+
+
+def _port_is_free(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ValueError(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}): another program uses it; pick another "
+                "with --port"
+            ) from None
