@@ -17,6 +17,7 @@ from accord.entities import (
     SpanType,
     Trace,
 )
+from accord.config import set_tracking_uri
 from accord.errors import AccordError
 from accord.evaluation import EvaluationResult, evaluate
 from accord.experiments import get_experiment_by_name, set_experiment
@@ -74,6 +75,7 @@ __all__ = [
     "search_traces",
     "set_alias",
     "set_experiment",
+    "set_tracking_uri",
     "start_span",
     "trace",
 ]

@@ -60,14 +60,23 @@ def search_traces(
     order_by: Sequence[str] | None = None,
     return_type: str = "list",
     *,
+    experiment_names: Sequence[str] | None = None,
     tags: dict[str, str] | None = None,
     assessment_name: str | None = None,
     assessment_source_type: AssessmentSourceType | str | None = None,
     session_id: str | None = None,
-) -> list[Trace]:
-    """Traces with their assessments, newest first unless `order_by=["timestamp ASC"]`."""
-    if return_type not in ("list", "traces"):
-        raise ValueError("accord returns traces as a list; return_type must be 'list'")
+) -> Any:
+    """Traces with their assessments, newest first unless `order_by=["timestamp ASC"]`: a list, or with
+    `return_type="pandas"` a DataFrame with MLflow's columns (trace_id, request, response, expectations,
+    assessments, tags, trace). `experiment_names` may name the experiments instead of their ids."""
+    if return_type not in ("list", "traces", "pandas"):
+        raise ValueError(f"return_type must be 'list' or 'pandas', not {return_type!r}")
+    if experiment_names:
+        store = get_store()
+        experiment_ids = [
+            *(experiment_ids or []),
+            *(store.resolve_experiment(n).experiment_id for n in experiment_names),
+        ]
     all_tags = dict(tags or {})
     if filter_string:
         parsed_tags, parsed_name, parsed_source = _parse_filter(filter_string)
@@ -85,7 +94,44 @@ def search_traces(
         max_results=max_results,
         newest_first=newest_first,
     )
-    return store.get_traces(ids)
+    traces = store.get_traces(ids)
+    return _as_dataframe(traces) if return_type == "pandas" else traces
+
+
+def _as_dataframe(traces: list[Trace]) -> Any:
+    try:
+        import pandas as pd
+    except ImportError as exc:
+        raise ValueError("return_type='pandas' needs pandas: pip install pandas") from exc
+    return pd.DataFrame(
+        [
+            {
+                "trace_id": t.trace_id,
+                "request": t.inputs,
+                "response": t.outputs,
+                "expectations": t.expectations,
+                "assessments": [a.model_dump(mode="json") for a in t.assessments],
+                "tags": dict(t.tags),
+                "request_time": t.request_time_ms,
+                "execution_duration": t.execution_time_ms,
+                "state": t.status,
+                "trace": t,
+            }
+            for t in traces
+        ],
+        columns=[
+            "trace_id",
+            "request",
+            "response",
+            "expectations",
+            "assessments",
+            "tags",
+            "request_time",
+            "execution_duration",
+            "state",
+            "trace",
+        ],
+    )
 
 
 def _source(source: AssessmentSource | None, default: AssessmentSourceType) -> AssessmentSource:

@@ -106,6 +106,16 @@ def configure(**changes: Any) -> Settings:
     return updated
 
 
+def set_tracking_uri(uri: str) -> None:
+    """MLflow's `set_tracking_uri`: where traces, feedback and judges are stored, for the rest of the process.
+    A SQLAlchemy URI (`sqlite:///path.db`, `postgresql://...`), or a folder path (its `accord.db`)."""
+    text = str(uri)
+    if "://" not in text:
+        folder = Path(text.removeprefix("file:")).expanduser()
+        text = f"sqlite:///{folder / 'accord.db'}"
+    configure(store_uri=text)
+
+
 def reload_settings() -> Settings:
     """Read the environment again (after a program or a test changed it)."""
     global _current

@@ -5,9 +5,14 @@
     from accord.genai.judges.optimizers import MemAlignOptimizer
     from accord.genai.judges.base import AlignmentOptimizer, Judge
 
-These modules only re-export accord's own (`accord.judges`, `accord.align`): there is one implementation.
+    result = accord.genai.evaluate(data=[{"inputs": {...}, "outputs": ...}], scorers=[...])
+    result.metrics, result.tables["eval_results"]
+
+These modules re-export accord's own (`accord.judges`, `accord.align`); `evaluate` takes MLflow's data
+shapes and gives MLflow's result shape over accord's one evaluation (`accord.evaluate` for traces).
 """
 
-from accord.evaluation import evaluate
+from accord.config import set_tracking_uri
+from accord.genai.evaluation import GenAIEvaluationResult, evaluate
 
-__all__ = ["evaluate"]
+__all__ = ["GenAIEvaluationResult", "evaluate", "set_tracking_uri"]
