@@ -6,6 +6,7 @@ The public API mirrors the workflow people know from MLflow, with `accord` in pl
 from accord.agreement import compare, evaluate_agreement
 from accord.align import workflow as _alignment  # noqa: F401 - installs `Judge.align`
 from accord.api import delete_traces, get_trace, log_assessments, log_expectation, log_feedback, search_traces
+from accord.config import set_tracking_uri
 from accord.entities import (
     AssessmentError,
     AssessmentSource,
@@ -17,7 +18,6 @@ from accord.entities import (
     SpanType,
     Trace,
 )
-from accord.config import set_tracking_uri
 from accord.errors import AccordError
 from accord.evaluation import EvaluationResult, evaluate
 from accord.experiments import get_experiment_by_name, set_experiment
