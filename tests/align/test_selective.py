@@ -132,3 +132,56 @@ def test_monitoring_tracks_the_abstention_rate_and_can_alert_on_it() -> None:
     assert figures["abstain_rate"] == 0.4 and figures["errors"] == 0.0
     assert figures["labelled"] == 6 and figures["accuracy"] == 1.0
     assert Alert.parse("abstain_rate>0.3").firing(figures) is True
+
+
+def test_pairwise_and_categorical_judges_abstain_on_their_own_confidence(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace as copy_with
+    from typing import Literal
+
+    from accord.importing import import_traces
+    from accord.judges import make_judge, make_pairwise_judge
+    from tests.align.test_transfer import _rated, _scale_model
+    from tests.conftest import write_jsonl
+    from tests.judges.test_pairwise import INSTRUCTIONS, _pairs
+
+    def plays_both(request: ChatRequest) -> Any:
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            return {"condition": "the other response promises a refund"}
+        if request.messages[0]["content"].startswith("You answer one question"):
+            case = _case(request)
+            if "Question:" in request.messages[-1]["content"] and "promises" in _question(request):
+                second = case.find("I promise") > case.find("<response_b>")  # the refund is in response B
+                p_yes = 0.9 if second else 0.1
+                return Completion(text='{"result": "yes"}', choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
+            return Completion(text='{"result": "A"}', choice_probabilities={"A": 0.7, "B": 0.2, "tie": 0.1})
+        return {"rationale": "scripted", "result": "A"}
+
+    fake.script("pairs", plays_both)
+    import_traces(write_jsonl(tmp_path / "pairs.jsonl", _pairs(24)), "train")
+    pair_traces = accord.search_traces(experiment_ids=[accord.get_experiment_by_name("train").experiment_id])
+    pairwise = make_pairwise_judge("preference", INSTRUCTIONS, model="fake:/pairs")
+    _scale_model()
+    scale = make_judge(
+        "quality",
+        "Rate {{ outputs }}. Judge whether it is complete.",
+        model="fake:/scale",
+        feedback_value_type=Literal["excellent", "good", "fair", "poor"],
+    )
+    scale_traces = _rated(["excellent", "good", "fair", "poor"] * 6)
+    for judge, traces in ((pairwise, pair_traces), (scale, scale_traces)):
+        aligned = judge.align(traces, _optimizer(candidates=["base", "shrunk", "checks"]))
+        assert aligned.mode == "fitted" and aligned.fitted is not None, aligned.selection["reason"]
+        answered = aligned(trace=traces[0])
+        assert not is_abstention(answered) and answered.metadata["confidence"] > 0
+        strict = {
+            "threshold": 1.01,
+            "target": 0.9,
+            "risk": 0.1,
+            "calibration_cases": 24,
+            "coverage": 0.0,
+            "agreement": None,
+        }
+        unsure = aligned._copy(fitted=copy_with(aligned.fitted, abstention=strict))
+        abstained = unsure(trace=traces[0])
+        assert is_abstention(abstained) and abstained.value is None
+        assert abstained.metadata["would_have_said"] == answered.value

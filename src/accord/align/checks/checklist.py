@@ -168,7 +168,13 @@ def _usable_question(text: Any, task: str) -> str | None:
 def _criteria_sentences(task: str) -> list[str]:
     """The task's sentences that state a criterion (not the output format), as questions."""
     sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", task) if s.strip()]
-    kept = [s.rstrip(" .") for s in sentences if len(s.split()) >= 4 and not _FORMAT_ONLY.search(s)]
+    kept = [
+        s.rstrip(" .")
+        for s in sentences
+        if len(s.split()) >= 4
+        and not _FORMAT_ONLY.search(s)
+        and sum(len(word) >= 4 for word in re.findall(r"[^\W\d_]+", s)) >= 2  # not "A, B or tie."
+    ]
     return [f"Does the case meet this criterion: {s}?" for s in kept[1:]] if len(kept) > 1 else []
 
 
