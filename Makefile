@@ -39,8 +39,9 @@ demo: install-local
 # The suite also needs a PostgreSQL server on 127.0.0.1 and Chromium: both are installed (Debian packages)
 # and started here when missing; ACCORD_FULL_SUITE=1 makes their tests fail rather than skip.
 test: install-dev
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench scripts
 	bash scripts/test_chromium.sh
+	$(VENV)/bin/mkdocs build --strict --quiet
 	ACCORD_FULL_SUITE=1 ACCORD_TEST_POSTGRES_URI="$$(bash scripts/test_postgres.sh)" $(PY) -m pytest
 
 bench: install-dev install-local

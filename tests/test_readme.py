@@ -20,3 +20,14 @@ def test_readme_python_tour_runs() -> None:
     assert namespace["result"].summary()["errors"] == 0
     assert namespace["human"][0].value == "fair"
     assert namespace["human"][0].overrides is not None
+
+
+def test_every_python_snippet_in_the_readme_and_the_docs_is_valid_python_and_every_link_resolves() -> None:
+    root = README.parent
+    pages = [README, *sorted((root / "docs").rglob("*.md"))]
+    for page in pages:
+        text = page.read_text()
+        for number, block in enumerate(re.findall(r"```python\n(.*?)```", text, re.S), start=1):
+            compile(block, f"{page.relative_to(root)} python block {number}", "exec")
+    for target in re.findall(r"\]\(((?:docs/)[^)#]+)\)", README.read_text()):
+        assert (root / target).exists(), target
