@@ -15,6 +15,7 @@ from accord.cli import app
 from accord.errors import AccordError
 from accord.judges import make_judge
 from accord.monitoring import rolling_figures
+from accord.store import get_store
 from tests.align.helpers import RULES, labelled_traces, play, says_no_when_promised
 
 runner = CliRunner()
@@ -98,3 +99,18 @@ def test_evaluate_of_an_aligned_version_says_what_it_left_out(tmp_path: Path) ->
     everything = runner.invoke(app, ["evaluate", "-j", "policy@2", "-e", "support", "--include-learned", "--json"])
     report = json.loads(everything.stdout)
     assert report["n"] == 30 and report["include_learned"] is True
+
+
+def test_the_review_page_figures_say_how_many_learned_traces_they_left_out() -> None:
+    from accord.review.dashboard import build_dashboard
+
+    judge, aligned, traces = _aligned()
+    experiment = accord.set_experiment("dash")
+    get_store().insert_traces(traces, experiment.experiment_id)
+    judge.register(experiment_id=experiment.experiment_id)
+    aligned.register(experiment_id=experiment.experiment_id)
+    accord.evaluate(traces, [judge, aligned], show_progress=False)
+    board = build_dashboard(experiment.experiment_id, "dash", judge)
+    rows = {v.version: v.to_dict() for v in board.versions}
+    assert rows[2]["learned_left_out"] == 20 and rows[2]["agreement"]["n"] == 10
+    assert rows[1]["learned_left_out"] == 0 and rows[1]["agreement"]["n"] == 30

@@ -16,7 +16,7 @@ from accord.align.memalign.memory import Guideline
 from accord.entities import Feedback, Trace
 from accord.errors import AccordError, NotFoundError
 from accord.judges import Judge
-from accord.metrics import Agreement, agreement, human_label, reviewer_agreement
+from accord.metrics import Agreement, agreement, human_label, is_abstention, reviewer_agreement
 from accord.registry import JudgeVersion, list_judge_versions
 from accord.store import get_store
 
@@ -33,6 +33,8 @@ class VersionAgreement:
     agreement: Agreement | None = None  # None when it has no verdicts on unseen labelled traces
     unparseable: int = 0
     disagreements: list[dict[str, Any]] = field(default_factory=list)
+    learned_left_out: int = 0  # labelled traces with a verdict that this version learned from: not scored
+    abstained: int = 0  # labelled traces where it abstained: not verdicts
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +43,8 @@ class VersionAgreement:
             "n_examples": self.n_examples,
             "agreement": self.agreement.to_dict() if self.agreement else None,
             "unparseable": self.unparseable,
+            "learned_left_out": self.learned_left_out,
+            "abstained": self.abstained,
             "disagreements": self.disagreements,
         }
 
@@ -118,10 +122,16 @@ def _score(version: VersionAgreement, traces: list[Trace], verdicts: dict[str, F
     human, judged = [], []
     for trace in traces:
         verdict = verdicts.get(trace.trace_id)
-        if verdict is None or trace.trace_id in version.training_ids:
+        if verdict is None:
+            continue
+        if trace.trace_id in version.training_ids:
+            version.learned_left_out += 1
             continue
         if verdict.error is not None:
             version.unparseable += 1
+            continue
+        if is_abstention(verdict):
+            version.abstained += 1
             continue
         label = human_label(trace, judge.name)
         human.append(label)
