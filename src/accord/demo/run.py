@@ -16,6 +16,7 @@ from accord.experiments import set_experiment
 from accord.importing import import_traces
 from accord.judges import Judge, make_judge
 from accord.metrics import Agreement, human_label
+from accord.registry import get_aliases, set_alias
 from accord.store import get_store
 
 console = Console(soft_wrap=True)  # long lines stay whole: easier to read back and to grep
@@ -125,7 +126,13 @@ def run_demo(
         f"{after.agreement.extra['unparseable']} after; time per test verdict {before_seconds / len(test):.1f} s "
         f"before, {after_seconds / len(test):.1f} s after (4 in flight)"
     )
-    console.print(f"judge versions: {JUDGE_NAME}@1 (generic), {JUDGE_NAME}@{version} (aligned) in experiment {name}")
+    if after.agreement.cohen_kappa > before.agreement.cohen_kappa:  # better on the held-out split: promoted
+        set_alias(JUDGE_NAME, "champion", version)
+    champion = get_aliases(JUDGE_NAME).get("champion")
+    console.print(
+        f"judge versions: {JUDGE_NAME}@1 (generic), {JUDGE_NAME}@{version} (aligned) in experiment {name}; "
+        f"the champion (what `--judge {JUDGE_NAME}` means) is version {champion}"
+    )
     if after.disagreements:
         console.print(f"{len(after.disagreements)} test traces where the aligned judge still disagrees, e.g.:")
         for row in after.disagreements[:3]:
