@@ -72,13 +72,34 @@ def test_feedback_by_keyboard(page: Any, server: RunningServer) -> None:
     page.keyboard.press("Control+Enter")
     left(page, first)
     assert stored(first) == [("kim", "no", "Promises a delivery date.")]
-    # the next trace opened; j skips it, k goes back to the queue
+    # the next trace opened, saying the save went through and where it is in the queue
     second = page.locator(".review").get_attribute("data-trace")
     assert second != first
+    assert f"Saved your verdict on {first}" in page.text_content("#saved-notice")
+    assert page.text_content("#position").startswith("Trace ")
+    # j skips it; k goes back to the trace before, not to the queue, so a save can be changed
     page.keyboard.press("j")
     left(page, second)
     page.keyboard.press("k")
+    page.wait_for_url(f"**/trace/{second}**")
+    page.keyboard.press("k")
     page.wait_for_url("**/queue**")
+
+
+def test_disagreeing_with_the_judge_without_a_reason_is_nudged_once(page: Any, server: RunningServer) -> None:
+    sign_in(page, server, "kim")
+    page.goto(server.url + "/trace/t012")
+    says = page.get_attribute("#feedback", "data-judge-says")
+    assert says in ("yes", "no")
+    other = "no" if says == "yes" else "yes"
+    page.click(f"label.choice >> text={other.capitalize()}")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#save-status.nudge")
+    assert "a reason teaches it most" in page.text_content("#save-status")
+    assert stored("t012") == [] and page.evaluate("document.activeElement.id") == "rationale"
+    page.keyboard.press("Control+Enter")  # saving again goes through without one
+    left(page, "t012")
+    assert stored("t012") == [("kim", other, None)]
 
 
 def test_feedback_by_mouse(page: Any, server: RunningServer) -> None:

@@ -166,7 +166,11 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         feedback: str | None = None,
         tag: str | None = None,
         says: str | None = None,
+        prev: str | None = None,
+        saved: str | None = None,
     ) -> HTMLResponse:
+        """`prev`: the trace the reviewer came from (Back returns there, to change what was just saved);
+        `saved=1`: the previous trace's feedback was saved."""
         ctx = resolve(experiment, judge, feedback)
         trace = get_store().get_trace(trace_id)
         reviewer = reviewer_of(request)
@@ -186,6 +190,10 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
             mine=mine,
             choices=ctx.choices(),
             next_id=queue.next_for(reviewer or "", after=trace_id, tag=tag or None, judge_says=says or None),
+            position=queue.position(trace_id, tag=tag or None, judge_says=says or None),
+            prev=prev or "",
+            saved=saved == "1",
+            reviewers=sorted({a.source.source_id for a in human}),
             tag=tag or "",
             says=says or "",
         )
@@ -222,7 +230,9 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
         )
         extra = {"tag": fields.get("tag"), "says": fields.get("says")}
         next_url = (
-            f"/trace/{quote(next_id, safe='/')}?{ctx.query(**extra)}" if next_id else f"/queue?{ctx.query(**extra)}"
+            f"/trace/{quote(next_id, safe='/')}?{ctx.query(**extra, prev=trace_id, saved='1')}"
+            if next_id
+            else f"/queue?{ctx.query(**extra)}"
         )
         if wants_json:
             return JSONResponse({"assessment_id": feedback.assessment_id, "next": next_url})

@@ -257,6 +257,13 @@ class ReviewQueue:
                 return entry.trace_id
         return None
 
+    def position(self, trace_id: str, tag: str | None = None, judge_says: str | None = None) -> tuple[int, int]:
+        """(place of the trace in queue order from 1, or 0 when it is not in this queue; traces in the queue)."""
+        self.refresh()
+        matching = self._matching(tag, judge_says)
+        place = next((i for i, entry in enumerate(matching, start=1) if entry.trace_id == trace_id), 0)
+        return place, len(matching)
+
     def tag_choices(self) -> list[str]:
         """The experiment's tags as key=value, for the filter (the first few hundred, computed per rebuild)."""
         with self._lock:

@@ -32,10 +32,20 @@ function setupFeedback(form) {
   form.addEventListener("input", saveDraft);
   form.addEventListener("change", saveDraft);
 
+  let nudged = false;  // a reason is asked for once when the expert disagrees with the judge; a second save goes
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = new FormData(form);
     if (!data.get("value") && !data.get("value_other")) { status.textContent = "Choose a value first."; status.className = "status error"; return; }
+    const judgeSays = form.dataset.judgeSays || "";
+    const value = data.get("value") || data.get("value_other") || "";
+    if (judgeSays && value !== judgeSays && !(data.get("rationale") || "").trim() && !nudged) {
+      nudged = true;
+      status.textContent = `You disagree with the judge (it says ${judgeSays}): a reason teaches it most. Add one, or save again without.`;
+      status.className = "status nudge";
+      rationale.focus();
+      return;
+    }
     status.textContent = "Saving…"; status.className = "status";
     try {
       const response = await fetch(form.action, {
