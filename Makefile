@@ -41,7 +41,7 @@ demo: install-local
 test: install-dev
 	$(VENV)/bin/ruff check src tests bench scripts
 	bash scripts/test_chromium.sh
-	$(VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 	ACCORD_FULL_SUITE=1 ACCORD_TEST_POSTGRES_URI="$$(bash scripts/test_postgres.sh)" $(PY) -m pytest
 
 bench: install-dev install-local
