@@ -105,3 +105,12 @@ def test_probe_only_reads_the_verdict_without_generating_it() -> None:
     assert json.loads(probed.text) == {"result": likeliest}
     # the same distribution the generated answer was read at (up to the repeat penalty generation applies)
     assert abs(probed.choice_probabilities["yes"] - generated.choice_probabilities["yes"]) < 0.15
+
+
+def test_the_first_load_of_a_local_model_says_so(capsys) -> None:  # type: ignore[no-untyped-def]
+    from accord.llm import local
+
+    path = resolve_model_file("smollm2-135m")
+    local._loaded.clear()
+    local._load(path, 512)
+    assert f"loaded the local model {path.name}" in capsys.readouterr().err

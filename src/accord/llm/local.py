@@ -17,6 +17,7 @@ from accord.errors import ModelFilesError
 from accord.llm.local_files import resolve_model_file
 from accord.llm.types import ChatRequest, Completion, Usage
 from accord.llm.uris import ModelURI
+from accord.progress import PROGRESS_CONSOLE
 
 _loaded: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
 _load_lock = threading.Lock()
@@ -35,17 +36,25 @@ def _load(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
                     "local models need llama.cpp's Python bindings: pip install 'accord[local]'"
                 ) from exc
             threads = settings().local_threads or os.cpu_count() or 2
-            llm = Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_threads=threads,
-                n_threads_batch=threads,
-                n_batch=512,
-                seed=0,
-                verbose=False,
-            )
+            size = path.stat().st_size / 1e9
+            # the first use of a local model takes seconds: say so, so nobody takes it for a hang
+            with PROGRESS_CONSOLE.status(f"loading the local model {path.name} ({size:.1f} GB) into memory…"):
+                llm = _llama(Llama, path, n_ctx, threads)
+            PROGRESS_CONSOLE.print(f"[dim]loaded the local model {path.name} ({size:.1f} GB)[/]", highlight=False)
             _loaded[key] = (llm, threading.Lock())  # a llama.cpp context serves one call at a time
         return _loaded[key]
+
+
+def _llama(cls: Any, path: Path, n_ctx: int, threads: int) -> Any:
+    return cls(
+        model_path=str(path),
+        n_ctx=n_ctx,
+        n_threads=threads,
+        n_threads_batch=threads,
+        n_batch=512,
+        seed=0,
+        verbose=False,
+    )
 
 
 @atexit.register

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from accord.config import cache_dir
 from accord.errors import ModelFilesError
+from accord.progress import PROGRESS_CONSOLE
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,13 @@ def packaged_model_path(model: PackagedModel) -> Path:
     marker = target.with_suffix(".verified")
     if target.is_file() and marker.is_file() and target.stat().st_size == model.size:
         return target
-    with _join_lock:
+    with (
+        _join_lock,
+        PROGRESS_CONSOLE.status(
+            f"first use of {model.alias}: joining and checking its {model.size / 1e9:.1f} GB model file "
+            "(about a minute)…"
+        ),
+    ):
         parts = [_part_path(dist, inner, model) for dist, inner in model.parts]
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(f".partial-{os.getpid()}")
