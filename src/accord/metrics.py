@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from accord.errors import AccordError
 
@@ -116,6 +114,8 @@ def agreement(
         raise ValueError(f"{len(human)} human labels but {len(judge)} judge verdicts")
     if not human:
         raise ValueError("no traces with both a human label and a judge verdict to compare")
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # imported when used: CLI start
+
     labels = [str(v) for v in order] if order else sorted({str(v) for v in [*human, *judge]})
     labels += sorted({str(v) for v in [*human, *judge]} - set(labels))
     h, j = np.array([str(v) for v in human]), np.array([str(v) for v in judge])
@@ -150,15 +150,21 @@ def agreement(
         result.extra["weighted_kappa"] = _kappa(h.tolist(), j.tolist(), labels, "quadratic")
         result.extra["weighted_kappa_ci"] = list(_bootstrap_ci(h, j, labels, n_boot, seed, "quadratic"))
         result.extra["mae"] = float(np.mean(np.abs(hv - jv)))
-        rho = spearmanr(hv, jv).statistic if len(set(hv)) > 1 and len(set(jv)) > 1 else float("nan")
+        rho = _spearman(hv, jv)
         result.extra["spearman"] = None if np.isnan(rho) else float(rho)
     return result
+
+
+def _spearman(hv: np.ndarray, jv: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(hv, jv).statistic) if len(set(hv)) > 1 and len(set(jv)) > 1 else float("nan")
 
 
 def numeric_agreement(human: Sequence[float], judge: Sequence[float]) -> dict[str, Any]:
     """For float-valued judges: mean absolute error and Spearman's rho (no categories to count)."""
     hv, jv = np.asarray(human, float), np.asarray(judge, float)
-    rho = spearmanr(hv, jv).statistic if len(set(hv)) > 1 and len(set(jv)) > 1 else float("nan")
+    rho = _spearman(hv, jv)
     return {"n": len(hv), "mae": float(np.mean(np.abs(hv - jv))), "spearman": None if np.isnan(rho) else float(rho)}
 
 

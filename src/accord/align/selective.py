@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import binom
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,8 @@ class Abstention:
 
 def _p_value(correct: int, n: int, target: float) -> float:
     """P(at least `correct` of `n` right | agreement is exactly `target`): small when agreement exceeds it."""
+    from scipy.stats import binom
+
     return float(binom.sf(correct - 1, n, target)) if n else 1.0
 
 
