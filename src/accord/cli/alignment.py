@@ -83,7 +83,7 @@ def show_agreement(title: str, agreement: Agreement) -> None:
 
 @handle_errors
 def evaluate_command(
-    judge: str = typer.Option(..., "--judge", "-j", help="NAME or NAME@VERSION (newest when no version)."),
+    judge: str = typer.Option(..., "--judge", "-j", help="NAME (its champion), NAME@VERSION or NAME@ALIAS."),
     experiment: str = typer.Option(..., "--experiment", "-e", help="Experiment name or id."),
     concurrency: int = typer.Option(4, "--concurrency", "-c", help="Judgments in flight at once."),
     include_learned: bool = typer.Option(
