@@ -171,7 +171,8 @@ def cross_validate(
                 )
                 continue
             kappa, accuracy = _score(y, base_predictions, classes, ordinal)
-            scores.append(CandidateScore(name, kappa, _interval(y, base_predictions, classes, ordinal), accuracy))
+            interval = _interval(y, base_predictions, classes, ordinal)
+            scores.append(CandidateScore(name, kappa, interval, accuracy, oof=(base_predictions, np.ones(len(y)))))
             continue
         signals = len(pool.questions) + len(pool.grounding)
         why = _unavailable(name, classes, counts, has_judge, signals, regression, few)
@@ -243,8 +244,39 @@ def _unavailable(
     return ""
 
 
-def choose(scores: Sequence[CandidateScore]) -> tuple[str, str]:
-    """The candidate with the best cross-validated kappa (the simpler one on a tie), and why."""
+MARGIN_LEVEL = 0.05  # a candidate replaces the base judge only if its gain is above 0 at this one-sided level
+
+
+def paired_gain(
+    candidate: CandidateScore, base: CandidateScore, y: np.ndarray, classes: list[Any], ordinal: bool, n_boot: int = 400
+) -> tuple[float, float]:
+    """The candidate's kappa gain over the base judge on the same out-of-fold cases, and the lower end of its
+    one-sided bootstrap interval (resampling cases, both judges together)."""
+    assert candidate.oof is not None and base.oof is not None
+    ours, theirs = candidate.oof[0], base.oof[0]
+    gain = _score(y, ours, classes, ordinal)[0] - _score(y, theirs, classes, ordinal)[0]
+    rng = np.random.default_rng(0)
+    gains = []
+    for _ in range(n_boot):
+        rows = rng.integers(0, len(y), len(y))
+        if len(set(y[rows].tolist())) < 2:
+            continue
+        a, b = _score(y[rows], ours[rows], classes, ordinal)[0], _score(y[rows], theirs[rows], classes, ordinal)[0]
+        if not (np.isnan(a) or np.isnan(b)):
+            gains.append(a - b)
+    low = float(np.quantile(gains, MARGIN_LEVEL)) if gains else float("nan")
+    return float(gain), low
+
+
+def choose(
+    scores: Sequence[CandidateScore],
+    y: np.ndarray | None = None,
+    classes: list[Any] | None = None,
+    ordinal: bool = False,
+) -> tuple[str, str]:
+    """The candidate with the best cross-validated kappa (the simpler one on a tie), and why. With the
+    labels (`y`, `classes`), a candidate replaces the base judge only when its gain over the base judge on the
+    same out-of-fold cases is above 0 at 95% one-sided (a paired bootstrap): never knowingly worse."""
     measured = [s for s in scores if s.kappa is not None]
     base = next((s for s in measured if s.name == "base"), None)
     if not measured:
@@ -262,4 +294,12 @@ def choose(scores: Sequence[CandidateScore]) -> tuple[str, str]:
     if base is None and chosen.kappa <= 0:  # type: ignore[operator]
         return "base", "no candidate agrees with the experts better than chance: the judge behaves as the base judge"
     against = f" against {base.kappa:.2f} for the base judge" if base is not None else ""
+    if base is not None and y is not None and classes is not None and chosen.oof is not None and base.oof is not None:
+        gain, low = paired_gain(chosen, base, y, classes, ordinal)
+        if not low > 0:
+            return "base", (
+                f"{chosen.name} cross-validated at {chosen.kappa:.2f}{against}, but its gain on the same cases "
+                f"({gain:+.2f}, one-sided 95% lower end {low:+.2f}) is not reliably above 0: the base judge is kept"
+            )
+        against += f"; paired gain {gain:+.2f}, one-sided 95% lower end {low:+.2f}"
     return chosen.name, f"best cross-validated kappa, {chosen.kappa:.2f}{against}"

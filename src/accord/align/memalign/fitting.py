@@ -318,7 +318,7 @@ def fit_checks_judge(
                 score.note = f"from {base_source}"
     if "prompt" in optimizer.candidates:
         scores.append(_prompt_score(aligned, labels, classes, progress))
-    chosen, reason = choose(scores)
+    chosen, reason = choose(scores, y, classes, ordinal)
     log.info("alignment chose %s: %s", chosen, reason)
     kept, signals = pool.select(features, y)
     report_checks = _check_report(checks, labels, features, y, regression, kept, screened, picked_share)
