@@ -457,3 +457,18 @@ def test_every_edit_of_a_fitted_or_base_judge_marks_its_decision_stale_for_all_t
         assert added.stale and "added" in added.stale
     unchanged = fitted.with_guideline_sentences(fitted.guidelines)
     assert unchanged.stale is None
+
+
+def test_a_candidate_replaces_the_base_judge_only_when_its_paired_gain_is_reliably_above_zero() -> None:
+    from accord.align.checks.selection import CandidateScore, choose
+
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 30)
+    base = CandidateScore("base", 0.0, (0.0, 0.0), 0.5, oof=(np.zeros(60, dtype=int), np.ones(60)))
+    lucky = np.where(rng.random(60) < 0.6, y, 1 - y)  # right 60% of the time: a small, noisy gain
+    noisy = CandidateScore("calibrated", 0.1, (-0.1, 0.3), 0.6, oof=(lucky, np.ones(60)))
+    chosen, reason = choose([base, noisy], y, ["no", "yes"])
+    assert chosen == "base" and "not reliably above 0" in reason
+    good = CandidateScore("checks", 0.8, (0.6, 0.9), 0.9, oof=(np.where(rng.random(60) < 0.95, y, 1 - y), np.ones(60)))
+    chosen, reason = choose([base, noisy, good], y, ["no", "yes"])
+    assert chosen == "checks" and "paired gain" in reason
