@@ -75,7 +75,8 @@ class Scorer(Judge):
         feedback_value_type: Any = None,
         description: str | None = None,
     ) -> None:
-        self.function = function
+        self._function = function
+        self._loader: Callable[[], Callable[..., Any]] | None = None  # a stored spec's function, imported on use
         name = name or (function.__name__ if function is not None else _snake(type(self).__name__))
         if not re.fullmatch(r"[\w.\-]+", name):
             raise ValueError(f"scorer name {name!r} must be letters, digits, '_', '-' or '.'")
@@ -90,12 +91,19 @@ class Scorer(Judge):
         self.version: int | None = None
         self.registered_name: str | None = None
 
+    @property
+    def function(self) -> Callable[..., Any] | None:
+        """The scoring function; a stored spec's is imported here, on first use (showing a spec runs no code)."""
+        if self._function is None and self._loader is not None:
+            self._function = self._loader()
+        return self._function
+
     def params(self) -> dict[str, Any]:
         return {}
 
     def to_dict(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"spec_version": SPEC_VERSION, "kind": "scorer", "name": self.name}
-        if self.function is not None:
+        if self._function is not None or self._loader is not None:
             spec["python"] = self.python
         else:
             spec.update({"builtin": type(self).__name__, "params": self.params()})
@@ -106,7 +114,10 @@ class Scorer(Judge):
     @property
     def fingerprint(self) -> str:
         """Its spec and its code: editing the function means new verdicts."""
-        code = _source_of(self.function if self.function is not None else type(self))
+        try:
+            code = _source_of(self.function if self.python and type(self) is Scorer else type(self))
+        except AccordError:  # a stored spec whose module may not load: its verdicts say why; the key is the spec's
+            code = ""
         text = json.dumps(self.to_dict(), sort_keys=True) + code
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -385,6 +396,23 @@ def scorer_from_dict(spec: dict[str, Any], trusted: bool = False) -> Scorer:
     if not path or ":" not in str(path):
         raise AccordError("a scorer spec needs `python: package.module:function` or `builtin: ClassName`")
     module_name, _, attribute = str(path).partition(":")
+    if not trusted:  # imported when it first scores, never while a spec is only read or shown
+        lazy = Scorer(
+            None, name=name or attribute.split(".")[-1], python=str(path), description=spec.get("description")
+        )
+
+        def load() -> Callable[..., Any]:
+            found = _load_function(str(path), name, trusted=False)
+            return found.function if type(found) is Scorer and found.function is not None else found.score
+
+        lazy._loader = load
+        return lazy
+    return _load_function(str(path), name, trusted=True)
+
+
+def _load_function(path: str, name: str | None, trusted: bool) -> Any:
+    """The function (or Scorer) that `path` names; a stored spec may only name modules the user allowed."""
+    module_name, _, attribute = path.partition(":")
     if not trusted and not _allowed(module_name):
         raise AccordError(
             f"the registered scorer {name or path!r} names the module {module_name!r}, which is not allowed to "
@@ -393,6 +421,7 @@ def scorer_from_dict(spec: dict[str, Any], trusted: bool = False) -> Scorer:
         )
     try:
         with contextlib.nullcontext() if trusted else _without_current_directory():
+            importlib.invalidate_caches()  # a module written since the last import is found
             target: Any = importlib.import_module(module_name)
             for part in attribute.split("."):
                 target = getattr(target, part)
