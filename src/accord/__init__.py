@@ -20,7 +20,7 @@ from accord.entities import (
 )
 from accord.errors import AccordError
 from accord.evaluation import EvaluationResult, evaluate
-from accord.experiments import get_experiment_by_name, set_experiment
+from accord.experiments import delete_experiment, get_experiment_by_name, search_experiments, set_experiment
 from accord.importing import import_feedback, import_traces
 from accord.judges.scorers import Scorer, scorer
 from accord.registry import delete_judge, get_aliases, get_judge, list_judge_versions, list_judges, promote, set_alias
@@ -52,6 +52,7 @@ __all__ = [
     "Span",
     "SpanType",
     "Trace",
+    "delete_experiment",
     "delete_judge",
     "delete_traces",
     "compare",
@@ -72,6 +73,7 @@ __all__ = [
     "log_feedback",
     "promote",
     "scorer",
+    "search_experiments",
     "search_traces",
     "set_alias",
     "set_experiment",

@@ -27,3 +27,30 @@ def active_experiment_id() -> str:
     if store.uri not in _active:
         set_experiment(settings().experiment or DEFAULT_EXPERIMENT)
     return _active[store.uri]
+
+
+def search_experiments() -> list[Experiment]:
+    """Every experiment in the store, oldest first (MLflow's `search_experiments`)."""
+    return get_store().list_experiments()
+
+
+def delete_experiment(name_or_id: str, discard_labels: bool = False) -> int:
+    """Delete an experiment with its traces and their feedback; returns how many traces went. An experiment
+    holding expert (HUMAN) labels is deleted only with `discard_labels=True`: nothing an expert labelled is
+    deleted without a flag that says so."""
+    from accord.errors import AccordError
+
+    store = get_store()
+    experiment = store.resolve_experiment(name_or_id)
+    if not discard_labels:
+        labelled = store.search_trace_ids([experiment.experiment_id], assessment_source_type="HUMAN", max_results=1)
+        if labelled:
+            raise AccordError(
+                f"experiment {experiment.name!r} holds expert labels; deleting it would delete them: pass "
+                "discard_labels=True (--discard-labels) to delete it anyway"
+            )
+    deleted = store.delete_experiment(experiment.experiment_id)
+    for uri, active in list(_active.items()):
+        if active == experiment.experiment_id:
+            del _active[uri]
+    return deleted

@@ -152,3 +152,28 @@ def test_wrong_values_are_refused_with_the_choices(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         review = runner.invoke(app, ["review", "-e", "cli", "--port", str(port)])
     assert review.exit_code == 1 and "cannot listen on 127.0.0.1" in review.output and "http://" not in review.output
+
+
+def test_experiments_are_listed_and_deleted_keeping_expert_labels_unless_asked(tmp_path: Path) -> None:
+    import accord
+    from accord.store import get_store
+
+    rows = [{k: v for k, v in trace_row(i).items() if k != "assessments"} for i in range(3)]
+    path = write_jsonl(tmp_path / "t.jsonl", rows)
+    run("traces", "import", str(path), "-e", "scratch")
+    run("traces", "import", str(path), "-e", "golden", "--on-conflict", "new-ids")
+    listed = json.loads(run("experiments", "list", "--json"))
+    assert {(e["name"], e["traces"]) for e in listed} >= {("scratch", 3), ("golden", 3)}
+    assert {e.name for e in accord.search_experiments()} >= {"scratch", "golden"}
+    golden = accord.search_traces(experiment_names=["golden"], return_type="list")
+    accord.log_feedback(
+        trace_id=golden[0].trace_id,
+        name="ok",
+        value="yes",
+        source=accord.AssessmentSource(source_type="HUMAN", source_id="ann"),
+    )
+    refused = runner.invoke(app, ["experiments", "delete", "golden", "--yes"])
+    assert refused.exit_code == 1 and "holds expert labels" in refused.output
+    assert "deleted experiment scratch and its 3 traces" in run("experiments", "delete", "scratch", "--yes")
+    assert get_store().get_experiment_by_name("scratch") is None
+    assert "its 3 traces" in run("experiments", "delete", "golden", "--yes", "--discard-labels")

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from accord.cli import alignment, cache, demo, doctor, feedback, interop, judges, monitor, review, traces
+from accord.cli import alignment, cache, demo, doctor, experiments, feedback, interop, judges, monitor, review, traces
 from accord.cli.common import fail
 from accord.config import configure, reload_settings
 from accord.errors import ConfigError
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 traces.app.command("import-mlflow")(interop.import_mlflow_command)
 traces.app.command("import-otlp")(interop.import_otlp_command)
+app.add_typer(experiments.app, name="experiments")
 app.add_typer(traces.app, name="traces")
 app.add_typer(feedback.app, name="feedback")
 app.add_typer(judges.app, name="judges")

@@ -85,6 +85,21 @@ class SqlStore(ClaimQueries, ReviewQueries, MonitorQueries):
             rows = conn.execute(select(t.experiments).order_by(t.experiments.c.create_time_ms)).all()
         return [Experiment(**r._mapping) for r in rows]
 
+    def delete_experiment(self, experiment_id: str) -> int:
+        """Delete an experiment with its traces, their tags and assessments, and its monitor points, in one
+        transaction; returns how many traces went with it."""
+        with self.engine.begin() as conn:
+            ids = list(
+                conn.execute(select(t.traces.c.trace_id).where(t.traces.c.experiment_id == experiment_id)).scalars()
+            )
+            for chunk in chunks(ids):
+                conn.execute(t.assessments.delete().where(t.assessments.c.trace_id.in_(chunk)))
+                conn.execute(t.trace_tags.delete().where(t.trace_tags.c.trace_id.in_(chunk)))
+                conn.execute(t.traces.delete().where(t.traces.c.trace_id.in_(chunk)))
+            conn.execute(t.monitor_points.delete().where(t.monitor_points.c.experiment_id == experiment_id))
+            conn.execute(t.experiments.delete().where(t.experiments.c.experiment_id == experiment_id))
+        return len(ids)
+
     def resolve_experiment(self, name_or_id: str) -> Experiment:
         """An experiment by name, else by id; a clear error listing the known names otherwise."""
         found = self.get_experiment_by_name(name_or_id)
