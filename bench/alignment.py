@@ -157,6 +157,7 @@ def measure(judge: Any, test_traces: list, model_uri: str, keep_report: bool = F
     wall = time.perf_counter() - started
     a = report.agreement
     extra = verdict_probability_figures(report, test_traces, judge.name)
+    by_id = {t.trace_id: t for t in test_traces}
     return {
         "n": len(test_traces),
         "n_compared": a.n,
@@ -175,7 +176,7 @@ def measure(judge: Any, test_traces: list, model_uri: str, keep_report: bool = F
         "verdicts": [
             {
                 "trace_id": v.trace_id,
-                "human": human_label(next(t for t in test_traces if t.trace_id == v.trace_id), judge.name),
+                "human": human_label(by_id[v.trace_id], judge.name),
                 "value": v.value,
                 "confidence": v.metadata.get("confidence"),
             }

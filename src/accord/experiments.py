@@ -43,7 +43,7 @@ def delete_experiment(name_or_id: str, discard_labels: bool = False) -> int:
     store = get_store()
     experiment = store.resolve_experiment(name_or_id)
     if not discard_labels:
-        labelled = store.search_trace_ids([experiment.experiment_id], assessment_source_type="HUMAN", max_results=1)
+        labelled = store.human_labelled_trace_ids(store.search_trace_ids([experiment.experiment_id]))
         if labelled:
             raise AccordError(
                 f"experiment {experiment.name!r} holds expert labels; deleting it would delete them: pass "

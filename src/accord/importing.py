@@ -275,7 +275,7 @@ def import_traces(
     if problems:
         raise InputFileError(str(path), sorted(problems), total)
     if on_conflict == "replace" and existing and not discard_labels:
-        labelled = _human_labelled(store, sorted(existing))
+        labelled = sorted(store.human_labelled_trace_ids(sorted(existing)))
         if labelled:
             shown = ", ".join(repr(i) for i in labelled[:5]) + (" ..." if len(labelled) > 5 else "")
             raise AccordError(
@@ -303,15 +303,6 @@ def import_traces(
     store.insert_traces(traces, exp.experiment_id, replace=on_conflict == "replace")
     report.imported = len(traces)
     return report
-
-
-def _human_labelled(store: Any, trace_ids: list[str]) -> list[str]:
-    """Which of these stored traces carry HUMAN feedback."""
-    found = []
-    for trace in store.get_traces(trace_ids):
-        if trace.search_assessments(type="feedback", source_type="HUMAN"):
-            found.append(trace.trace_id)
-    return found
 
 
 def import_feedback(path: str | Path) -> ImportReport:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from accord.errors import AccordError
+from accord.expert_labels import expert_label
 
 POSITIVE = ("yes", "true", "pass", "good", "1")
 
@@ -251,8 +252,6 @@ def reviewer_agreement(traces: Sequence[Any], name: str) -> dict[str, Any]:
 def human_label(trace: Any, name: str) -> Any:
     """The experts' label of the trace (majority of reviewers, newest on a tie: `accord.expert_labels`), or
     None."""
-    from accord.expert_labels import expert_label
-
     return expert_label(trace, name)
 
 

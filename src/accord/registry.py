@@ -22,6 +22,8 @@ from accord.store.sql_store import JudgeRow
 class JudgeVersion(JudgeRow):
     """A registered judge version as the registry lists it (the store's row, plus how it is shown)."""
 
+    aliases: tuple[str, ...] = ()  # the aliases that point at this version, read once per listing
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -33,14 +35,14 @@ class JudgeVersion(JudgeRow):
             "damaged": self.damaged,
             "model": self.spec.get("model"),
             "feedback_value_type": self.spec.get("feedback_value_type"),
-            "aliases": sorted(
-                a for a, v in get_store().judge_aliases(self.name).get(self.name, {}).items() if v == self.version
-            ),
+            "aliases": list(self.aliases),
         }
 
 
-def _row_to_version(row: JudgeRow) -> JudgeVersion:
-    return JudgeVersion(**vars(row))
+def _row_to_version(row: JudgeRow, aliases: dict[str, dict[str, int]]) -> JudgeVersion:
+    version = JudgeVersion(**vars(row))
+    version.aliases = tuple(sorted(a for a, v in aliases.get(row.name, {}).items() if v == row.version))
+    return version
 
 
 CHAMPION = "champion"
@@ -129,9 +131,10 @@ def get_judge(name: str, version: int | str | None = None, experiment_id: str | 
 def list_judges(experiment_id: str | None = None) -> list[JudgeVersion]:
     """The newest version of every registered judge."""
     newest: dict[str, JudgeVersion] = {}
+    aliases = get_store().judge_aliases()
     for row in get_store().list_judge_rows():
         if experiment_id is None or row.experiment_id in (None, experiment_id):
-            newest[row.name] = _row_to_version(row)
+            newest[row.name] = _row_to_version(row, aliases)
     return list(newest.values())
 
 
@@ -139,7 +142,8 @@ def list_judge_versions(name: str) -> list[JudgeVersion]:
     rows = get_store().list_judge_rows(name)
     if not rows:
         raise NotFoundError(f"no judge named {name!r} is registered")
-    return [_row_to_version(r) for r in rows]
+    aliases = get_store().judge_aliases(name)
+    return [_row_to_version(r, aliases) for r in rows]
 
 
 def delete_judge(name: str, version: int | None = None) -> int:

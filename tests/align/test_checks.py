@@ -400,7 +400,7 @@ def test_a_check_that_passes_the_first_screening_by_chance_is_dropped_at_half_th
 def test_traces_that_share_inputs_never_straddle_a_fold() -> None:
     import numpy as np
 
-    from accord.align.checks.decision import fold_splits
+    from accord.align.checks.folds import fold_splits
 
     y = np.array([0, 1] * 20)
     groups = np.repeat(np.arange(10), 4)  # four outputs for each of ten source documents

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 import accord
 from accord.align import AlignmentError, MemAlignJudge
 from accord.align.checks.checklist import policy_checks, policy_rules, read_policy
-from accord.align.checks.decision import CaseFeatures, FittedDecision, fit_decision, fold_splits
+from accord.align.checks.decision import CaseFeatures, FittedDecision, fit_decision
+from accord.align.checks.folds import fold_splits
 from accord.align.checks.transfer import case_terms, specificity
 from accord.align.labels import collect_labels
 from accord.demo import DATA

@@ -121,7 +121,8 @@ def evaluate(
     traces = records if records and isinstance(records[0], Trace) else _traces(records, predict_fn)  # type: ignore[arg-type]
     experiment_id = active_experiment_id()
     store = get_store()
-    fresh = [t for t in traces if t.trace_id not in store.existing_trace_ids([t.trace_id for t in traces])]
+    stored = store.existing_trace_ids([t.trace_id for t in traces])
+    fresh = [t for t in traces if t.trace_id not in stored]
     if fresh:
         store.insert_traces(fresh, experiment_id)
     if model_id:

@@ -92,10 +92,7 @@ class SqlStore(ClaimQueries, ReviewQueries, MonitorQueries):
             ids = list(
                 conn.execute(select(t.traces.c.trace_id).where(t.traces.c.experiment_id == experiment_id)).scalars()
             )
-            for chunk in chunks(ids):
-                conn.execute(t.assessments.delete().where(t.assessments.c.trace_id.in_(chunk)))
-                conn.execute(t.trace_tags.delete().where(t.trace_tags.c.trace_id.in_(chunk)))
-                conn.execute(t.traces.delete().where(t.traces.c.trace_id.in_(chunk)))
+            self._delete_trace_rows(conn, ids)
             conn.execute(t.monitor_points.delete().where(t.monitor_points.c.experiment_id == experiment_id))
             conn.execute(t.experiments.delete().where(t.experiments.c.experiment_id == experiment_id))
         return len(ids)
@@ -199,13 +196,31 @@ class SqlStore(ClaimQueries, ReviewQueries, MonitorQueries):
 
     def delete_traces(self, trace_ids: Sequence[str]) -> int:
         """Delete traces with their tags and assessments, in one transaction; returns how many were deleted."""
-        deleted = 0
         with self.engine.begin() as conn:
-            for chunk in chunks(list(trace_ids)):
-                conn.execute(t.assessments.delete().where(t.assessments.c.trace_id.in_(chunk)))
-                conn.execute(t.trace_tags.delete().where(t.trace_tags.c.trace_id.in_(chunk)))
-                deleted += conn.execute(t.traces.delete().where(t.traces.c.trace_id.in_(chunk))).rowcount
+            return self._delete_trace_rows(conn, trace_ids)
+
+    @staticmethod
+    def _delete_trace_rows(conn: Any, trace_ids: Sequence[str]) -> int:
+        deleted = 0
+        for chunk in chunks(list(trace_ids)):
+            conn.execute(t.assessments.delete().where(t.assessments.c.trace_id.in_(chunk)))
+            conn.execute(t.trace_tags.delete().where(t.trace_tags.c.trace_id.in_(chunk)))
+            deleted += conn.execute(t.traces.delete().where(t.traces.c.trace_id.in_(chunk))).rowcount
         return deleted
+
+    def human_labelled_trace_ids(self, trace_ids: Sequence[str]) -> set[str]:
+        """Which of these traces carry valid HUMAN feedback (one indexed query per chunk, no trace read)."""
+        a = t.assessments.c
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in chunks(list(trace_ids)):
+                query = (
+                    select(a.trace_id)
+                    .distinct()
+                    .where(a.trace_id.in_(chunk), a.source_type == "HUMAN", a.kind == "feedback", a.valid.is_(True))
+                )
+                found.update(conn.execute(query).scalars())
+        return found
 
     def existing_trace_ids(self, trace_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()

@@ -14,14 +14,15 @@ weights explain each verdict ("'no': promises a refund (yes 0.93)").
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
+from accord.align.checks.folds import fold_splits
 from accord.align.checks.grounding import DESCRIBE, KEYS
+from accord.align.checks.linear import LinearModel
 from accord.errors import AccordError
 
 MIN_PER_VERDICT = 5  # fewer examples of some verdict than this: only the "shrunk" decision is fitted
@@ -52,106 +53,6 @@ class CaseFeatures:
         groups = None if self.groups is None else self.groups[index]
         grounding = None if self.grounding is None else self.grounding[index]
         return CaseFeatures(self.judge[index], self.checks[index], self.vectors[index], groups, grounding)
-
-
-def grouped(groups: np.ndarray | None) -> bool:
-    """Whether some cases share inputs (several outputs for one source document, say)."""
-    return groups is not None and len(set(groups.tolist())) < len(groups)
-
-
-def cv_grouping(groups: np.ndarray | None, folds: int) -> tuple[np.ndarray | None, str]:
-    """The groups the folds keep together, and in words how the folds are made. Cases that share inputs
-    (outputs judged for one source document) stay in one fold; when that leaves fewer groups than folds (a
-    judge that grades the output alone, every trace with the same inputs) the folds are not grouped: a
-    grouping that switched the cross-validation off would score every candidate at nothing, in silence."""
-    if not grouped(groups):
-        return None, "stratified by verdict (every trace has its own inputs)"
-    assert groups is not None
-    distinct = len(set(groups.tolist()))
-    if distinct < folds:
-        return None, (
-            f"stratified by verdict, not grouped: the {len(groups)} traces share their inputs in only {distinct} "
-            f"group{'s' if distinct != 1 else ''}, fewer than {folds} folds"
-        )
-    return groups, f"grouped by inputs ({distinct} distinct inputs; traces that share them stay in one fold)"
-
-
-def fold_splits(
-    y: np.ndarray, groups: np.ndarray | None, folds: int, seed: int, regression: bool = False
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train, test) index pairs: stratified by verdict (not for numbers), and by group when cases share
-    inputs, so that no fold is tested on inputs it was trained on (the memory would otherwise recognise the
-    document); see `cv_grouping` for when they are not grouped. Never empty for two or more cases."""
-    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
-
-    x = np.zeros(len(y))
-    folds = max(2, min(folds, len(y)))
-    if len(y) < 2:
-        return []
-    groups, _ = cv_grouping(groups, folds)
-    counts = np.unique(y, return_counts=True)[1]
-    stratify = not regression and len(counts) > 1 and counts.max() >= folds  # scikit-learn's own condition
-    if groups is not None:
-        splitter: Any = StratifiedGroupKFold(folds, shuffle=True, random_state=seed) if stratify else GroupKFold(folds)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return list(splitter.split(x, y, groups))
-    splitter = (
-        StratifiedKFold(folds, shuffle=True, random_state=seed)
-        if stratify
-        else KFold(folds, shuffle=True, random_state=seed)
-    )
-    with warnings.catch_warnings():  # a verdict rarer than the folds: scikit-learn warns, the folds still hold
-        warnings.simplefilter("ignore", UserWarning)
-        return list(splitter.split(x, y))
-
-
-@dataclass
-class LinearModel:
-    """Standardise (missing values become the training mean), then a linear model."""
-
-    mean: list[float]
-    scale: list[float]
-    coef: list[list[float]]  # one row per class (one row for two classes, or for a regression)
-    intercept: list[float]
-
-    def standardise(self, x: np.ndarray) -> np.ndarray:
-        mean, scale = np.asarray(self.mean), np.asarray(self.scale)
-        x = np.where(np.isnan(x), mean, x)
-        return (x - mean) / scale
-
-    def scores(self, x: np.ndarray) -> np.ndarray:
-        return self.standardise(x) @ np.asarray(self.coef).T + np.asarray(self.intercept)
-
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
-        """n x K class probabilities (two classes: sigmoid of the one score)."""
-        z = self.scores(x)
-        if z.shape[1] == 1:
-            p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
-            return np.column_stack([1 - p1, p1])
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
-
-    @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, regression: bool, c: float) -> LinearModel:
-        from sklearn.linear_model import LogisticRegression, Ridge
-
-        mean = np.nanmean(x, axis=0) if len(x) else np.zeros(x.shape[1])
-        mean = np.where(np.isnan(mean), 0.0, mean)
-        filled = np.where(np.isnan(x), mean, x)
-        scale = filled.std(axis=0)
-        scale = np.where(scale < 1e-9, 1.0, scale)
-        z = (filled - mean) / scale
-        if regression:
-            model = Ridge(alpha=1.0 / c).fit(z, y)
-            return cls(mean.tolist(), scale.tolist(), [np.ravel(model.coef_).tolist()], [float(model.intercept_)])
-        model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(z, y)
-        return cls(mean.tolist(), scale.tolist(), model.coef_.tolist(), model.intercept_.tolist())
-
-    def check_shape(self, features: int) -> None:
-        if len(self.mean) != features or any(len(row) != features for row in self.coef):
-            raise ValueError(f"weights for {len(self.mean)} features, but the decision names {features}")
 
 
 @dataclass
@@ -431,7 +332,9 @@ def fit_decision(
     probability (prior matching)."""
     n = len(y)
     if candidate == "shrunk":
-        return _fit_shrunk(features, y, classes, regression, check_questions, grounding)
+        from accord.align.checks.shrunk import fit_shrunk  # it builds a FittedDecision: imported when used
+
+        return fit_shrunk(features, y, classes, regression, check_questions, grounding)
     if candidate == "calibrated":
         rate = float(np.mean(y == 1))
         p = features.judge[:, 1]
@@ -499,53 +402,3 @@ def base_offsets(judge: np.ndarray, n_classes: int, on_scale: bool, fill: float)
         p1 = np.clip(p[:, 1] / total, 0.02, 0.98)  # a hosted model's 0/1 answer becomes a firm, finite lean
     known &= total > 0
     return np.where(known, np.log(p1 / (1 - p1)), fill)
-
-
-def _fit_shrunk(
-    features: CaseFeatures,
-    y: np.ndarray,
-    classes: list[Any],
-    regression: bool,
-    check_questions: list[str],
-    grounding: Sequence[str],
-) -> FittedDecision:
-    """The base judge's own verdict plus the checks' weights, each weight pulled towards zero by a normal
-    prior (SHRINK), so a check moves a verdict only as far as the evidence behind it carries it. Two verdicts:
-    a logistic regression with the judge's log-odds as offset. A scale: one ridge regression of the verdict's
-    place on the scale with the judge's expected place as offset, so a verdict with one example borrows from
-    its neighbours."""
-    from scipy.optimize import minimize
-
-    decision = FittedDecision(
-        "shrunk", classes, regression, False, list(check_questions), fitted_on=len(y), grounding=list(grounding)
-    )
-    decision.offset = True
-    raw = base_offsets(features.judge, len(classes), decision.on_scale, np.nan)
-    fill = float(np.nanmean(raw)) if not np.isnan(raw).all() else (float(np.mean(y)) if decision.on_scale else 0.0)
-    decision.extra["offset_fill"] = round(fill, 6)
-    offset = np.where(np.isnan(raw), fill, raw)
-    x = decision.matrix(features)
-    mean = np.nanmean(x, axis=0) if x.shape[1] and len(x) else np.zeros(x.shape[1])
-    mean = np.where(np.isnan(mean), 0.0, mean)
-    filled = np.where(np.isnan(x), mean, x)
-    scale = filled.std(axis=0) if len(x) else np.ones(x.shape[1])
-    scale = np.where(scale < 1e-9, 1.0, scale)
-    z = (filled - mean) / scale
-    m = z.shape[1]
-    penalty = np.r_[np.full(m, SHRINK), SHRINK_INTERCEPT]
-    design = np.column_stack([z, np.ones(len(z))])
-    if decision.on_scale:  # ridge on the residual from the base judge's place: closed form
-        residual = y.astype(float) - offset
-        theta = np.linalg.solve(design.T @ design + np.diag(penalty), design.T @ residual)
-    else:
-        target = (y == 1).astype(float)
-
-        def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            s = offset + design @ theta
-            p = 1.0 / (1.0 + np.exp(-s))
-            value = float(np.sum(np.logaddexp(0, s) - target * s) + 0.5 * penalty @ theta**2)
-            return value, design.T @ (p - target) + penalty * theta
-
-        theta = minimize(loss, np.zeros(m + 1), jac=True, method="L-BFGS-B").x
-    decision.linear = LinearModel(mean.tolist(), scale.tolist(), [theta[:m].tolist()], [float(theta[m])])
-    return decision

@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from accord.align.checks.decision import MIN_PER_VERDICT, CaseFeatures, fit_decision, fold_splits, grouped
+from accord.align.checks.decision import MIN_PER_VERDICT, CaseFeatures, fit_decision
+from accord.align.checks.folds import fold_splits, grouped
+from accord.align.checks.grounding import KEYS
 from accord.metrics import agreement
 
 log = logging.getLogger("accord.align")
@@ -98,8 +100,6 @@ class SignalPool:
     regression: bool
 
     def select(self, features: CaseFeatures, y: np.ndarray) -> tuple[list[int], list[str]]:
-        from accord.align.checks.grounding import KEYS
-
         target = y.astype(float)
         scored = [(separation(features.checks[:, j], target, self.regression), j) for j in range(len(self.questions))]
         good = sorted((sj for sj in scored if sj[0] >= self.min_separation), key=lambda sj: -sj[0])

@@ -39,7 +39,8 @@ from accord.align.checks import (
     fit_decision,
     grounding,
 )
-from accord.align.checks.decision import class_index, cv_grouping
+from accord.align.checks.decision import class_index
+from accord.align.checks.folds import cv_grouping
 from accord.align.checks.grounding import grounding_rows
 from accord.align.checks.selection import SignalPool, separation
 from accord.align.checks.transfer import generalise, rule_from_reason, trace_text
