@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from _common import RESULTS, isolated_home
+from _datasets import DATASETS, ROOT, SHARED, label, stratified_prefix
 
 
 def _cache_argument() -> str:
@@ -55,42 +56,6 @@ from accord.judges import make_judge  # noqa: E402
 from accord.llm import get_model  # noqa: E402
 from accord.metrics import agreement, human_label  # noqa: E402
 from accord.store import get_store  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-DATASETS: dict[str, dict[str, Any]] = {
-    "support": {
-        "file": None,  # the demo's data, packaged with accord
-        "name": "policy_compliant",
-        "input_key": "question",
-        "instructions": None,  # the demo judge's
-    },
-    "faithbench": {
-        "file": "faithbench_dev.jsonl",
-        "name": "faithful",
-        "input_key": "source",
-        # the comparator's own instructions, word for word, so both judges start from the same prompt
-        "instructions": (
-            "Decide whether the summary in {{ outputs }} is faithful to the source document in {{ inputs }}: "
-            "every claim in the summary must be supported by the source. Answer 'yes' if faithful, 'no' if it "
-            "contains any unsupported or contradicted information."
-        ),
-    },
-    "halueval": {
-        "file": "halueval_general.jsonl",
-        "name": "hallucination_free",
-        "input_key": "query",
-        "instructions": (
-            "Decide whether the response in {{ outputs }} to the user's request in {{ inputs }} is free of "
-            "hallucination: every factual claim in it must be true. Answer 'yes' if it is hallucination-free, "
-            "'no' if it contains any false, invented or unsupported information."
-        ),
-    },
-}
-
-
-def label(row: dict[str, Any]) -> str:
-    return row["assessments"][0]["value"]
 
 
 def split(dataset: str, rows: list[dict[str, Any]], sample: int, seed: int) -> tuple[list, list]:
@@ -127,17 +92,6 @@ def split(dataset: str, rows: list[dict[str, Any]], sample: int, seed: int) -> t
     rng.shuffle(train)
     rng.shuffle(test)
     return train, test
-
-
-def stratified_prefix(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
-    """The first n rows, keeping the label mix of the whole list (so small training sets are not one-sided)."""
-    by_label: dict[str, list] = defaultdict(list)
-    for row in rows:
-        by_label[label(row)].append(row)
-    out: list[dict[str, Any]] = []
-    for members in by_label.values():
-        out += members[: max(1, round(n * len(members) / len(rows)))]
-    return out[:n] if len(out) >= n else out
 
 
 def usage_delta(model_uri: str, before: dict[str, float]) -> dict[str, float]:

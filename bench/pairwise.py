@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import RESULTS, isolated_home
+from _datasets import PAIR_NAME, pair_rows
 
 isolated_home(keep_cache=False)
 os.environ["ACCORD_NO_CACHE"] = "1"
@@ -31,32 +32,7 @@ from accord.judges import PairwisePreference  # noqa: E402
 from accord.metrics import agreement, human_label  # noqa: E402
 from accord.store import get_store  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "llmbar_natural.jsonl"
-NAME = "pairwise_preference"
-
-
-def pair_rows() -> list[dict[str, Any]]:
-    """LLMBar rows in accord's pair form: response_1/2 as response_a/b, better_response 1/2 as A/B."""
-    rows = []
-    for line in DATA.read_text().splitlines():
-        row = json.loads(line)
-        label = row["assessments"][0]["value"]
-        rows.append(
-            {
-                "trace_id": row["trace_id"],
-                "inputs": row["inputs"],
-                "response_a": row["outputs"]["response_1"],
-                "response_b": row["outputs"]["response_2"],
-                "assessments": [
-                    {
-                        "name": NAME,
-                        "value": {"1": "A", "2": "B"}[str(label)],
-                        "source": {"type": "HUMAN", "id": "llmbar"},
-                    }
-                ],
-            }
-        )
-    return rows
+NAME = PAIR_NAME
 
 
 def figures(human: list[str], given: list[str]) -> dict[str, Any]:

@@ -1,29 +1,41 @@
 """Selective verdicts on real verdicts: does the abstention threshold keep its guarantee on new cases?
 
-Reads the held-out verdicts (with the fitted decision's confidence) that bench/alignment.py recorded for an
-aligned judge, then 20 times: splits them at random into a calibration half and a test half, picks the
-threshold on the calibration half by fixed-sequence testing (`accord.align.selective`, the procedure
-alignment uses on its out-of-fold predictions), and measures agreement and coverage on the test half.
-No model call: it replays recorded verdicts.
+Takes verdicts with a confidence each, then 20 times: splits them at random into a calibration half and a
+test half, picks the threshold on the calibration half by fixed-sequence testing (`accord.align.selective`,
+the procedure alignment uses), and measures agreement and coverage on the test half.
 
+    python bench/selective.py --dataset halueval --n 200        # asks the embedded model, then replays
+    python bench/selective.py --dataset llmbar --n 100          # the pairwise judge on LLMBar natural
     python bench/selective.py bench/results/alignment_support_curve_policy.json --point 50
-    python bench/selective.py RESULTS.json --key memalign --targets 0.8,0.9 --risk 0.1
+
+--dataset: the dataset's base judge (bench/alignment.py's, or PairwisePreference for llmbar) is asked its own
+task after each of n stratified rows (seed 0), as a kept base judge is when it abstains: its verdict is the
+most likely answer and its confidence that answer's probability. Verdicts go to
+bench/results/selective_<dataset>.json with the replays. A results file: replays the held-out verdicts (with
+the fitted decision's confidence) bench/alignment.py recorded; no model call.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import random
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from accord.align.selective import fixed_sequence_threshold
+from _common import isolated_home, save
+from _datasets import DATASETS, PAIR_NAME, dataset_instructions, dataset_rows, stratified_prefix
 
 
 def replay(verdicts: list[dict[str, Any]], target: float, risk: float, splits: int, seed: int) -> dict[str, Any]:
+    # imported here: accord reads its settings once, after main has chosen the benchmark's store and cache
+    from accord.align.selective import fixed_sequence_threshold
+
     rows = [v for v in verdicts if v.get("confidence") is not None and v.get("human") is not None]
     correct = np.array([str(v["human"]) == str(v["value"]) for v in rows])
     confidence = np.array([float(v["confidence"]) for v in rows])
@@ -54,14 +66,62 @@ def replay(verdicts: list[dict[str, Any]], target: float, risk: float, splits: i
         "share_meeting_target": round(held / splits, 3),
         # the guarantee is claimed only where a threshold was certified; elsewhere align says it cannot keep it
         "share_meeting_target_when_certified": round(held_certified / found, 3) if found else None,
+        # the guarantee's failure: a threshold was certified and the test half fell below the target (<= risk)
+        "share_violating": round((found - held_certified) / splits, 3),
         "mean_coverage": round(float(np.mean(coverages)), 3),
         "mean_agreement_on_answered": round(float(np.mean(agreements)), 3),
     }
 
 
+def probe_verdicts(dataset: str, n: int, seed: int, model: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The base judge asked its own task after each case: verdict, confidence and the experts' label."""
+    import accord
+    from accord.align.checks import answer_choices, ask_case
+    from accord.judges import PairwisePreference, make_judge
+    from accord.metrics import human_label
+    from accord.store import get_store
+
+    rows = dataset_rows(dataset)
+    random.Random(seed).shuffle(rows)
+    rows = stratified_prefix(rows, n)
+    path = Path(os.environ["ACCORD_HOME"]) / f"{dataset}.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = accord.import_traces(path, dataset, on_conflict="new-ids")
+    store = get_store()
+    traces = store.get_traces(store.search_trace_ids([report.experiment_id], newest_first=False))
+    if dataset == "llmbar":
+        judge: Any = PairwisePreference(model=model)
+        name = PAIR_NAME
+    else:
+        name = DATASETS[dataset]["name"]
+        judge = make_judge(name, dataset_instructions(dataset), model=model, feedback_value_type=Literal["yes", "no"])
+    value_of = {text: value for text, value in answer_choices(judge) or []}
+    verdicts, started = [], time.perf_counter()
+    for i, trace in enumerate(traces, start=1):
+        asked = ask_case(judge, [], judge.gather(trace=trace)).judge
+        verdict = max(asked, key=asked.__getitem__) if asked else None
+        total = sum(asked.values()) if asked else 0.0
+        verdicts.append(
+            {
+                "trace_id": trace.trace_id,
+                "human": human_label(trace, name),
+                "value": value_of.get(verdict, verdict),
+                "confidence": round(asked[verdict] / total, 4) if asked and verdict and total > 0 else None,
+            }
+        )
+        print(f"\r{i}/{len(traces)} asked", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    seconds = time.perf_counter() - started
+    return verdicts, {"rows": len(traces), "seconds_per_case": round(seconds / max(1, len(traces)), 2)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", type=Path, help="a bench/results/alignment_*.json file")
+    parser.add_argument("results", type=Path, nargs="?", help="a bench/results/alignment_*.json file")
+    parser.add_argument("--dataset", choices=[*sorted(DATASETS), "llmbar"], help="ask the embedded model instead")
+    parser.add_argument("--n", type=int, default=200, help="--dataset: stratified rows asked")
+    parser.add_argument("--model", default="local:/qwen2.5-coder-1.5b")
+    parser.add_argument("--cache", default="", help="--dataset: keep and reuse the model's answers in DIR")
     parser.add_argument("--point", default="", help="a learning-curve point (training size)")
     parser.add_argument("--key", default="memalign", help="the method's key when not a curve point")
     parser.add_argument("--targets", default="0.8,0.9")
@@ -69,9 +129,32 @@ def main() -> int:
     parser.add_argument("--splits", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if (args.results is None) == (args.dataset is None):
+        parser.error("give a results file or --dataset")
+    targets = [float(t) for t in args.targets.split(",") if t]
+    if args.dataset:
+        isolated_home(keep_cache=bool(args.cache))
+        if args.cache:
+            os.environ["ACCORD_CACHE_DIR"] = str(Path(args.cache).resolve())
+        else:
+            os.environ["ACCORD_NO_CACHE"] = "1"
+        verdicts, run = probe_verdicts(args.dataset, args.n, args.seed, args.model)
+        replays = [replay(verdicts, t, args.risk, args.splits, args.seed) for t in targets]
+        save(
+            f"selective_{args.dataset}",
+            {
+                "dataset": args.dataset,
+                "model": args.model,
+                "judge": "base, asked after the case",
+                **run,
+                "replays": replays,
+                "verdicts": verdicts,
+            },
+        )
+        return 0
     data = json.loads(args.results.read_text())
     entry = data["curve"][args.point] if args.point else data[args.key]
-    out = [replay(entry["verdicts"], float(t), args.risk, args.splits, args.seed) for t in args.targets.split(",") if t]
+    out = [replay(entry["verdicts"], t, args.risk, args.splits, args.seed) for t in targets]
     print(json.dumps({"results": str(args.results), "point": args.point or args.key, "replays": out}, indent=2))
     return 0
 

@@ -185,3 +185,38 @@ def test_pairwise_and_categorical_judges_abstain_on_their_own_confidence(tmp_pat
         abstained = unsure(trace=traces[0])
         assert is_abstention(abstained) and abstained.value is None
         assert abstained.metadata["would_have_said"] == answered.value
+
+
+def test_a_kept_base_judge_abstains_on_its_own_confidence() -> None:
+    """When nothing beats the base judge, selective verdicts calibrate its own probability for its verdict."""
+
+    def reply(request: ChatRequest) -> Any:
+        if "condition" in (request.json_schema or {}).get("properties", {}):
+            return {"condition": "the answer explains the claim process"}
+        case = _case(request)
+        p_yes = 0.55 if "[unclear]" in case else 0.05 if any(p in case for p in PROMISES) else 0.95
+        verdict = "yes" if p_yes >= 0.5 else "no"
+        return Completion(
+            text=json.dumps({"rationale": "scripted", "result": verdict}),
+            choice_probabilities={"yes": p_yes, "no": 1 - p_yes},
+        )
+
+    fake.script("checks", reply)
+    aligned = _judge().align(_with_unclear_cases(), _optimizer(candidates=["base"]), target_agreement=0.8, risk=0.1)
+    assert isinstance(aligned, MemAlignJudge) and aligned.mode == "base" and aligned.fitted is None
+    abstention = aligned.selection["abstention"]
+    assert abstention["threshold"] == pytest.approx(0.95) and abstention["agreement"] == 1.0
+    stored = MemAlignJudge.from_dict(json.loads(json.dumps(aligned.to_dict())))
+    assert stored.abstention == aligned.abstention and stored.mode == "base"
+    new = _with_unclear_cases(4, 4)
+    for trace in new:
+        trace.trace_id = "new-" + trace.trace_id
+    verdicts = {v.trace_id: v for v in (stored(trace=t) for t in new)}
+    unclear = [v for k, v in verdicts.items() if k.startswith("new-u")]
+    assert all(is_abstention(v) and v.metadata["would_have_said"] == "yes" for v in unclear)
+    clear = [v for k, v in verdicts.items() if k.startswith("new-t")]
+    assert all(not is_abstention(v) and v.metadata["confidence"] == 0.95 for v in clear)
+    assert [v.value for v in clear] == [t.assessments[0].value for t in new if t.trace_id.startswith("new-t")]
+    # without a target, the kept base judge answers every case as before
+    plain = _judge().align(_with_unclear_cases(), _optimizer(candidates=["base"]))
+    assert plain.abstention is None and not any(is_abstention(plain(trace=t)) for t in new)

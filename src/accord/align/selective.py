@@ -68,6 +68,16 @@ class Abstention:
         )
 
 
+def verdict_confidence(probabilities: dict[str, float] | None, verdict: str) -> float:
+    """The share of the model's probability on the verdict given, among the verdicts it could give (0 when it
+    cannot tell): the confidence a kept base judge abstains on. Alignment computes the same share over the
+    verdicts the experts used, which is never below this one, so the threshold errs towards abstaining."""
+    if not probabilities:
+        return 0.0
+    total = sum(p for p in probabilities.values() if p == p)
+    return float(probabilities.get(verdict, 0.0)) / total if total > 0 else 0.0
+
+
 def _p_value(correct: int, n: int, target: float) -> float:
     """P(at least `correct` of `n` right | agreement is exactly `target`): small when agreement exceeds it."""
     from scipy.stats import binom

@@ -48,7 +48,7 @@ from accord.align.labels import Label
 from accord.align.memalign.distill import task_text
 from accord.align.memalign.judge import MemAlignJudge
 from accord.align.memalign.memory import Guideline
-from accord.align.selective import choose_abstention
+from accord.align.selective import Abstention, choose_abstention
 from accord.metrics import agreement
 
 if TYPE_CHECKING:
@@ -233,6 +233,22 @@ def _base_predictions(
     return rows.argmax(axis=1), "its verdicts asked after the case"
 
 
+def _base_abstention(
+    features: CaseFeatures, base_predictions: np.ndarray | None, y: np.ndarray, optimizer: MemAlignOptimizer
+) -> Abstention | None:
+    """Selective verdicts for a kept base judge: its confidence is its own probability for the verdict it
+    gives, asked after the case. Nothing was fitted to these labels, so they calibrate it directly; None when
+    the model gave no probabilities."""
+    if base_predictions is None or np.isnan(features.judge).all():
+        return None
+    rows = np.nan_to_num(features.judge, nan=0.0)
+    totals = rows.sum(axis=1)
+    picked = rows[np.arange(len(rows)), base_predictions]
+    confidence = np.divide(picked, totals, out=np.zeros_like(picked), where=totals > 0)
+    assert optimizer.target_agreement is not None
+    return choose_abstention(base_predictions == y, confidence, optimizer.target_agreement, optimizer.risk)
+
+
 def _prompt_score(
     judge: MemAlignJudge, labels: Sequence[Label], classes: list[Any], progress: Progress
 ) -> CandidateScore:
@@ -341,17 +357,26 @@ def fit_checks_judge(
         "seconds": {"asking_checks": round(asking_seconds, 2), "total": round(time.perf_counter() - started, 2)},
     }
     checks = [checks[i] for i in kept]
-    if optimizer.target_agreement is not None and chosen in ("prompt", "base"):
-        note = (
-            f"the chosen judge ({chosen}) has no fitted decision whose confidence could be calibrated: it answers "
-            "every case"
-        )
+    base_abstention = None
+    if optimizer.target_agreement is not None and chosen == "base":
+        base_abstention = _base_abstention(features, base_predictions, y, optimizer)
+    if optimizer.target_agreement is not None and chosen in ("prompt", "base") and base_abstention is None:
+        note = f"the chosen judge ({chosen}) has no confidence that could be calibrated: it answers every case"
         selection["abstention"] = {"threshold": None, "summary": note}
         log.warning("judge %s: %s", aligned.name, note)
+    elif base_abstention is not None:
+        selection["abstention"] = {**base_abstention.to_dict(), "summary": base_abstention.describe()}
+        log.log(
+            logging.INFO if base_abstention.met else logging.WARNING,
+            "judge %s (the base judge, kept) %s",
+            aligned.name,
+            base_abstention.describe(),
+        )
     if chosen == "prompt":
         return aligned._copy(checks=checks, selection=selection), selection
     if chosen == "base":
-        return aligned._copy(mode="base", checks=checks, selection=selection), selection
+        abstention = base_abstention.to_dict() if base_abstention is not None else None
+        return aligned._copy(mode="base", checks=checks, selection=selection, abstention=abstention), selection
     use_judge = not np.isnan(features.judge).all()
     fitted = fit_decision(
         chosen, features.with_checks(kept), y, classes, regression, [c.question for c in checks], use_judge, signals

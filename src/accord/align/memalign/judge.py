@@ -16,6 +16,7 @@ from accord.align.checks import CaseFeatures, Check, FittedDecision, answer_choi
 from accord.align.checks.grounding import grounding_rows
 from accord.align.memalign.calibration import DecisionRule
 from accord.align.memalign.memory import EpisodicMemory, Guideline
+from accord.align.selective import verdict_confidence
 from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Feedback, Trace
 from accord.errors import AccordError
 from accord.judges.base import SPEC_VERSION, Judge, JudgeInput
@@ -91,6 +92,7 @@ class MemAlignJudge(Judge):
         checks: Sequence[Check] = (),
         fitted: FittedDecision | None = None,
         selection: dict[str, Any] | None = None,
+        abstention: dict[str, Any] | None = None,
     ) -> None:
         if isinstance(base, MemAlignJudge):
             raise ValueError("the base of an aligned judge must be an unaligned judge")
@@ -113,6 +115,9 @@ class MemAlignJudge(Judge):
         self.checks = list(checks)
         self.fitted = fitted
         self.selection = dict(selection or {})  # the candidates compared when it was aligned, and the choice
+        # in "base" mode: selective verdicts calibrated on the base judge's own probability for its verdict
+        # (`accord.align.selective.Abstention.to_dict()`); a fitted decision carries its own
+        self.base_abstention = dict(abstention) if abstention and mode == "base" else None
         if mode == "base":
             result_first = base.result_first
             self.result_first = result_first
@@ -221,6 +226,7 @@ class MemAlignJudge(Judge):
             "checks": self.checks,
             "fitted": self.fitted,
             "selection": self.selection,
+            "abstention": self.base_abstention,
             **changes,
         }
         return MemAlignJudge(**args)
@@ -291,7 +297,9 @@ class MemAlignJudge(Judge):
                 feedback.metadata.update({"stale_decision": True, "stale_reason": self.stale})
             if self.version:
                 feedback.metadata["judge_version"] = self.version
-            return feedback
+            if self.base_abstention and self.base_abstention.get("threshold") is not None and feedback.error is None:
+                feedback.metadata["confidence"] = self._base_confidence(given, feedback.value)
+            return self._abstain_if_unsure(feedback)
         if isinstance(self.base, PairwiseJudge) and self.base.order_control:
             # the aligned judge is order-controlled too; it abstains on the two orders' averaged confidence
             found = judge_both_orders(self._judge_one_order, given)
@@ -301,11 +309,24 @@ class MemAlignJudge(Judge):
             return self._abstain_if_unsure(found)
         return self._abstain_if_unsure(self._judge_one_order(given))
 
+    @property
+    def abstention(self) -> dict[str, Any] | None:
+        """The selective-verdict threshold and what it guarantees (`align(..., target_agreement=...)`)."""
+        return self.fitted.abstention if self.fitted is not None else self.base_abstention
+
+    def _base_confidence(self, given: JudgeInput, value: Any) -> float:
+        """The base judge's probability for the verdict it gave, read where it is asked its own task after the
+        case: the measure its abstention threshold was calibrated on (0 when the model cannot tell)."""
+        asked = ask_case(self.base, [], given, ask_judge=True).judge
+        spelled = {repr(v): text for text, v in answer_choices(self.base) or []}
+        return round(verdict_confidence(asked, spelled.get(repr(value), str(value))), 4)
+
     def _abstain_if_unsure(self, feedback: Feedback) -> Feedback:
-        """Below the decision's abstention threshold (`align(..., target_agreement=...)`) the verdict becomes
-        an abstention: no value, the confidence and threshold in its metadata, never counted as a verdict;
-        the trace goes to the experts' review queue first."""
-        threshold = self.fitted.abstain_below if self.fitted is not None else None
+        """Below the abstention threshold (`align(..., target_agreement=...)`) the verdict becomes an
+        abstention: no value, the confidence and threshold in its metadata, never counted as a verdict; the
+        trace goes to the experts' review queue first."""
+        abstention = self.abstention or {}
+        threshold = abstention.get("threshold")
         confidence = feedback.metadata.get("confidence")
         if threshold is None or feedback.error is not None or confidence is None or confidence >= threshold:
             return feedback
@@ -317,7 +338,7 @@ class MemAlignJudge(Judge):
         }
         rationale = (
             f"abstained: confidence {confidence:.2f} is below {threshold:.2f}, the level that keeps agreement on "
-            f"the verdicts given at {self.fitted.abstention['target']:.0%} (would have said {feedback.value!r}: "  # type: ignore[union-attr,index]
+            f"the verdicts given at {abstention['target']:.0%} (would have said {feedback.value!r}: "
             f"{feedback.rationale})"
         )
         return feedback.model_copy(update={"value": None, "rationale": rationale, "metadata": metadata})
@@ -434,6 +455,7 @@ class MemAlignJudge(Judge):
             "checks": [c.to_dict() for c in self.checks],
             "fitted": self.fitted.to_dict() if self.fitted else None,
             "selection": self.selection,
+            "abstention": self.base_abstention,
         }
 
     @classmethod
@@ -466,6 +488,7 @@ class MemAlignJudge(Judge):
             checks=checks,
             fitted=fitted,
             selection=spec.get("selection"),
+            abstention=spec.get("abstention"),
         )
         judge.name = name
         return judge

@@ -1,0 +1,101 @@
+"""The labelled datasets the benchmarks read, and the judge each one starts from. Importing this sets nothing
+up: each benchmark chooses its own store and cache first."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+LLMBAR = SHARED / "data" / "llmbar_natural.jsonl"
+PAIR_NAME = "pairwise_preference"
+DATASETS: dict[str, dict[str, Any]] = {
+    "support": {
+        "file": None,  # the demo's data, packaged with accord
+        "name": "policy_compliant",
+        "input_key": "question",
+        "instructions": None,  # the demo judge's
+    },
+    "faithbench": {
+        "file": "faithbench_dev.jsonl",
+        "name": "faithful",
+        "input_key": "source",
+        # the comparator's own instructions, word for word, so both judges start from the same prompt
+        "instructions": (
+            "Decide whether the summary in {{ outputs }} is faithful to the source document in {{ inputs }}: "
+            "every claim in the summary must be supported by the source. Answer 'yes' if faithful, 'no' if it "
+            "contains any unsupported or contradicted information."
+        ),
+    },
+    "halueval": {
+        "file": "halueval_general.jsonl",
+        "name": "hallucination_free",
+        "input_key": "query",
+        "instructions": (
+            "Decide whether the response in {{ outputs }} to the user's request in {{ inputs }} is free of "
+            "hallucination: every factual claim in it must be true. Answer 'yes' if it is hallucination-free, "
+            "'no' if it contains any false, invented or unsupported information."
+        ),
+    },
+}
+
+
+def label(row: dict[str, Any]) -> str:
+    return row["assessments"][0]["value"]
+
+
+def stratified_prefix(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """The first n rows, keeping the label mix of the whole list (so small training sets are not one-sided)."""
+    by_label: dict[str, list] = defaultdict(list)
+    for row in rows:
+        by_label[label(row)].append(row)
+    out: list[dict[str, Any]] = []
+    for members in by_label.values():
+        out += members[: max(1, round(n * len(members) / len(rows)))]
+    return out[:n] if len(out) >= n else out
+
+
+def dataset_rows(dataset: str) -> list[dict[str, Any]]:
+    """The rows of a dataset in accord's JSONL form (support: the demo's, packaged with accord)."""
+    if dataset == "support":
+        from accord.demo import DATA
+
+        return [json.loads(line) for line in DATA.read_text().splitlines()]
+    if dataset == "llmbar":
+        return pair_rows()
+    return [json.loads(line) for line in (SHARED / "data" / DATASETS[dataset]["file"]).read_text().splitlines()]
+
+
+def dataset_instructions(dataset: str) -> str:
+    if dataset == "support":
+        from accord.demo.run import GENERIC_INSTRUCTIONS
+
+        return GENERIC_INSTRUCTIONS
+    return DATASETS[dataset]["instructions"]
+
+
+def pair_rows() -> list[dict[str, Any]]:
+    """LLMBar rows in accord's pair form: response_1/2 as response_a/b, better_response 1/2 as A/B."""
+    rows = []
+    for line in LLMBAR.read_text().splitlines():
+        row = json.loads(line)
+        label = row["assessments"][0]["value"]
+        rows.append(
+            {
+                "trace_id": row["trace_id"],
+                "inputs": row["inputs"],
+                "response_a": row["outputs"]["response_1"],
+                "response_b": row["outputs"]["response_2"],
+                "assessments": [
+                    {
+                        "name": PAIR_NAME,
+                        "value": {"1": "A", "2": "B"}[str(label)],
+                        "source": {"type": "HUMAN", "id": "llmbar"},
+                    }
+                ],
+            }
+        )
+    return rows
