@@ -72,14 +72,12 @@ def main() -> None:
                 )
                 started = time.perf_counter()
                 if engine == "ray":
-                    from accord.evaluation_ray import evaluate_on_ray
-
-                    result = evaluate_on_ray(
+                    result = accord.evaluate(
                         name,
                         [judge],
-                        actors=RAY_ACTORS,
+                        concurrency=RAY_ACTORS,
+                        engine="ray",
                         threads_per_actor=slots,
-                        batch_size=max(16, slots),
                         show_progress=False,
                     )
                 else:

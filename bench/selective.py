@@ -153,7 +153,8 @@ def main() -> int:
         )
         return 0
     data = json.loads(args.results.read_text())
-    entry = data["curve"][args.point] if args.point else data[args.key]
+    # a learning-curve point, a method's key, or (bench/results/selective_*.json) the file's own verdicts
+    entry = data["curve"][args.point] if args.point else data.get(args.key) or data
     out = [replay(entry["verdicts"], t, args.risk, args.splits, args.seed) for t in targets]
     print(json.dumps({"results": str(args.results), "point": args.point or args.key, "replays": out}, indent=2))
     return 0

@@ -155,7 +155,7 @@ def test_two_runs_of_one_judge_at_once_judge_every_trace_once(tmp_path: Path, st
 def test_a_claim_left_by_a_killed_run_lapses_and_its_trace_is_judged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from accord import evaluation
+    from accord.evaluation import claims as evaluation
 
     exp = _experiment(tmp_path, n=5)
     judge = _judge()

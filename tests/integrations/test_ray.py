@@ -1,17 +1,25 @@
-"""Bulk evaluation on a real Ray head started on 127.0.0.1: judges in Ray Data actors, a shared rate limit,
-resumable runs, and files that never enter the store."""
+"""Bulk evaluation on a real Ray head started on 127.0.0.1: judges in Ray actors, a shared rate limit,
+resumable runs, files that never enter the store, and the driver loop the thread engine shares (claims
+renewed, traces another run holds waited for, a stop when the model cannot be reached)."""
 
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import Literal
 
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 import accord
 from accord.cli import app
+from accord.config import reload_settings
+from accord.errors import RunStopped
+from accord.evaluation.files import judge_files
 from accord.importing import import_traces
 from accord.judges import make_judge
 from accord.llm.stub_server import StubServer
@@ -49,7 +57,7 @@ def test_a_429_slows_every_actor_not_only_the_one_that_got_it(ray_head: str, tmp
         )
         result = accord.evaluate("limited", [judge], concurrency=2, engine="ray", address=ray_head, show_progress=False)
         arrivals = list(server.arrivals)
-    assert result.summary() == {"new": 24, "reused": 0, "errors": 0}
+    assert result.summary() == {"new": 24, "reused": 0, "errors": 0}, [v.error for v in result.errors][:2]
     limited_at = next(t for t, fault in arrivals if fault == 429)
     # the actor that got the 429 tells the others as soon as its client raises (within a second here)
     during = [t for t, _ in arrivals if limited_at + 1.2 < t < limited_at + 2.9]
@@ -82,3 +90,68 @@ def test_files_that_never_enter_the_store_on_ray_and_on_threads(ray_head: str, t
     )
     assert on_threads.exit_code == 0 and json.loads(on_threads.stdout)["new"] == 30
     assert pq.read_table(threads_out).num_rows == 30
+
+
+def test_a_ray_run_stops_when_the_model_cannot_be_reached_keeping_what_it_finished(
+    ray_head: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACCORD_MAX_RETRIES", "0")
+    reload_settings()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]  # closed again below: connections are refused
+    rows = [trace_row(i) for i in range(60)]
+    import_traces(write_jsonl(tmp_path / "t.jsonl", rows), "down")
+    judge = make_judge(
+        "quality",
+        "Is {{ outputs }} good?",
+        model=f"openai:/any?base_url=http://127.0.0.1:{closed}/v1",
+        feedback_value_type=Literal["yes", "no"],
+    )
+    with pytest.raises(RunStopped, match="5 verdicts in a row could not reach the model"):
+        accord.evaluate("down", [judge], concurrency=1, engine="ray", address=ray_head, show_progress=False)
+    stored = get_store().search_assessments(name="quality", source_type="LLM_JUDGE", include_invalid=True)
+    assert 5 <= len(stored) < 60 and {a.error.error_code for a in stored} == {"MODEL_UNREACHABLE"}
+    out = tmp_path / "verdicts"
+    with pytest.raises(RunStopped):  # files on Ray too: what finished is written, the rest left for a re-run
+        judge_files(
+            write_jsonl(tmp_path / "f.jsonl", rows), [judge], out, engine="ray", address=ray_head, concurrency=1
+        )
+    assert 5 <= pq.read_table(out).num_rows < 60
+
+
+def test_a_ray_run_renews_its_claims_and_waits_for_traces_another_run_holds(
+    ray_head: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accord.evaluation import claims
+
+    monkeypatch.setattr(claims, "CLAIM_LEASE_S", 1.0)
+    import_traces(write_jsonl(tmp_path / "t.jsonl", [trace_row(i) for i in range(12)]), "shared")
+    judge = make_judge(
+        "quality",
+        "Is {{ outputs }} good?",
+        model="fake:/slow?latency_ms=400",
+        feedback_value_type=Literal["yes", "no"],
+    )
+    store = get_store()
+    ids = store.search_trace_ids([store.resolve_experiment("shared").experiment_id], newest_first=False)
+    store.claim_traces(judge.key, ids[:1], "a-run-that-was-killed", lease_s=1.0)
+    taken: list[set[str]] = []
+
+    def rival() -> None:  # after several leases, another run tries to take every trace
+        time.sleep(3.0)
+        got = set(get_store().claim_traces(judge.key, ids[1:], "rival", lease_s=60))
+        get_store().release_claims("rival")
+        taken.append(got - {v.trace_id for v in _verdicts()})  # a claim is released after its verdict is stored
+
+    watcher = threading.Thread(target=rival)
+    watcher.start()
+    result = accord.evaluate(
+        "shared", [judge], concurrency=1, engine="ray", address=ray_head, threads_per_actor=1, show_progress=False
+    )
+    watcher.join()
+    # claims renewed while the run lives: the rival got no trace the run had not finished
+    assert taken == [set()]
+    assert result.summary() == {"new": 12, "reused": 0, "errors": 0} and result.waited_for_others == 1
+    stored = _verdicts()
+    assert sorted(v.trace_id for v in stored) == sorted(ids)  # the killed run's trace too, once

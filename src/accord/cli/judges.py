@@ -229,7 +229,7 @@ def run_command(
     experiment: str | None = typer.Option(None, "--experiment", "-e", help="Experiment whose traces to judge."),
     model: str | None = typer.Option(None, "--model", help="Override the judges' model URI."),
     concurrency: int = typer.Option(4, "--concurrency", "-c", help="Judgments in flight at once (Ray: actors)."),
-    engine: str = typer.Option("threads", "--engine", help="threads (this process) or ray (Ray Data actors)."),
+    engine: str = typer.Option("threads", "--engine", help="threads (this process) or ray (Ray actors)."),
     address: str | None = typer.Option(None, "--address", help="Ray: a running cluster's address (default: local)."),
     input_file: Path | None = typer.Option(
         None, "--input", help="Judge traces from this JSONL or Parquet file instead of the store (needs --output)."
@@ -253,7 +253,7 @@ def run_command(
         if model:
             j.model = model
     if input_file is not None:
-        from accord.evaluation_files import judge_files
+        from accord.evaluation.files import judge_files
 
         assert output is not None
         result = judge_files(input_file, judges, output, engine, address, concurrency, show_progress=not as_json)
