@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accord.errors import AccordError, NotFoundError
 from accord.judges import Judge, builtin_judge, judge_from_dict, judge_from_file
 from accord.judges.base import JUDGE_ACTIONS
 from accord.store import get_store
 from accord.store.sql_store import JudgeRow
+
+if TYPE_CHECKING:
+    from accord.metrics import Agreement
 
 
 class JudgeVersion(JudgeRow):
@@ -181,28 +184,32 @@ def promote(
     force: bool = False,
     alias: str = CHAMPION,
     show_progress: bool = False,
+    measured: tuple[Agreement, Agreement] | None = None,
 ) -> dict[str, Any]:
     """Make `version` the judge's champion (or `alias`). When another version holds it, both are scored on
     `traces` (an experiment or traces; default: the candidate's experiment) that neither learned from, and
-    a candidate that agrees less is refused unless `force`. Returns both figures and what was done."""
+    a candidate that agrees less is refused unless `force`. `measured`: the holder's and the candidate's
+    agreement already measured on the same held-out traces (alignment's own before/after), used instead of
+    scoring them again. Returns both figures and what was done."""
     from accord.agreement import compare
     from accord.errors import PromotionRefused
 
-    candidate = get_judge(name, version)
+    get_judge(name, version)  # the candidate exists: a promotion of an unknown version fails here
     current = get_aliases(name).get(alias)
     result: dict[str, Any] = {"name": name, "alias": alias, "version": version, "previous": current}
     if current is not None and current != version:
-        incumbent = get_judge(name, current)
         source = traces if traces is not None else get_store().get_judge_row(name, version).experiment_id
-        if source is None:
+        if measured is None and source is None:
             if not force:
                 raise PromotionRefused(
                     f"cannot compare {name}@{version} with {name}@{alias} (version {current}): name an experiment "
                     "to score both on, or force the promotion"
                 )
         else:
-            found = compare(incumbent, candidate, source, show_progress=show_progress)
-            before, after = found.before.agreement, found.after.agreement
+            if measured is None:
+                found = compare(get_judge(name, current), get_judge(name, version), source, show_progress=show_progress)
+                measured = (found.before.agreement, found.after.agreement)
+            before, after = measured
             result.update(
                 {
                     "traces": after.n,

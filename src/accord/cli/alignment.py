@@ -288,30 +288,22 @@ def align_command(
 
 
 def _promote(base: Any, aligned: Any, report: dict[str, Any] | None, experiment_id: str, force: bool) -> dict[str, Any]:
-    """--promote: the held-out comparison already made decides when the judge aligned was the champion;
-    otherwise the registry scores the champion and the new version on the experiment."""
+    """--promote: when the judge aligned was the champion, the held-out comparison alignment already made
+    decides; otherwise the registry scores the champion and the new version on the experiment."""
     from accord.errors import PromotionRefused
-    from accord.registry import promote, set_alias
+    from accord.registry import promote
 
     name, version = aligned.registered_name, aligned.version
-    champion = get_aliases(name).get("champion")
-    if champion == version:
-        return {"promoted": True, "version": version}
-    if report and report.get("held_out") and base.registered_name == name and base.version == champion:
-        before, after = report["before"], report["after"]
-        figures = {"champion_kappa": before["cohen_kappa"], "candidate_kappa": after["cohen_kappa"]}
-        if (after["cohen_kappa"] or 0) < (before["cohen_kappa"] or 0) and not force:
-            return {
-                "promoted": False,
-                **figures,
-                "reason": f"{name}@{version} agrees less with the experts than {name}@champion (version {champion}) "
-                f"on {report['held_out']} held-out traces: kappa {after['cohen_kappa']:.2f} against "
-                f"{before['cohen_kappa']:.2f}; not promoted (--force to promote anyway)",
-            }
-        set_alias(name, "champion", version)
-        return {"promoted": True, "version": version, "previous": champion, **figures}
+    measured = None
+    if (
+        report
+        and report.get("held_out")
+        and base.registered_name == name
+        and base.version == get_aliases(name).get("champion")
+    ):
+        measured = (_agreement(report["before"]), _agreement(report["after"]))
     try:
-        return promote(name, version, experiment_id, force=force)
+        return promote(name, version, experiment_id, force=force, measured=measured)
     except PromotionRefused as exc:
         return {"promoted": False, "reason": str(exc), **exc.figures}
 

@@ -98,9 +98,9 @@ def serve_otlp_command(
     """Receive OTLP/HTTP traces (protobuf or JSON) at /v1/traces, so an application instrumented with the
     OpenTelemetry SDK sends its traces straight to accord. Stop it with Ctrl-C."""
     from accord.integrations.otlp_server import serve
-    from accord.review.server import check_exposure
+    from accord.web.security import check_exposure
 
-    token = check_exposure(host, token)
+    token = check_exposure(host, token, "the OTLP receiver")
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     console.print(f"OTLP/HTTP receiver: http://{shown}:{port}/v1/traces -> experiment {experiment}", soft_wrap=True)
     serve(experiment, host=host, port=port, token=token, extra_hosts=list(allowed_host))

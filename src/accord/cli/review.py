@@ -49,7 +49,7 @@ def review_command(
     charts, guidelines and an Align button. Without a judge, experts label the traces under a feedback name
     (--feedback, or one chosen on the page) before any judge exists. Stop it with Ctrl-C."""
     from accord.review import ReviewSettings, serve
-    from accord.review.server import check_exposure
+    from accord.web.security import check_exposure
 
     if experiment:
         get_store().resolve_experiment(experiment)  # a clear error now rather than on the first page

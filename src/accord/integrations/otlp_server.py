@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from accord.errors import ConfigError
 from accord.integrations.otlp import TraceIdConflict, ingest
-from accord.review.security import allowed_hosts, bearer_ok, host_allowed, origin_allowed, with_headers
+from accord.web.security import allowed_hosts, bearer_ok, host_allowed, origin_allowed, with_headers
 
 MAX_BODY = 32 * 1024 * 1024  # bytes of one request, before and after decompression
 PROTOBUF = "application/x-protobuf"
@@ -120,6 +120,6 @@ def serve(
     token: str | None = None,
     extra_hosts: list[str] | None = None,
 ) -> None:
-    from accord.review.serving import run
+    from accord.web.serving import run
 
     run(create_otlp_app(experiment, token, allowed_hosts(host, extra_hosts or [])), host, port)

@@ -31,8 +31,8 @@ from accord.review.dashboard import build_dashboard
 from accord.review.jobs import JobRunner
 from accord.review.presenting import pretty, preview, span_tree, value_label
 from accord.review.queue import PAGE_SIZE, QueueRegistry
-from accord.review.security import CSRF_FIELD, allowed_hosts, csrf_token, security_middleware
 from accord.store import get_store
+from accord.web.security import CSRF_FIELD, allowed_hosts, csrf_token, security_middleware
 
 HERE = Path(__file__).parent
 REVIEWER_COOKIE = "accord_reviewer"

@@ -12,6 +12,7 @@ from typing import Any
 
 from accord.agreement import scale_order
 from accord.align.checks import FittedDecision
+from accord.align.memalign.judge import MemAlignJudge
 from accord.align.memalign.memory import Guideline
 from accord.entities import Feedback, Trace
 from accord.errors import AccordError, NotFoundError
@@ -95,14 +96,16 @@ def _versions_of(name: str, judge_rows: list[JudgeVersion]) -> list[VersionAgree
         spec = row.spec
         if spec.get("name") != name:
             continue
-        examples = spec.get("memory", {}).get("examples", []) if spec.get("kind") == "memalign" else []
+        aligned = MemAlignJudge.from_dict(spec) if spec.get("kind") == "memalign" else None
+        examples = len(aligned.memory.examples) if aligned is not None else 0
         found.append(
             VersionAgreement(
                 key=f"{row.name}@{row.version}",
                 label=f"{row.name} v{row.version}" + (" (aligned)" if examples else ""),
                 version=row.version,
-                n_examples=len(examples),
-                training_ids={e["trace_id"] for e in examples},
+                n_examples=examples,
+                # the judge's own account, as every other figure leaves them out: examples and rule sources
+                training_ids=set(aligned.learned_from) if aligned is not None else set(),
             )
         )
     return found

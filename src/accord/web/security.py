@@ -155,3 +155,23 @@ def with_headers(response: Response) -> Response:
     for key, value in HEADERS.items():
         response.headers.setdefault(key, value)
     return response
+
+
+def check_exposure(host: str, token: str | None, what: str = "the review page") -> str | None:
+    """The token to use (given, or ACCORD_REVIEW_TOKEN); a `ConfigError` when `what` would be reachable from
+    elsewhere without one, or the token is too short to guess at."""
+    from accord.config import settings
+    from accord.errors import ConfigError
+
+    token = token or settings().review_token
+    if token is not None and len(token) < 16:
+        raise ConfigError(
+            "the access token must be at least 16 characters (try: python -c 'import secrets; "
+            "print(secrets.token_urlsafe(24))')"
+        )
+    if not is_loopback(host) and token is None:
+        raise ConfigError(
+            f"refusing to serve {what} on {host} without an access token: pass --token or set "
+            f"{TOKEN_ENV} (or bind to 127.0.0.1)"
+        )
+    return token
