@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from accord.entities import Feedback
+
 
 @dataclass(frozen=True)
 class Abstention:
@@ -66,6 +68,24 @@ class Abstention:
             f"no threshold guarantees {self.target:.0%} agreement at risk {self.risk:g} on {self.calibration_cases} "
             f"calibration cases{best}: the judge answers every case"
         )
+
+
+def abstain_if_unsure(feedback: Feedback, abstention: dict[str, Any] | None) -> Feedback:
+    """Below the abstention threshold (`Abstention.to_dict()`) the verdict becomes an abstention: no value,
+    the confidence and threshold in its metadata, never counted as a verdict; the trace goes to the experts'
+    review queue first. Verdicts at or above it, errors and verdicts without a confidence pass unchanged."""
+    threshold = (abstention or {}).get("threshold")
+    confidence = feedback.metadata.get("confidence")
+    if threshold is None or feedback.error is not None or confidence is None or confidence >= threshold:
+        return feedback
+    assert abstention is not None
+    metadata = {**feedback.metadata, "abstained": True, "would_have_said": feedback.value, "abstain_below": threshold}
+    rationale = (
+        f"abstained: confidence {confidence:.2f} is below {threshold:.2f}, the level that keeps agreement on "
+        f"the verdicts given at {abstention['target']:.0%} (would have said {feedback.value!r}: "
+        f"{feedback.rationale})"
+    )
+    return feedback.model_copy(update={"value": None, "rationale": rationale, "metadata": metadata})
 
 
 def verdict_confidence(probabilities: dict[str, float] | None, verdict: str) -> float:

@@ -10,49 +10,24 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
-import numpy as np
-
-from accord.align.checks import CaseFeatures, Check, FittedDecision, answer_choices, ask_case
-from accord.align.checks.grounding import grounding_rows
+from accord.align.checks import Check, FittedDecision, answer_choices, ask_case
 from accord.align.memalign.calibration import DecisionRule
-from accord.align.memalign.memory import EpisodicMemory, Guideline
-from accord.align.selective import verdict_confidence
-from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Feedback, Trace
+from accord.align.memalign.fitted_verdicts import judge_fitted
+from accord.align.memalign.memory import EMBED_FIELDS, EpisodicMemory, Guideline, example_text
+from accord.align.selective import abstain_if_unsure, verdict_confidence
+from accord.entities import Feedback, Trace
 from accord.errors import AccordError
 from accord.judges.base import SPEC_VERSION, Judge, JudgeInput
 from accord.judges.factory import judge_from_dict, register_judge_kind
 from accord.judges.pairwise import PairwiseJudge, judge_both_orders
-from accord.judges.rendering import clip, render_value
 from accord.llm import get_model
 
 log = logging.getLogger("accord.align.memalign")
 
-EMBED_FIELDS = ("outputs", "inputs", "both")
 # How the aligned judge gives verdicts: "prompt" (guidelines and retrieved examples in the prompt, as MemAlign
 # in MLflow; every judge aligned before checks existed), "fitted" (checks asked one by one and a decision
 # fitted to the experts) or "base" (alignment found nothing better: verdicts exactly as the base judge's).
 MODES = ("prompt", "fitted", "base")
-
-
-def example_text(inputs: Any, outputs: Any, expectations: Any, embed: str) -> str:
-    """What gets embedded, for stored examples and for the case being judged alike."""
-    out = render_value(outputs, 1200)
-    inp = render_value(inputs, 1200)
-    if embed == "outputs":
-        return out
-    if embed == "inputs":
-        return inp
-    return f"{out}\n{inp}"  # outputs first: the embedder truncates, and outputs carry most verdicts
-
-
-def render_example(inputs: Any, outputs: Any, value: Any, rationale: str) -> str:
-    """Compact: the lesson is in the output, the verdict and the reason, not in a whole source document."""
-    reason = f" Reason: {clip(' '.join(rationale.split()), 200)}" if rationale else ""
-    return (
-        f"Input: {clip(' '.join(render_value(inputs).split()), 200)}\n"
-        f"Output: {clip(' '.join(render_value(outputs).split()), 350)}\n"
-        f"Expert verdict: {value!r}.{reason}"
-    )
 
 
 def render_guidelines(guidelines: Sequence[Guideline]) -> str:
@@ -68,10 +43,6 @@ def render_guidelines(guidelines: Sequence[Guideline]) -> str:
             lines.append("Also:")
         lines += [f"- {g.text}" for g in group]
     return "\n".join(lines)
-
-
-def fingerprint(value: Any, rationale: str, rendered: str) -> str:
-    return hashlib.sha256(f"{value!r}\x00{rationale}\x00{rendered}".encode()).hexdigest()[:16]
 
 
 class MemAlignJudge(Judge):
@@ -299,15 +270,15 @@ class MemAlignJudge(Judge):
                 feedback.metadata["judge_version"] = self.version
             if self.base_abstention and self.base_abstention.get("threshold") is not None and feedback.error is None:
                 feedback.metadata["confidence"] = self._base_confidence(given, feedback.value)
-            return self._abstain_if_unsure(feedback)
+            return abstain_if_unsure(feedback, self.abstention)
         if isinstance(self.base, PairwiseJudge) and self.base.order_control:
             # the aligned judge is order-controlled too; it abstains on the two orders' averaged confidence
             found = judge_both_orders(self._judge_one_order, given)
             decided = found.metadata.get("decision_probabilities")
             if found.error is None and decided and found.value in decided:
                 found.metadata["confidence"] = decided[found.value]
-            return self._abstain_if_unsure(found)
-        return self._abstain_if_unsure(self._judge_one_order(given))
+            return abstain_if_unsure(found, self.abstention)
+        return abstain_if_unsure(self._judge_one_order(given), self.abstention)
 
     @property
     def abstention(self) -> dict[str, Any] | None:
@@ -321,108 +292,10 @@ class MemAlignJudge(Judge):
         spelled = {repr(v): text for text, v in answer_choices(self.base) or []}
         return round(verdict_confidence(asked, spelled.get(repr(value), str(value))), 4)
 
-    def _abstain_if_unsure(self, feedback: Feedback) -> Feedback:
-        """Below the abstention threshold (`align(..., target_agreement=...)`) the verdict becomes an
-        abstention: no value, the confidence and threshold in its metadata, never counted as a verdict; the
-        trace goes to the experts' review queue first."""
-        abstention = self.abstention or {}
-        threshold = abstention.get("threshold")
-        confidence = feedback.metadata.get("confidence")
-        if threshold is None or feedback.error is not None or confidence is None or confidence >= threshold:
-            return feedback
-        metadata = {
-            **feedback.metadata,
-            "abstained": True,
-            "would_have_said": feedback.value,
-            "abstain_below": threshold,
-        }
-        rationale = (
-            f"abstained: confidence {confidence:.2f} is below {threshold:.2f}, the level that keeps agreement on "
-            f"the verdicts given at {abstention['target']:.0%} (would have said {feedback.value!r}: "
-            f"{feedback.rationale})"
-        )
-        return feedback.model_copy(update={"value": None, "rationale": rationale, "metadata": metadata})
-
     def _judge_one_order(self, given: JudgeInput) -> Feedback:
         if self.mode == "fitted":
-            return self._judge_fitted(given)
+            return judge_fitted(self, given)
         return super().judge(given)
-
-    def _asked_checks(self) -> list[Check]:
-        """The checks the decision weighs, in its order (a stale decision: the current ones at its places)."""
-        assert self.fitted is not None
-        return self.checks[: len(self.fitted.check_questions)]
-
-    def case_features(self, given: JudgeInput) -> tuple[CaseFeatures, Any]:
-        """One case's features for the fitted decision, and what the model answered."""
-        assert self.fitted is not None
-        fitted = self.fitted
-        asked = self._asked_checks()
-        answers = ask_case(self.base, asked, given, ask_judge=fitted.asks_judge)
-        judge_row = np.full(len(fitted.classes), np.nan)
-        if answers.judge:
-            spelled = {repr(value): text for text, value in answer_choices(self.base) or []}
-            for i, c in enumerate(fitted.classes):
-                judge_row[i] = answers.judge.get(spelled.get(repr(c), str(c)), np.nan)
-        checks_row = np.full(len(fitted.check_questions), np.nan)
-        for i, p in enumerate(answers.checks):
-            checks_row[i] = np.nan if p is None else p
-        if fitted.uses_memory:
-            from accord.embeddings import get_embedder
-
-            text = example_text(given.inputs, given.outputs, given.expectations, self.embed)
-            vectors = get_embedder(self.embedder).embed([text])
-        else:
-            vectors = np.zeros((1, 0), dtype=np.float32)
-        overlap = grounding_rows([(given.inputs, given.outputs)]) if fitted.grounding else None
-        return CaseFeatures(judge_row[None, :], checks_row[None, :], vectors, grounding=overlap), answers
-
-    def _judge_fitted(self, given: JudgeInput) -> Feedback:
-        assert self.fitted is not None
-        model = get_model(self.model)
-        trace_id = given.trace.trace_id if given.trace is not None else None
-        metadata: dict[str, Any] = {"judge": self.name, "judge_key": self.key, "model": model.uri}
-        if self.version:
-            metadata["judge_version"] = self.version
-        features, answers = self.case_features(given)
-        asked = (1 if answers.judge is not None or self.fitted.uses_judge else 0) + len(answers.checks)
-        if asked and answers.judge is None and all(p is None for p in answers.checks):
-            return Feedback(
-                trace_id=trace_id,
-                name=self.name,
-                source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=model.uri),
-                error=AssessmentError(error_code="MODEL_ERROR", error_message="the model answered none of the checks"),
-                metadata=metadata,
-            )
-        index, confidence = self.fitted.predict(features)
-        questions = [c.question for c in self._asked_checks()]
-        metadata.update(
-            {
-                "decision": self.fitted.candidate,
-                "confidence": round(float(confidence[0]), 4),
-                "checks": [
-                    {"question": q, "p_yes": None if p is None else round(p, 4)}
-                    for q, p in zip(questions, answers.checks, strict=False)
-                ],
-                "usage": {"latency_s": round(answers.seconds, 4), "prompt_tokens": answers.prompt_tokens},
-            }
-        )
-        if answers.judge is not None:
-            metadata["verdict_probabilities"] = {k: round(v, 4) for k, v in answers.judge.items()}
-            own = max(answers.judge, key=answers.judge.__getitem__)
-            spelled = {text: value for text, value in answer_choices(self.base) or []}
-            # the checks decided against the judge's own verdict: a case the experts should see
-            metadata["overruled_judge"] = repr(spelled.get(own, own)) != repr(self.fitted.classes[int(index[0])])
-        decided = self.fitted.class_probabilities(features)
-        if decided is not None:  # what the decision weighs the verdicts at (both orders of a pair average these)
-            metadata["decision_probabilities"] = {
-                str(c): round(float(p), 4) for c, p in zip(self.fitted.classes, decided[0], strict=True)
-            }
-        if self.fitted.stale:
-            metadata.update({"stale_decision": True, "stale_reason": self.stale})
-        value = self.fitted.classes[int(index[0])]
-        rationale = self.fitted.explain(features, int(index[0]), questions)
-        return self._feedback(trace_id, value, rationale, model.uri, metadata)
 
     @property
     def fingerprint(self) -> str:

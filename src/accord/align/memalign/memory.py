@@ -11,7 +11,36 @@ from typing import Any
 
 import numpy as np
 
+from accord.judges.rendering import clip, render_value
+
 _SENTENCE = re.compile(r"^verdict (?P<verdict>.+?) when: (?P<text>.+)$", re.S)
+
+EMBED_FIELDS = ("outputs", "inputs", "both")
+
+
+def example_text(inputs: Any, outputs: Any, expectations: Any, embed: str) -> str:
+    """What gets embedded, for stored examples and for the case being judged alike."""
+    out = render_value(outputs, 1200)
+    inp = render_value(inputs, 1200)
+    if embed == "outputs":
+        return out
+    if embed == "inputs":
+        return inp
+    return f"{out}\n{inp}"  # outputs first: the embedder truncates, and outputs carry most verdicts
+
+
+def render_example(inputs: Any, outputs: Any, value: Any, rationale: str) -> str:
+    """Compact: the lesson is in the output, the verdict and the reason, not in a whole source document."""
+    reason = f" Reason: {clip(' '.join(rationale.split()), 200)}" if rationale else ""
+    return (
+        f"Input: {clip(' '.join(render_value(inputs).split()), 200)}\n"
+        f"Output: {clip(' '.join(render_value(outputs).split()), 350)}\n"
+        f"Expert verdict: {value!r}.{reason}"
+    )
+
+
+def fingerprint(value: Any, rationale: str, rendered: str) -> str:
+    return hashlib.sha256(f"{value!r}\x00{rationale}\x00{rendered}".encode()).hexdigest()[:16]
 
 
 @dataclass

@@ -17,8 +17,8 @@ from accord.align.labels import collect_labels
 from accord.align.memalign.calibration import fit_decision_rule
 from accord.align.memalign.distill import distill, merge_guidelines
 from accord.align.memalign.fitting import DEFAULT_CANDIDATES, fit_checks_judge
-from accord.align.memalign.judge import MemAlignJudge, example_text, fingerprint, render_example
-from accord.align.memalign.memory import EpisodicMemory, Example
+from accord.align.memalign.judge import MemAlignJudge
+from accord.align.memalign.memory import EpisodicMemory, Example, example_text, fingerprint, render_example
 from accord.embeddings import DEFAULT_EMBEDDER, get_embedder
 from accord.entities import Trace
 from accord.judges import Judge

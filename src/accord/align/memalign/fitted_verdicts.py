@@ -1,0 +1,98 @@
+"""Verdicts of an aligned judge in "fitted" mode: the checks asked one by one after the case, the decision
+fitted to the experts weighing them (with the judge's own probabilities, the memory and the grounding
+measures it was fitted on), and a rationale that names what moved the verdict."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from accord.align.checks import CaseFeatures, Check, answer_choices, ask_case
+from accord.align.checks.grounding import grounding_rows
+from accord.align.memalign.memory import example_text
+from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Feedback
+from accord.judges.base import JudgeInput
+from accord.llm import get_model
+
+if TYPE_CHECKING:
+    from accord.align.memalign.judge import MemAlignJudge
+
+
+def asked_checks(judge: MemAlignJudge) -> list[Check]:
+    """The checks the decision weighs, in its order (a stale decision: the current ones at its places)."""
+    assert judge.fitted is not None
+    return judge.checks[: len(judge.fitted.check_questions)]
+
+
+def case_features(judge: MemAlignJudge, given: JudgeInput) -> tuple[CaseFeatures, Any]:
+    """One case's features for the fitted decision, and what the model answered."""
+    assert judge.fitted is not None
+    fitted = judge.fitted
+    asked = asked_checks(judge)
+    answers = ask_case(judge.base, asked, given, ask_judge=fitted.asks_judge)
+    judge_row = np.full(len(fitted.classes), np.nan)
+    if answers.judge:
+        spelled = {repr(value): text for text, value in answer_choices(judge.base) or []}
+        for i, c in enumerate(fitted.classes):
+            judge_row[i] = answers.judge.get(spelled.get(repr(c), str(c)), np.nan)
+    checks_row = np.full(len(fitted.check_questions), np.nan)
+    for i, p in enumerate(answers.checks):
+        checks_row[i] = np.nan if p is None else p
+    if fitted.uses_memory:
+        from accord.embeddings import get_embedder
+
+        text = example_text(given.inputs, given.outputs, given.expectations, judge.embed)
+        vectors = get_embedder(judge.embedder).embed([text])
+    else:
+        vectors = np.zeros((1, 0), dtype=np.float32)
+    overlap = grounding_rows([(given.inputs, given.outputs)]) if fitted.grounding else None
+    return CaseFeatures(judge_row[None, :], checks_row[None, :], vectors, grounding=overlap), answers
+
+
+def judge_fitted(judge: MemAlignJudge, given: JudgeInput) -> Feedback:
+    assert judge.fitted is not None
+    model = get_model(judge.model)
+    trace_id = given.trace.trace_id if given.trace is not None else None
+    metadata: dict[str, Any] = {"judge": judge.name, "judge_key": judge.key, "model": model.uri}
+    if judge.version:
+        metadata["judge_version"] = judge.version
+    features, answers = case_features(judge, given)
+    asked = (1 if answers.judge is not None or judge.fitted.uses_judge else 0) + len(answers.checks)
+    if asked and answers.judge is None and all(p is None for p in answers.checks):
+        return Feedback(
+            trace_id=trace_id,
+            name=judge.name,
+            source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=model.uri),
+            error=AssessmentError(error_code="MODEL_ERROR", error_message="the model answered none of the checks"),
+            metadata=metadata,
+        )
+    index, confidence = judge.fitted.predict(features)
+    questions = [c.question for c in asked_checks(judge)]
+    metadata.update(
+        {
+            "decision": judge.fitted.candidate,
+            "confidence": round(float(confidence[0]), 4),
+            "checks": [
+                {"question": q, "p_yes": None if p is None else round(p, 4)}
+                for q, p in zip(questions, answers.checks, strict=False)
+            ],
+            "usage": {"latency_s": round(answers.seconds, 4), "prompt_tokens": answers.prompt_tokens},
+        }
+    )
+    if answers.judge is not None:
+        metadata["verdict_probabilities"] = {k: round(v, 4) for k, v in answers.judge.items()}
+        own = max(answers.judge, key=answers.judge.__getitem__)
+        spelled = {text: value for text, value in answer_choices(judge.base) or []}
+        # the checks decided against the judge's own verdict: a case the experts should see
+        metadata["overruled_judge"] = repr(spelled.get(own, own)) != repr(judge.fitted.classes[int(index[0])])
+    decided = judge.fitted.class_probabilities(features)
+    if decided is not None:  # what the decision weighs the verdicts at (both orders of a pair average these)
+        metadata["decision_probabilities"] = {
+            str(c): round(float(p), 4) for c, p in zip(judge.fitted.classes, decided[0], strict=True)
+        }
+    if judge.fitted.stale:
+        metadata.update({"stale_decision": True, "stale_reason": judge.stale})
+    value = judge.fitted.classes[int(index[0])]
+    rationale = judge.fitted.explain(features, int(index[0]), questions)
+    return judge._feedback(trace_id, value, rationale, model.uri, metadata)
