@@ -363,10 +363,10 @@ def test_distillation_counts_every_batch_from_many_threads() -> None:
 def test_with_many_traces_a_check_that_separates_nothing_is_screened_out_early(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from accord.align.memalign import fitting
+    from accord.align.memalign import training_features as asking
 
     script = fake.script("checks", _only_the_promise_check_separates)
-    monkeypatch.setattr(fitting, "SCREEN_TRACES", 8)
+    monkeypatch.setattr(asking, "SCREEN_TRACES", 8)
     aligned = _judge().align(labelled_traces(40), _optimizer())
     asked = [_question(r) for r in script.requests if "Question:" in r.messages[-1]["content"]]
     assert sum("returns form" in q for q in asked) == 8  # the screening traces only
@@ -378,16 +378,16 @@ def test_with_many_traces_a_check_that_separates_nothing_is_screened_out_early(
 def test_a_check_that_passes_the_first_screening_by_chance_is_dropped_at_half_the_traces(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from accord.align.memalign import fitting
+    from accord.align.memalign import training_features as asking
 
-    real = fitting.separation
+    real = asking.separation
 
     def lucky_on_eight(p: Any, y: Any, regression: bool) -> float:
         return 0.5 if len(p) == 8 else real(p, y, regression)  # every check looks good on the first 8
 
     script = fake.script("checks", _only_the_promise_check_separates)
-    monkeypatch.setattr(fitting, "SCREEN_TRACES", 8)
-    monkeypatch.setattr(fitting, "separation", lucky_on_eight)
+    monkeypatch.setattr(asking, "SCREEN_TRACES", 8)
+    monkeypatch.setattr(asking, "separation", lucky_on_eight)
     aligned = _judge().align(labelled_traces(40), _optimizer())
     asked = [_question(r) for r in script.requests if "Question:" in r.messages[-1]["content"]]
     assert sum("returns form" in q for q in asked) == 20  # 8, then up to half of the 40, then no more
