@@ -99,3 +99,28 @@ def pair_rows() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def import_rows(rows: list[dict[str, Any]], experiment: str) -> list[Any]:
+    """The rows imported into the benchmark's store (fresh ids, the row's id kept as a tag), oldest first."""
+    import os
+
+    import accord
+    from accord.store import get_store
+
+    path = Path(os.environ["ACCORD_HOME"]) / f"{experiment}.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = accord.import_traces(path, experiment, on_conflict="new-ids")
+    store = get_store()
+    return store.get_traces(store.search_trace_ids([report.experiment_id], newest_first=False))
+
+
+def support_split(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The demo's own split of its rows: the same 40 test traces as `accord demo`."""
+    import time
+
+    from accord.demo.run import stratified_split
+
+    train, test = stratified_split(import_rows(rows, f"split-{time.time_ns()}"), 40)
+    by_id = {r["trace_id"]: r for r in rows}
+    return [by_id[t.tags["source_trace_id"]] for t in train], [by_id[t.tags["source_trace_id"]] for t in test]

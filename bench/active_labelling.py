@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from _common import isolated_home, save
-from _datasets import DATASETS, dataset_instructions, dataset_rows, label, stratified_prefix
+from _datasets import DATASETS, dataset_instructions, dataset_rows, label, stratified_prefix, support_split
 
 BATCH = 5
 TARGET_KAPPA = 0.5
@@ -37,27 +37,15 @@ TARGET_KAPPA = 0.5
 
 def features(dataset: str, pool_n: int, test_n: int, seed: int, model: str) -> dict[str, Any]:
     """The judge's own probabilities and the checks' P(yes) for every pool and test trace, and their labels."""
-    import json
 
     import accord
     from accord.align.checks import ask_case
     from accord.align.checks.checklist import instruction_checks, policy_checks
     from accord.judges import make_judge
-    from accord.store import get_store
 
     rows = dataset_rows(dataset)
     if dataset == "support":  # the demo's own split: the same 40 test traces as `accord demo`
-        from accord.demo.run import stratified_split
-
-        path = Path(os.environ["ACCORD_HOME"]) / "support.jsonl"
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        report = accord.import_traces(path, "support", on_conflict="new-ids")
-        store = get_store()
-        traces = store.get_traces(store.search_trace_ids([report.experiment_id], newest_first=False))
-        pool_t, test_t = stratified_split(traces, 40)
-        by_id = {r["trace_id"]: r for r in rows}
-        pool_rows = [by_id[t.tags["source_trace_id"]] for t in pool_t]
-        test_rows = [by_id[t.tags["source_trace_id"]] for t in test_t]
+        pool_rows, test_rows = support_split(rows)
     else:
         random.Random(seed).shuffle(rows)
         picked = stratified_prefix(rows, pool_n + test_n)

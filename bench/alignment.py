@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from _common import RESULTS, isolated_home
-from _datasets import DATASETS, ROOT, SHARED, label, stratified_prefix
+from _datasets import DATASETS, ROOT, SHARED, import_rows, label, stratified_prefix, support_split
 
 
 def _cache_argument() -> str:
@@ -55,20 +55,12 @@ from accord.align import MemAlignOptimizer  # noqa: E402
 from accord.judges import make_judge  # noqa: E402
 from accord.llm import get_model  # noqa: E402
 from accord.metrics import agreement, human_label  # noqa: E402
-from accord.store import get_store  # noqa: E402
 
 
 def split(dataset: str, rows: list[dict[str, Any]], sample: int, seed: int) -> tuple[list, list]:
     rng = random.Random(seed)
     if dataset == "support":  # the demo's split: the same 40 test traces as `accord demo`
-        from accord.demo.run import stratified_split
-
-        experiment = f"split-{time.time_ns()}"
-        path = Path(os.environ["ACCORD_HOME"]) / "support.jsonl"
-        traces = accord_traces(rows, experiment, path)
-        train_t, test_t = stratified_split(traces, 40)
-        by_id = {r["trace_id"]: r for r in rows}
-        return [by_id[t.tags["source_trace_id"]] for t in train_t], [by_id[t.tags["source_trace_id"]] for t in test_t]
+        return support_split(rows)
     if dataset == "faithbench":  # by source document, so retrieval can't find the test document itself
         groups: dict[str, list] = defaultdict(list)
         for row in rows:
@@ -208,13 +200,6 @@ def verdict_probability_figures(report: Any, test_traces: list, name: str) -> di
     }
 
 
-def accord_traces(rows: list[dict[str, Any]], experiment: str, path: Path) -> list:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    report = accord.import_traces(path, experiment, on_conflict="new-ids")
-    store = get_store()
-    return store.get_traces(store.search_trace_ids([report.experiment_id], newest_first=False))
-
-
 def _harness_script(harness: Path, run: Path, instructions: str) -> Path:
     """The comparator's script, given this dataset's judge instructions (it is written for faithbench's);
     a copy in the run folder, never committed."""
@@ -351,8 +336,8 @@ def main() -> None:
     test_rows = stratified_prefix(test_rows, args.n_test)
     work = Path(os.environ["ACCORD_HOME"])
     train_file, test_file = work / "train.jsonl", work / "test.jsonl"
-    train = accord_traces(train_rows, "train", train_file)
-    test = accord_traces(test_rows, "test", test_file)
+    train = import_rows(train_rows, "train")
+    test = import_rows(test_rows, "test")
     judge = make_judge(cfg["name"], cfg["instructions"], model=args.model, feedback_value_type=Literal["yes", "no"])
     out_path = RESULTS / f"alignment_{args.dataset}{'_' + args.label if args.label else ''}.json"
     results = json.loads(out_path.read_text()) if out_path.exists() else {}

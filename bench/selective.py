@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from _common import isolated_home, save
-from _datasets import DATASETS, PAIR_NAME, dataset_instructions, dataset_rows, stratified_prefix
+from _datasets import DATASETS, PAIR_NAME, dataset_instructions, dataset_rows, import_rows, stratified_prefix
 
 
 def replay(verdicts: list[dict[str, Any]], target: float, risk: float, splits: int, seed: int) -> dict[str, Any]:
@@ -75,20 +75,14 @@ def replay(verdicts: list[dict[str, Any]], target: float, risk: float, splits: i
 
 def probe_verdicts(dataset: str, n: int, seed: int, model: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The base judge asked its own task after each case: verdict, confidence and the experts' label."""
-    import accord
     from accord.align.checks import answer_choices, ask_case
     from accord.judges import PairwisePreference, make_judge
     from accord.metrics import human_label
-    from accord.store import get_store
 
     rows = dataset_rows(dataset)
     random.Random(seed).shuffle(rows)
     rows = stratified_prefix(rows, n)
-    path = Path(os.environ["ACCORD_HOME"]) / f"{dataset}.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    report = accord.import_traces(path, dataset, on_conflict="new-ids")
-    store = get_store()
-    traces = store.get_traces(store.search_trace_ids([report.experiment_id], newest_first=False))
+    traces = import_rows(rows, dataset)
     if dataset == "llmbar":
         judge: Any = PairwisePreference(model=model)
         name = PAIR_NAME
