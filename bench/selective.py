@@ -76,6 +76,7 @@ def replay(verdicts: list[dict[str, Any]], target: float, risk: float, splits: i
 def probe_verdicts(dataset: str, n: int, seed: int, model: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The base judge asked its own task after each case: verdict, confidence and the experts' label."""
     from accord.align.checks import answer_choices, ask_case
+    from accord.align.selective import verdict_confidence
     from accord.judges import PairwisePreference, make_judge
     from accord.metrics import human_label
 
@@ -94,13 +95,13 @@ def probe_verdicts(dataset: str, n: int, seed: int, model: str) -> tuple[list[di
     for i, trace in enumerate(traces, start=1):
         asked = ask_case(judge, [], judge.gather(trace=trace)).judge
         verdict = max(asked, key=asked.__getitem__) if asked else None
-        total = sum(asked.values()) if asked else 0.0
         verdicts.append(
             {
                 "trace_id": trace.trace_id,
                 "human": human_label(trace, name),
                 "value": value_of.get(verdict, verdict),
-                "confidence": round(asked[verdict] / total, 4) if asked and verdict and total > 0 else None,
+                # the measure a kept base judge abstains on
+                "confidence": round(verdict_confidence(asked, verdict), 4) if asked and verdict else None,
             }
         )
         print(f"\r{i}/{len(traces)} asked", end="", file=sys.stderr, flush=True)
