@@ -80,18 +80,21 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--src", default="", help="the src/ folder of the checkout whose receiver to run")
     parser.add_argument("--label", default="after")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds a request may take (then: no answer)")
     args = parser.parse_args()
     isolated_home()
     env = dict(os.environ)
     if args.src:
         env["PYTHONPATH"] = str(Path(args.src).resolve())
     port = _free_port()
+    # the server's log goes to a file: a pipe nobody reads fills up and stalls a server that logs errors
+    log_path = Path(env["ACCORD_HOME"]) / "serve-otlp.log"
+    log_file = log_path.open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "accord.cli", "serve-otlp", "-e", "otlp-bench", "-p", str(port)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/v1/traces"
     deadline = time.monotonic() + 60
@@ -101,8 +104,7 @@ def main() -> int:
             break
         except httpx.HTTPError:
             if server.poll() is not None or time.monotonic() > deadline:
-                said = server.stderr.read() if server.stderr else ""
-                raise RuntimeError(f"serve-otlp did not start: {said}") from None
+                raise RuntimeError(f"serve-otlp did not start: {log_path.read_text()[-2000:]}") from None
             time.sleep(0.3)
     batches = _requests(args.traces)
 
@@ -114,14 +116,19 @@ def main() -> int:
         except httpx.HTTPError:
             return 0, len(spans)
 
-    with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=args.clients)) as client:
+    with httpx.Client(timeout=args.timeout, limits=httpx.Limits(max_connections=args.clients)) as client:
         started = time.perf_counter()
         with ThreadPoolExecutor(args.clients) as pool:
             answers = list(pool.map(lambda spans: send(client, spans), batches))
         wall = time.perf_counter() - started
     rss = _peak_rss_mb(server.pid)
     server.terminate()
-    server.wait(20)
+    try:
+        server.wait(20)
+    except subprocess.TimeoutExpired:  # a receiver stuck in its handlers: stopped for good
+        server.kill()
+        server.wait(20)
+    log_file.close()
     counted = subprocess.run([sys.executable, "-c", COUNT], env=env, capture_output=True, text=True, check=True)
     stored = json.loads(counted.stdout.strip().splitlines()[-1])
     acknowledged = sum(n for code, n in answers if code == 200)
@@ -136,7 +143,8 @@ def main() -> int:
             "clients": args.clients,
             "requests": len(batches),
             "spans_sent": sum(len(b) for b in batches),
-            "answers": codes,
+            "answers": codes,  # "0": no answer within --timeout
+            "timeout_s": args.timeout,
             "spans_acknowledged": acknowledged,
             "spans_stored": stored["spans"],
             "acknowledged_but_lost": max(0, acknowledged - stored["spans"]),
