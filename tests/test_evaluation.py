@@ -199,3 +199,28 @@ def test_two_judge_run_processes_at_once_store_one_verdict_per_trace(tmp_path: P
     assert len(stored) == 300 and len({v.trace_id for v in stored}) == 300
     new = [int(o.split(" new verdicts")[0].split()[-1]) for o in outputs]
     assert sum(new) == 300 and min(new) > 0, outputs  # each judged a share, none judged a trace twice
+
+
+def test_a_thread_run_renews_its_claims_while_it_lives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same guarantee the Ray engine is held to (tests/integrations/test_ray.py): claims do not lapse
+    under a live run, so another run never takes a trace this one has not finished."""
+    from accord.evaluation import claims
+
+    monkeypatch.setattr(claims, "CLAIM_LEASE_S", 1.0)
+    exp = _experiment(tmp_path, n=10)
+    judge = _judge("fake:/slow?latency_ms=400")
+    ids = get_store().search_trace_ids([get_store().resolve_experiment(exp).experiment_id], newest_first=False)
+    taken: list[set[str]] = []
+
+    def rival() -> None:  # after three leases, another run tries to take every trace
+        time.sleep(3.0)
+        got = set(get_store().claim_traces(judge.key, ids, "rival", lease_s=60))
+        get_store().release_claims("rival")
+        taken.append(got - {v.trace_id for v in _verdicts()})  # a claim is released after its verdict is stored
+
+    watcher = threading.Thread(target=rival)
+    watcher.start()
+    result = accord.evaluate(exp, [judge], concurrency=1, show_progress=False)
+    watcher.join()
+    assert taken == [set()]
+    assert result.summary() == {"new": 10, "reused": 0, "errors": 0}

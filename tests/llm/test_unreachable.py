@@ -38,3 +38,25 @@ def test_a_refused_connection_stops_the_run_with_a_clear_message_and_keeps_what_
     assert "cannot reach the model server at http://127.0.0.1:" in result.output and "HTTP 500" not in result.output
     stored = get_store().search_assessments(name="quality", source_type="LLM_JUDGE", include_invalid=True)
     assert 5 <= len(stored) < 40 and {a.error.error_code for a in stored} == {"MODEL_UNREACHABLE"}
+
+
+def test_files_judged_on_threads_stop_too_keeping_the_part_files_written(tmp_path: Path, monkeypatch) -> None:
+    import pyarrow.parquet as pq
+    import pytest
+
+    from accord.errors import RunStopped
+    from accord.evaluation.files import judge_files
+    from accord.judges import make_judge
+
+    monkeypatch.setenv("ACCORD_MAX_RETRIES", "0")
+    reload_settings()
+    judge = make_judge(
+        "quality",
+        "Is {{ outputs }} good?",
+        model=f"openai:/any?base_url=http://127.0.0.1:{_closed_port()}/v1",
+        feedback_value_type="bool",
+    )
+    out = tmp_path / "verdicts"
+    with pytest.raises(RunStopped, match="5 verdicts in a row could not reach the model"):
+        judge_files(write_jsonl(tmp_path / "t.jsonl", [trace_row(i) for i in range(40)]), [judge], out, concurrency=1)
+    assert 5 <= pq.read_table(out).num_rows < 40  # what finished is written; a re-run judges the rest
