@@ -28,9 +28,11 @@ def _page() -> str:
     import typer.main
 
     from accord.cli import app
+    from accord.cli.common import plain_metavars
 
     typer.core.HAS_RICH = False  # plain help text: boxes drawn for a terminal do not belong in a web page
     root = typer.main.get_command(app)
+    plain_metavars(root)  # as `accord COMMAND --help` shows them
     lines = [
         "# Every command",
         "",

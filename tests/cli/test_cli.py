@@ -24,6 +24,25 @@ def test_help_lists_every_command() -> None:
     assert "create" in run("judges", "--help")
 
 
+def test_help_names_what_to_type_not_python_types() -> None:
+    """As the `accord` command prints it (typer alone shows `<bool>` on flags and `<str>` on values)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "160"}
+    for command in (["evaluate"], ["judges", "create"], ["feedback", "list"], ["judge", "run"]):
+        shown = subprocess.run(
+            [sys.executable, "-m", "accord", *command, "--help"], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        assert not any(f"<{t}>" in shown for t in ("bool", "str", "int", "float", "path", "list[str]")), shown
+        assert "TEXT" in shown or "PATH" in shown, shown
+    evaluate = subprocess.run(
+        [sys.executable, "-m", "accord", "evaluate", "--help"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert "--min-kappa" in evaluate and "NUMBER" in evaluate and "INTEGER" in evaluate
+
+
 def test_import_list_show_and_feedback_as_json(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "t.jsonl", [trace_row(i) for i in range(3)])
     assert json.loads(run("traces", "import", str(path), "--experiment", "cli", "--json"))["imported"] == 3

@@ -7,7 +7,7 @@ import logging
 import typer
 
 from accord.cli import alignment, cache, demo, doctor, experiments, feedback, interop, judges, monitor, review, traces
-from accord.cli.common import fail
+from accord.cli.common import fail, plain_metavars
 from accord.config import configure, reload_settings
 from accord.errors import ConfigError
 
@@ -66,4 +66,6 @@ def root(
 
 
 def main() -> None:
-    app()
+    command = typer.main.get_command(app)
+    plain_metavars(command)
+    command(prog_name="accord")

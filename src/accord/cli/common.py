@@ -115,3 +115,38 @@ def _weight(weight: Any) -> str:
     if isinstance(weight, dict):
         return " ".join(f"{k}:{v:+.2f}" for k, v in weight.items())
     return f"{weight:+.2f}"
+
+
+def plain_metavars(command: Any) -> None:
+    """Help that reads like other command lines: a flag shows no value placeholder, an option that takes a value
+    shows what to type (TEXT, INTEGER, NUMBER, PATH) instead of typer's `<bool>` / `<str>`. Choices keep their
+    list. Applied once to the whole command tree when the CLI starts."""
+    from typer.core import TyperArgument, TyperOption
+
+    names = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER"}
+    for param in getattr(command, "params", []):
+        if isinstance(param, TyperArgument):  # its name stays as the usage line shows it; only its type reads plainly
+            label = "PATH" if param.type_descriptor.is_path else names.get(param.bare_type(), param.bare_type().upper())
+            param.display_type_rich = lambda ctx, label=label: label  # type: ignore[method-assign]
+            continue
+        if not isinstance(param, TyperOption) or param.metavar is not None:
+            continue
+        if param.is_flag:
+            param.metavar = ""
+        elif param.type_descriptor.is_path:
+            param.metavar = "PATH"
+        elif not param.type_descriptor.is_choice:
+            bare = param.bare_type()
+            param.metavar = names.get(bare, bare.upper())
+    if hasattr(command, "get_help_option"):  # --help is made when help is asked for, not kept in `params`
+        made = command.get_help_option
+
+        def help_option(ctx: Any) -> Any:
+            option = made(ctx)
+            if option is not None:
+                option.metavar = ""
+            return option
+
+        command.get_help_option = help_option
+    for sub in getattr(command, "commands", {}).values():
+        plain_metavars(sub)
