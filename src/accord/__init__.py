@@ -23,6 +23,7 @@ from accord.evaluation import EvaluationResult, evaluate
 from accord.experiments import delete_experiment, get_experiment_by_name, search_experiments, set_experiment
 from accord.importing import import_feedback, import_traces
 from accord.judges.scorers import Scorer, scorer
+from accord.label_schemas import delete_label_schema, get_label_schema, label_schemas, set_label_schema
 from accord.registry import delete_judge, get_aliases, get_judge, list_judge_versions, list_judges, promote, set_alias
 from accord.tracing import get_current_active_span, get_last_active_trace_id, start_span, trace
 
@@ -75,6 +76,10 @@ __all__ = [
     "scorer",
     "search_experiments",
     "search_traces",
+    "set_label_schema",
+    "get_label_schema",
+    "label_schemas",
+    "delete_label_schema",
     "set_alias",
     "set_experiment",
     "set_tracking_uri",

@@ -15,6 +15,7 @@ from accord.entities import (
     Trace,
 )
 from accord.experiments import active_experiment_id
+from accord.label_schemas import checked_label
 from accord.store import get_store
 
 _FILTER_TERM = re.compile(r"^\s*(tags|tag|assessments?|feedback)\.([\w.\-]+)\s*=\s*(['\"])(.*)\3\s*$", re.I)
@@ -153,11 +154,14 @@ def log_feedback(
     never count as an expert's label. Experts' labels name their source (`AssessmentSourceType.HUMAN`).
 
     A HUMAN feedback on a trace that already has a valid LLM_JUDGE verdict of the same name records that
-    it overrides it; the verdict stays stored, marked as overridden."""
+    it overrides it; the verdict stays stored, marked as overridden. Where the trace's experiment declares a
+    label schema for `name` (`accord.set_label_schema`), a HUMAN value outside it raises `ValueError`."""
     source = _source(source, AssessmentSourceType.CODE)
     if isinstance(error, Exception):
         error = AssessmentError(error_code=type(error).__name__, error_message=str(error))
     store = get_store()
+    if source.source_type == AssessmentSourceType.HUMAN and error is None:
+        value = checked_label(trace_id, name, value)  # a declared label schema refuses values outside it
     if overrides is None and source.source_type == AssessmentSourceType.HUMAN:
         verdicts = store.search_assessments(
             name=name, source_type=AssessmentSourceType.LLM_JUDGE.value, trace_ids=[trace_id]

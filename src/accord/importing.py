@@ -22,6 +22,7 @@ from accord.entities import (
     now_ms,
 )
 from accord.errors import AccordError, InputFileError
+from accord.label_schemas import checked_label
 from accord.parquet_files import is_parquet, read_rows
 from accord.store import get_store
 from accord.text_safety import unencodable
@@ -314,8 +315,17 @@ def import_feedback(path: str | Path) -> ImportReport:
     for number, record in records:
         if record.trace_id not in existing:
             problems.append((number, "trace_id", f"no stored trace with id {record.trace_id!r}"))
+    items = []
+    for number, record in records:
+        item = record.to_entity(record.trace_id)
+        human = isinstance(item, Feedback) and item.source.source_type == "HUMAN" and item.error is None
+        if record.trace_id in existing and human:
+            try:  # an expert's label outside the label schema its experiment declares is refused, by line
+                item.value = checked_label(record.trace_id, item.name, item.value)
+            except ValueError as exc:
+                problems.append((number, "value", str(exc)))
+        items.append(item)
     if problems:
         raise InputFileError(str(path), sorted(problems), total)
-    items = [record.to_entity(record.trace_id) for _, record in records]
     store.log_assessments(items)
     return ImportReport(path=str(path), assessments=len(items))

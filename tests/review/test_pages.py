@@ -7,6 +7,7 @@ import threading
 import httpx
 import pytest
 
+import accord
 from accord import api
 from accord.registry import list_judge_versions
 from tests.review.conftest import XSS_OUTPUT, Populated, RunningServer, csrf_of, expert_label, human
@@ -480,3 +481,28 @@ def test_a_very_deep_span_chain_and_a_parent_cycle_show_every_span(serve_review,
         loop = client.get("/trace/loop")
     assert deep.status_code == 200 and "step1499" in deep.text and "depth 1499" in deep.text
     assert loop.status_code == 200 and "first" in loop.text and "second" in loop.text
+
+
+def test_a_declared_label_schema_is_what_the_page_offers_and_accepts(serve_review, store_uri: str) -> None:
+    """Labelling without a judge: with a schema declared (`accord feedback schema`), the page offers the
+    schema's values, including those nobody has used yet, and a value outside them is refused, not saved."""
+    from accord.store import get_store
+    from tests.review.conftest import make_traces
+
+    store = get_store()
+    experiment = store.get_or_create_experiment("schemed")
+    store.insert_traces(make_traces(4), experiment.experiment_id)
+    store.log_assessments([human("t000", "good")])
+    assert accord.set_label_schema("policy", "Literal['good', 'fair', 'poor']", experiment="schemed") == []
+    server = serve_review(experiment="schemed", feedback="policy")
+    with server.client() as client:
+        page = client.get("/trace/t001?feedback=policy")
+        assert page.status_code == 200
+        assert all(f'value="{v}"' in page.text for v in ("good", "fair", "poor"))  # 'poor' was never used
+        assert 'id="value-other"' not in page.text  # no box for a new class
+        token = sign_in(client, "kim")
+        typo = save_feedback(client, "t001", token, value="godo", experiment="schemed", feedback="policy")
+        assert typo.status_code == 422 and "'godo' is not one of ['good', 'fair', 'poor']" in typo.text
+        saved = save_feedback(client, "t001", token, value="poor", experiment="schemed", feedback="policy")
+        assert saved.status_code == 200, saved.text
+    assert [f.value for f in human_feedback("t001")] == ["poor"]

@@ -1,4 +1,4 @@
-"""`accord feedback import|export|list`."""
+"""`accord feedback import|export|list|schema`."""
 
 from __future__ import annotations
 
@@ -88,6 +88,56 @@ def list_command(
             short(a.rationale or "", 50),
         )
     console.print(table)
+
+
+@app.command("schema")
+@handle_errors
+def schema_command(
+    experiment: str = typer.Option(..., "--experiment", "-e", help="Experiment name or id."),
+    name: str | None = typer.Argument(None, help="The feedback name; without it, every schema is listed."),
+    value_type: str | None = typer.Argument(
+        None, help="Its values, written as a judge's: \"Literal['good', 'fair', 'poor']\", bool, int, float or str."
+    ),
+    delete: bool = typer.Option(False, "--delete", help="Remove the schema of NAME (labels stay as they are)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Declare the values experts may give under a feedback name, before any judge exists: labels outside
+    them are refused (naming the allowed values) and the review page offers exactly these. Without NAME,
+    list the experiment's schemas; with NAME alone, show its schema."""
+    from accord.label_schemas import delete_label_schema, get_label_schema, label_schemas, set_label_schema
+
+    if name is None:
+        found = {n: str(v) for n, v in label_schemas(experiment).items()}
+        if as_json:
+            print_json(found)
+        else:
+            for n, v in found.items():
+                console.print(f"{n}: {v}", soft_wrap=True)
+            if not found:
+                console.print("no label schema declared")
+        return
+    if delete:
+        removed = delete_label_schema(name, experiment)
+        if as_json:
+            print_json({"name": name, "deleted": removed})
+        else:
+            console.print(f"{'removed the' if removed else 'there was no'} label schema for {name!r}")
+        return
+    if value_type is None:
+        shown = get_label_schema(name, experiment)
+        if as_json:
+            print_json({"name": name, "value_type": str(shown) if shown else None})
+        else:
+            console.print(f"{name}: {shown}" if shown else f"no label schema for {name!r}", soft_wrap=True)
+        return
+    outside = set_label_schema(name, value_type, experiment)
+    shown = get_label_schema(name, experiment)
+    if as_json:
+        print_json({"name": name, "value_type": str(shown), "stored_labels_outside": outside})
+        return
+    console.print(f"{name}: {shown}", soft_wrap=True)
+    if outside:
+        console.print(f"labels already stored outside it (kept; new ones are refused): {outside}", soft_wrap=True)
 
 
 def _source_type(value: str | None) -> str | None:

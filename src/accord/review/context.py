@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from accord.entities import Experiment
 from accord.errors import NotFoundError
 from accord.judges import Judge
+from accord.judges.value_types import ValueType
 from accord.registry import list_judges
 from accord.review.presenting import parse_value, value_choices, value_label
 from accord.store import Store
@@ -30,6 +31,12 @@ class Context:
     known_values: list[Any] = field(default_factory=list)  # values already given under `name` (no judge)
     feedback_names: list[tuple[str, int]] = field(default_factory=list)  # names on the traces, with counts
     judges: list[str] = field(default_factory=list)  # registered judges of the experiment, to switch to
+    schema: ValueType | None = None  # the label schema declared for `name` (no judge): its values only
+
+    @property
+    def value_type(self) -> ValueType | None:
+        """The values labels take: the judge's, else the declared schema's; None when any text goes."""
+        return self.judge.value_type if self.judge is not None else self.schema
 
     def params(self) -> dict[str, str]:
         if self.judge_ref:
@@ -42,15 +49,17 @@ class Context:
         return urlencode(params)
 
     def choices(self) -> list[tuple[str, str]]:
-        """(value as posted, label) for a fixed set of values: the judge's, else those already given."""
-        if self.judge is not None:
-            return value_choices(self.judge)
+        """(value as posted, label) for a fixed set of values: the judge's or the schema's, else those
+        already given."""
+        if self.value_type is not None:
+            return value_choices(self.value_type)
         return [(value_label(v), value_label(v)) for v in self.known_values]
 
     def parse(self, posted: str) -> Any:
-        """The posted value: of the judge's type, else one already given (keeping its type) or new text."""
-        if self.judge is not None:
-            return parse_value(self.judge, posted)
+        """The posted value: of the judge's or the schema's type, else one already given (keeping its type)
+        or new text."""
+        if self.value_type is not None:
+            return parse_value(self.value_type, posted)
         text = posted.strip()
         if not text:
             raise ValueError("choose or type a value before saving")
@@ -87,4 +96,6 @@ def resolve_context(
         )
     name = feedback or (names[0][0] if names else "")
     values = [json.loads(v) for v in store.feedback_values(found.experiment_id, name)] if name else []
-    return Context(found, None, None, name, values, names, registered)
+    declared = store.label_schemas(found.experiment_id).get(name) if name else None
+    schema = ValueType.of(declared) if declared else None
+    return Context(found, None, None, name, values, names, registered, schema)

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from accord.entities import Span
-from accord.judges import Judge
 from accord.judges.rendering import span_order
+from accord.judges.value_types import ValueType
 
 
 def value_label(value: Any) -> str:
@@ -15,24 +15,23 @@ def value_label(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def value_choices(judge: Judge) -> list[tuple[str, str]]:
-    """(value as posted, label on the button) for judges with a fixed set of values; [] for open ones."""
-    kind = judge.value_type.kind
-    if kind == "bool":
+def value_choices(value_type: ValueType) -> list[tuple[str, str]]:
+    """(value as posted, label on the button) for value types with a fixed set of values; [] for open ones."""
+    if value_type.kind == "bool":
         return [("true", "Yes"), ("false", "No")]
-    if kind == "categorical":
-        return [(value_label(c), str(c)) for c in judge.value_type.categories]
+    if value_type.kind == "categorical":
+        return [(value_label(c), str(c)) for c in value_type.categories]
     return []
 
 
-def parse_value(judge: Judge, posted: str) -> Any:
-    """The posted text as a value of the judge's type; `ValueError` naming the allowed values otherwise."""
-    for value, _ in value_choices(judge):
-        if judge.value_type.kind == "categorical" and value == posted:
-            return next(c for c in judge.value_type.categories if value_label(c) == posted)
+def parse_value(value_type: ValueType, posted: str) -> Any:
+    """The posted text as a value of the type; `ValueError` naming the allowed values otherwise."""
+    for value, _ in value_choices(value_type):
+        if value_type.kind == "categorical" and value == posted:
+            return next(c for c in value_type.categories if value_label(c) == posted)
     if not posted.strip():
         raise ValueError("choose a value before saving")
-    return judge.value_type.coerce(posted)
+    return value_type.coerce(posted)
 
 
 MAX_NESTING = 40  # deeper spans are shown at this depth (marked), so the page's nesting stays bounded

@@ -99,6 +99,18 @@ judge_aliases = Table(
     Column("update_time_ms", BigInteger, nullable=False),
 )
 
+# A feedback name's allowed values in an experiment (`accord feedback schema`), as a judge's value type is
+# written ("Literal['good', 'poor']", "bool", "int"): labels outside it are refused, so a typo never becomes
+# a new class, and the review page offers exactly these values.
+label_schemas = Table(
+    "label_schemas",
+    metadata,
+    Column("experiment_id", String(64), primary_key=True),
+    Column("name", String(256), primary_key=True),
+    Column("value_type", Text, nullable=False),
+    Column("update_time_ms", BigInteger, nullable=False),
+)
+
 # Which run is judging a trace for a judge version right now, so that two runs of one judge never judge the
 # same trace twice. A claim lapses at `expires_ms` unless its run renews it (a run that died frees its work).
 claims = Table(

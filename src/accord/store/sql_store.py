@@ -21,6 +21,7 @@ from accord.store import schema as t
 from accord.store.chunks import chunks
 from accord.store.claims import ClaimQueries
 from accord.store.engine import get_engine
+from accord.store.label_schemas import LabelSchemaQueries
 from accord.store.monitor_queries import MonitorQueries
 from accord.store.review_queries import ReviewQueries
 from accord.store.rows import assessment_to_row, row_to_assessment, row_to_trace, trace_to_row
@@ -46,7 +47,7 @@ class JudgeRow:
     damaged: str | None = None
 
 
-class SqlStore(ClaimQueries, ReviewQueries, MonitorQueries):
+class SqlStore(ClaimQueries, ReviewQueries, MonitorQueries, LabelSchemaQueries):
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.engine = get_engine(uri)
@@ -94,6 +95,7 @@ class SqlStore(ClaimQueries, ReviewQueries, MonitorQueries):
             )
             self._delete_trace_rows(conn, ids)
             conn.execute(t.monitor_points.delete().where(t.monitor_points.c.experiment_id == experiment_id))
+            conn.execute(t.label_schemas.delete().where(t.label_schemas.c.experiment_id == experiment_id))
             conn.execute(t.experiments.delete().where(t.experiments.c.experiment_id == experiment_id))
         return len(ids)
 
