@@ -75,6 +75,7 @@ def test_report_is_one_self_contained_file(populated: Populated, tmp_path: Path)
     assert "<link" not in html and "<script" not in html and "src=" not in html  # nothing to fetch
     assert XSS_OUTPUT not in html
     assert "t007" in html and 'href="/trace/' not in html  # disagreements listed, no links to a server
+    assert "Track order 7 online." in html  # with the text judged
     figures = json.loads(
         runner.invoke(app, ["report", "-e", "support", "-j", "policy", "-o", str(out), "--json"]).stdout
     )

@@ -165,6 +165,7 @@ def test_alignment_view_shows_versions_and_reviewers(serve_review, populated: Po
     assert 'class="confusion"' in html
     assert "1 reviewer(s): ana" in html
     assert '<a href="/trace/t007?' in html  # the judge let t007 pass; the disagreement links to the trace
+    assert "Track order 7 online." in html  # and shows what was judged, not a bare id
 
 
 def test_align_button_registers_a_new_version_and_scores_it(serve_review, populated: Populated) -> None:

@@ -19,6 +19,7 @@ from accord.errors import AccordError, NotFoundError
 from accord.judges import Judge
 from accord.metrics import Agreement, agreement, human_label, is_abstention, reviewer_agreement
 from accord.registry import JudgeVersion, list_judge_versions
+from accord.review.presenting import preview
 from accord.store import get_store
 
 MAX_DISAGREEMENTS = 50
@@ -141,10 +142,21 @@ def _score(version: VersionAgreement, traces: list[Trace], verdicts: dict[str, F
         judged.append(verdict.value)
         if str(label) != str(verdict.value) and len(version.disagreements) < MAX_DISAGREEMENTS:
             version.disagreements.append(
-                {"trace_id": trace.trace_id, "human": label, "judge": verdict.value, "rationale": verdict.rationale}
+                {
+                    "trace_id": trace.trace_id,
+                    **trace_text(trace),
+                    "human": label,
+                    "judge": verdict.value,
+                    "rationale": verdict.rationale,
+                }
             )
     if human:
         version.agreement = agreement(human, judged, order=scale_order(judge.value_type, human + judged))
+
+
+def trace_text(trace: Trace) -> dict[str, str]:
+    """The start of a trace's input and output, for tables that would otherwise show a bare id."""
+    return {"input": preview(trace.inputs, 120), "output": preview(trace.outputs, 200)}
 
 
 def labelled_traces(experiment_id: str, name: str) -> list[Trace]:
@@ -191,6 +203,10 @@ def build_dashboard(
         reviewers = reviewer_agreement(traces, name)
     except AccordError:
         reviewers = {"items_with_several_reviewers": 0, "reviewers": [], "disagreements": []}
+    by_id = {t.trace_id: t for t in traces}
+    for row in reviewers["disagreements"]:  # what the reviewers disagreed about, not a bare id
+        if row.get("trace_id") in by_id:
+            row.update(trace_text(by_id[row["trace_id"]]))
     names = {judge.registered_name or name, name}
     monitor = [
         p for p in get_store().monitor_points(experiment_id) if p["judge_key"].split("@")[0].split("#")[0] in names
