@@ -106,6 +106,9 @@ def test_an_aligned_judge_abstains_where_it_cannot_keep_the_target_and_evaluate_
     assert unclear[0].rationale.startswith("abstained: confidence")
     clear = [v for k, v in verdicts.items() if k.startswith("new-t")]
     assert clear and not any(is_abstention(v) for v in clear)
+    nearest = clear[0].metadata["retrieved"]  # the labelled cases an explanation can point at
+    assert 1 <= len(nearest) <= 3 and {n["trace_id"] for n in nearest} <= {t.trace_id for t in _with_unclear_cases()}
+    assert all(n["value"] in ("yes", "no") for n in nearest)
     report = accord.evaluate_agreement(aligned, new, log_verdicts=False, show_progress=False)
     assert report.agreement.n == len(clear) and report.agreement.accuracy == 1.0
     assert report.agreement.extra["abstained"] == 4 and report.agreement.extra["coverage"] == 0.6

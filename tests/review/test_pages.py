@@ -507,3 +507,22 @@ def test_a_declared_label_schema_is_what_the_page_offers_and_accepts(serve_revie
         saved = save_feedback(client, "t001", token, value="poor", experiment="schemed", feedback="policy")
         assert saved.status_code == 200, saved.text
     assert [f.value for f in human_feedback("t001")] == ["poor"]
+
+
+def test_a_verdict_links_the_nearest_labelled_cases_it_names(serve_review, populated: Populated) -> None:
+    from accord.store import get_store
+
+    verdict = [
+        a
+        for a in get_store().search_assessments(name="policy", source_type="LLM_JUDGE", trace_ids=["t004"])
+        if a.kind == "feedback"
+    ][-1]
+    nearest = [{"trace_id": "t003", "value": "no", "similarity": 0.912}, {"trace_id": "t001", "value": "yes"}]
+    api.log_assessments(
+        [verdict.model_copy(update={"assessment_id": "near-1", "metadata": {**verdict.metadata, "retrieved": nearest}})]
+    )
+    server = start(serve_review, populated)
+    with server.client() as client:
+        html = client.get("/trace/t004").text
+    assert 'id="nearest"' in html and '<a href="/trace/t003?' in html and "(no, similarity 0.91)" in html
+    assert '<a href="/trace/t001?' in html

@@ -228,7 +228,7 @@ class FittedDecision:
             return f"the judge's own verdict {key!r} ({shown})"
         if kind == "grounding":
             return f"{DESCRIBE[key]} {shown}"
-        return f"similar expert-labelled cases lean {key!r} ({shown})"
+        return f"similar expert-labelled cases put {key!r} at {shown}"  # a probability, whichever way it leans
 
     def weights(self, questions: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Each feature and its weight on the standardised scale (towards the last verdict for two verdicts,

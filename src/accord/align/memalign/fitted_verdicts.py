@@ -10,10 +10,12 @@ import numpy as np
 
 from accord.align.checks import CaseFeatures, Check, answer_choices, ask_case
 from accord.align.checks.grounding import grounding_rows
-from accord.align.memalign.memory import example_text
+from accord.align.memalign.memory import example_text, retrieved_cases
 from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Feedback
 from accord.judges.base import JudgeInput
 from accord.llm import get_model
+
+NEAREST_SHOWN = 3  # nearest labelled cases named with a fitted verdict
 
 if TYPE_CHECKING:
     from accord.align.memalign.judge import MemAlignJudge
@@ -91,6 +93,8 @@ def judge_fitted(judge: MemAlignJudge, given: JudgeInput) -> Feedback:
         metadata["decision_probabilities"] = {
             str(c): round(float(p), 4) for c, p in zip(judge.fitted.classes, decided[0], strict=True)
         }
+    # the expert-labelled cases nearest this one, so an explanation can point at them (the review page links them)
+    metadata["retrieved"] = retrieved_cases(judge.retrieve(given)[:NEAREST_SHOWN])
     if judge.fitted.stale:
         metadata.update({"stale_decision": True, "stale_reason": judge.stale})
     value = judge.fitted.classes[int(index[0])]

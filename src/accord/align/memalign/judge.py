@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from accord.align.checks import Check, FittedDecision, answer_choices, ask_case
 from accord.align.memalign.calibration import DecisionRule
 from accord.align.memalign.fitted_verdicts import judge_fitted
-from accord.align.memalign.memory import EMBED_FIELDS, EpisodicMemory, Guideline, example_text
+from accord.align.memalign.memory import EMBED_FIELDS, EpisodicMemory, Guideline, example_text, retrieved_cases
 from accord.align.selective import abstain_if_unsure, verdict_confidence
 from accord.entities import Feedback, Trace
 from accord.errors import AccordError
@@ -238,7 +238,7 @@ class MemAlignJudge(Judge):
         return self.retrieve(given)  # once per verdict: the prompt and the verdict's metadata share it
 
     def annotate(self, feedback: Feedback, prepared: Any) -> None:
-        feedback.metadata["retrieved"] = [{"trace_id": e.trace_id, "similarity": round(s, 3)} for e, s in prepared]
+        feedback.metadata["retrieved"] = retrieved_cases(prepared)
 
     def user_prompt(self, given: JudgeInput, prepared: Any = None) -> str:
         case = self.base.user_prompt(given)

@@ -39,6 +39,11 @@ def render_example(inputs: Any, outputs: Any, value: Any, rationale: str) -> str
     )
 
 
+def retrieved_cases(found: list[tuple[Any, float]]) -> list[dict[str, Any]]:
+    """Retrieved examples as a verdict's metadata records them: which trace, the expert's label, how similar."""
+    return [{"trace_id": e.trace_id, "value": e.value, "similarity": round(s, 3)} for e, s in found]
+
+
 def fingerprint(value: Any, rationale: str, rendered: str) -> str:
     return hashlib.sha256(f"{value!r}\x00{rationale}\x00{rendered}".encode()).hexdigest()[:16]
 
