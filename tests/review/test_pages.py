@@ -526,3 +526,24 @@ def test_a_verdict_links_the_nearest_labelled_cases_it_names(serve_review, popul
         html = client.get("/trace/t004").text
     assert 'id="nearest"' in html and '<a href="/trace/t003?' in html and "(no, similarity 0.91)" in html
     assert '<a href="/trace/t001?' in html
+
+
+def test_a_review_can_require_a_rationale_when_the_expert_disagrees_or_always(
+    serve_review, populated: Populated
+) -> None:
+    server = start(serve_review, populated, rationale="disagreement")
+    with server.client() as client:
+        token = sign_in(client, "bo")
+        refused = save_feedback(client, "t003", token, value="yes")  # the judge said "no"
+        assert refused.status_code == 422 and "you disagree with the judge (no)" in refused.text
+        agreeing = save_feedback(client, "t006", token, value="no")  # the judge said "no" here too
+        assert agreeing.status_code == 200, agreeing.text
+        reasoned = save_feedback(client, "t003", token, value="yes", rationale="only tracking advice")
+        assert reasoned.status_code == 200, reasoned.text
+    assert [f.value for f in human_feedback("t003") if f.source.source_id == "bo"] == ["yes"]
+    strict = start(serve_review, populated, rationale="always")
+    with strict.client() as client:
+        refused = save_feedback(client, "t009", sign_in(client, "cy"), value="no")
+        assert refused.status_code == 422 and "with every label" in refused.text
+    with pytest.raises(ValueError, match="rationale must be one of nudge, disagreement, always"):
+        start(serve_review, populated, rationale="sometimes")

@@ -38,6 +38,12 @@ def review_command(
         show_default=False,
     ),
     reviewer: str | None = typer.Option(None, "--reviewer", help="Default reviewer name for this browser."),
+    rationale: str = typer.Option(
+        "nudge",
+        "--rationale",
+        help="When a label needs a reason: nudge (asked once when it differs from the judge's verdict), "
+        "disagreement (refused without one when it differs) or always.",
+    ),
     allowed_host: list[str] = typer.Option(
         [],
         "--allowed-host",
@@ -64,6 +70,7 @@ def review_command(
         token=token,
         reviewer=reviewer,
         allowed_hosts=list(allowed_host),
+        rationale=rationale,
     )
     settings.token = check_exposure(host, token)
     shown = "localhost" if host in ("127.0.0.1", "::1") else host

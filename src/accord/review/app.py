@@ -35,6 +35,7 @@ from accord.store import get_store
 from accord.web.security import CSRF_FIELD, allowed_hosts, csrf_token, security_middleware
 
 HERE = Path(__file__).parent
+RATIONALE_RULES = ("nudge", "disagreement", "always")
 REVIEWER_COOKIE = "accord_reviewer"
 _REVIEWER_NAME = re.compile(r"^[\w .@\-]{1,64}$")
 
@@ -55,6 +56,29 @@ class ReviewSettings:
     reviewer: str | None = None  # the default reviewer name
     host: str = "127.0.0.1"  # the address it binds: answered as a host name too
     allowed_hosts: list[str] = field(default_factory=list)  # further host names it answers for (--allowed-host)
+    # when a label needs a rationale: "nudge" (asked once when it differs from the judge's verdict, then saved
+    # anyway), "disagreement" (refused without one when it differs), "always" (every label)
+    rationale: str = "nudge"
+
+    def __post_init__(self) -> None:
+        if self.rationale not in RATIONALE_RULES:
+            raise ValueError(f"rationale must be one of {', '.join(RATIONALE_RULES)}, not {self.rationale!r}")
+
+
+def _rationale_missing(rule: str, trace_id: str, name: str, value: Any) -> str | None:
+    """Why a label without a rationale is refused under `rule`, or None when it may be saved."""
+    if rule == "always":
+        return "give a rationale: this review asks for one with every label (alignment learns from reasons)"
+    if rule != "disagreement":
+        return None
+    verdicts = get_store().search_assessments(name=name, source_type="LLM_JUDGE", trace_ids=[trace_id])
+    judged = [v for v in verdicts if v.kind == "feedback" and v.error is None and v.value is not None]
+    if judged and value_label(judged[-1].value) != value_label(value):
+        return (
+            f"give a rationale: you disagree with the judge ({value_label(judged[-1].value)}), and this review asks "
+            "for a reason whenever you do"
+        )
+    return None
 
 
 def create_app(settings: ReviewSettings | None = None) -> FastAPI:
@@ -215,11 +239,16 @@ def create_app(settings: ReviewSettings | None = None) -> FastAPI:
             if wants_json:
                 return JSONResponse({"error": str(exc)}, 422)
             raise HTTPException(422, str(exc)) from None
+        rationale = (fields.get("rationale") or "").strip() or None
+        if rationale is None and (missing := _rationale_missing(settings.rationale, trace_id, ctx.name, value)):
+            if wants_json:
+                return JSONResponse({"error": missing}, 422)
+            raise HTTPException(422, missing)
         feedback = log_feedback(
             trace_id,
             name=ctx.name,
             value=value,
-            rationale=(fields.get("rationale") or "").strip() or None,
+            rationale=rationale,
             source=AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id=reviewer),
             metadata={"via": "review page"},
         )
