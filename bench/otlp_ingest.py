@@ -91,6 +91,7 @@ def main() -> int:
     log_path = Path(env["ACCORD_HOME"]) / "serve-otlp.log"
     log_file = log_path.open("w")
     server = subprocess.Popen(
+        # the top-level spelling: older checkouts (--src) have only that one; this one still answers to it
         [sys.executable, "-m", "accord.cli", "serve-otlp", "-e", "otlp-bench", "-p", str(port)],
         env=env,
         stdout=log_file,

@@ -28,7 +28,7 @@ def test_traces_and_verdicts_round_trip_through_parquet(tmp_path: Path) -> None:
     spec.write_text(
         "name: quality\ninstructions: 'Is {{ outputs }} good?'\nmodel: 'fake:'\nfeedback_value_type: bool\n"
     )
-    assert runner.invoke(app, ["judge", "run", "--judge", str(spec), "--experiment", "src"]).exit_code == 0
+    assert runner.invoke(app, ["judges", "run", "--judge", str(spec), "--experiment", "src"]).exit_code == 0
 
     out = runner.invoke(app, ["traces", "export", "-e", "src", "--out", str(tmp_path / "traces.parquet"), "--json"])
     assert out.exit_code == 0, out.output

@@ -47,7 +47,7 @@ def test_canary_keys_appear_in_no_output_no_log_and_not_in_the_store(
         commands = [
             ["traces", "import", str(source), "-e", "canary"],
             ["judges", "create", str(spec), "-e", "canary"],
-            ["judge", "run", "-j", "quality", "-e", "canary"],
+            ["judges", "run", "-j", "quality", "-e", "canary"],
             ["evaluate", "-j", "quality", "-e", "canary", "--json"],
             ["judges", "show", "quality"],
             ["judges", "list"],

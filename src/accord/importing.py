@@ -224,7 +224,7 @@ def _to_trace(record: TraceRecord, trace_id: str, tags: dict[str, str], default_
 
 
 def read_traces(path: str | Path) -> list[Trace]:
-    """Traces from a traces JSONL or Parquet file without storing them (`accord judge run --input`); every
+    """Traces from a traces JSONL or Parquet file without storing them (`accord judges run --input`); every
     bad line is named, and duplicate ids are refused."""
     path = Path(path)
     records, problems, total = _read_records(path, TraceRecord)

@@ -31,7 +31,7 @@ def test_help_names_what_to_type_not_python_types() -> None:
     import sys
 
     env = {**os.environ, "COLUMNS": "160"}
-    for command in (["evaluate"], ["judges", "create"], ["feedback", "list"], ["judge", "run"]):
+    for command in (["evaluate"], ["judges", "create"], ["feedback", "list"], ["judges", "run"]):
         shown = subprocess.run(
             [sys.executable, "-m", "accord", *command, "--help"], env=env, capture_output=True, text=True, check=True
         ).stdout
@@ -87,12 +87,12 @@ def test_judges_create_list_show_and_run(tmp_path: Path) -> None:
     assert shown["version"] == 1 and shown["feedback_value_type"]["categories"][0] == "excellent"
     path = write_jsonl(tmp_path / "t.jsonl", [trace_row(i) for i in range(4)])
     run("traces", "import", str(path), "-e", "runs")
-    assert json.loads(run("judge", "run", "--judge", "product_quality", "-e", "runs", "--json")) == {
+    assert json.loads(run("judges", "run", "--judge", "product_quality", "-e", "runs", "--json")) == {
         "new": 4,
         "reused": 0,
         "errors": 0,
     }
-    assert json.loads(run("judge", "run", "-j", "product_quality", "-j", "safety", "-e", "runs", "--json"))["new"] == 4
+    assert json.loads(run("judges", "run", "-j", "product_quality", "-j", "safety", "-e", "runs", "--json"))["new"] == 4
     verdicts = json.loads(run("feedback", "list", "-e", "runs", "--source-type", "LLM_JUDGE", "--json"))
     assert {v["metadata"]["judge_key"] for v in verdicts} == {
         "product_quality@2",
@@ -196,3 +196,26 @@ def test_experiments_are_listed_and_deleted_keeping_expert_labels_unless_asked(t
     assert "deleted experiment scratch and its 3 traces" in run("experiments", "delete", "scratch", "--yes")
     assert get_store().get_experiment_by_name("scratch") is None
     assert "its 3 traces" in run("experiments", "delete", "golden", "--yes", "--discard-labels")
+
+
+def test_old_spellings_still_work_for_a_release_and_say_where_their_command_moved(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "t.jsonl", [trace_row(i) for i in range(3)])
+    run("traces", "import", str(path), "-e", "moved")
+    old = runner.invoke(app, ["judge", "run", "-j", "safety", "-e", "moved", "--json"])
+    assert old.exit_code == 0, old.output
+    assert "this command is now `accord judges run`" in old.stderr and json.loads(old.stdout)["new"] == 3
+    otlp = runner.invoke(app, ["serve-otlp", "-e", "moved", "--host", "0.0.0.0"])
+    assert "now `accord traces serve-otlp`" in otlp.stderr and "token" in otlp.output  # still runs: refused, no token
+    run("traces", "import", str(write_jsonl(tmp_path / "l.jsonl", [trace_row(i) for i in range(3, 6)])), "-e", "moved")
+    spec = tmp_path / "quality.yaml"  # a judge named as the experts' labels
+    spec.write_text(
+        "name: quality\ninstructions: 'Is {{ outputs }} good?'\nmodel: 'fake:'\nfeedback_value_type: bool\n"
+    )
+    written = tmp_path / "agreement.json"
+    legacy = runner.invoke(app, ["evaluate", "-j", str(spec), "-e", "moved", "--json", str(written)])
+    assert legacy.exit_code == 0, legacy.output
+    assert "`--json-out" in legacy.stderr and json.loads(written.read_text())["n"] >= 1
+    top = run("--help")
+    assert "judges" in top and "serve-otlp" not in top and "export-mlflow" not in top  # new homes only
+    assert "serve-otlp" in run("traces", "--help") and "export-mlflow" in run("feedback", "--help")
+    assert "run" in run("judges", "--help")

@@ -136,10 +136,11 @@ def test_cli_imports_and_exports_and_creates_traces_mlflow_lacks(tracking, mlflo
     spec = tmp_path / "judge.yaml"
     spec.write_text("name: tone\ninstructions: 'Is {{ outputs }} polite?'\nmodel: 'fake:'\nfeedback_value_type: bool\n")
     assert runner.invoke(app, ["judges", "create", str(spec)]).exit_code == 0
-    assert runner.invoke(app, ["judge", "run", "--judge", "tone", "--experiment", "local"]).exit_code == 0
+    assert runner.invoke(app, ["judges", "run", "--judge", "tone", "--experiment", "local"]).exit_code == 0
     out = runner.invoke(
         app,
         [
+            "feedback",
             "export-mlflow",
             "--experiment",
             "local",
@@ -163,6 +164,7 @@ def test_cli_imports_and_exports_and_creates_traces_mlflow_lacks(tracking, mlflo
     again = runner.invoke(
         app,
         [
+            "feedback",
             "export-mlflow",
             "--experiment",
             "local",

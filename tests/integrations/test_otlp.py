@@ -1,5 +1,5 @@
 """OpenTelemetry in: an OTLP JSON file as a collector's file exporter writes it, and the OpenTelemetry SDK's
-own OTLP/HTTP exporter sending spans to `accord serve-otlp` (started as a real process on 127.0.0.1)."""
+own OTLP/HTTP exporter sending spans to `accord traces serve-otlp` (started as a real process on 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -61,10 +61,10 @@ def test_a_file_that_is_not_otlp_names_its_line_and_stores_nothing(tmp_path: Pat
 
 
 def start_receiver(**env: str) -> tuple[subprocess.Popen, str]:  # type: ignore[type-arg]
-    """`accord serve-otlp` in its own process, with this test's store (and `env` added)."""
+    """`accord traces serve-otlp` in its own process, with this test's store (and `env` added)."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "accord.cli", "serve-otlp", "--experiment", "live", "--port", str(port)],
+        [sys.executable, "-m", "accord.cli", "traces", "serve-otlp", "--experiment", "live", "--port", str(port)],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -154,7 +154,7 @@ def test_the_receiver_takes_gzip_json_and_refuses_what_it_should(receiver: str) 
 
 
 def test_serve_otlp_off_loopback_needs_a_token() -> None:
-    result = CliRunner().invoke(app, ["serve-otlp", "--experiment", "x", "--host", "0.0.0.0"])
+    result = CliRunner().invoke(app, ["traces", "serve-otlp", "--experiment", "x", "--host", "0.0.0.0"])
     assert result.exit_code == 1 and "token" in result.output
 
 

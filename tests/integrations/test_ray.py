@@ -74,7 +74,7 @@ def test_files_that_never_enter_the_store_on_ray_and_on_threads(ray_head: str, t
     )
     runner = CliRunner()
     out = tmp_path / "verdicts"
-    base = ["judge", "run", "--judge", str(spec), "--input", str(source), "--output", str(out), "--json"]
+    base = ["judges", "run", "--judge", str(spec), "--input", str(source), "--output", str(out), "--json"]
     first = runner.invoke(app, [*base, "--engine", "ray", "--address", ray_head, "-c", "2"])
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["new"] == 30
@@ -86,7 +86,7 @@ def test_files_that_never_enter_the_store_on_ray_and_on_threads(ray_head: str, t
 
     threads_out = tmp_path / "verdicts-threads"
     on_threads = runner.invoke(
-        app, ["judge", "run", "--judge", str(spec), "--input", str(source), "--output", str(threads_out), "--json"]
+        app, ["judges", "run", "--judge", str(spec), "--input", str(source), "--output", str(threads_out), "--json"]
     )
     assert on_threads.exit_code == 0 and json.loads(on_threads.stdout)["new"] == 30
     assert pq.read_table(threads_out).num_rows == 30

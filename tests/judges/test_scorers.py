@@ -164,7 +164,7 @@ def test_scorers_named_in_spec_files_run_from_the_cli(tmp_path: Path) -> None:
     assert {a.value for a in get_store().search_assessments(name="same_as_expected")} == {True}
     created = runner.invoke(app, ["judges", "create", str(tmp_path / "polite.yaml")])
     assert created.exit_code == 0 and accord.get_judge("polite").python == "tests.judges.scorer_functions:polite"
-    missing = runner.invoke(app, ["judge", "run", "-e", "cli", "--judge", str(tmp_path / "missing.yaml")])
+    missing = runner.invoke(app, ["judges", "run", "-e", "cli", "--judge", str(tmp_path / "missing.yaml")])
     assert missing.exit_code == 1 and "cannot load scorer 'tests.judges.nope:polite'" in missing.output
 
 

@@ -32,7 +32,7 @@ def test_a_refused_connection_stops_the_run_with_a_clear_message_and_keeps_what_
         f"model: 'openai:/any?base_url=http://127.0.0.1:{_closed_port()}/v1'\n"
         "feedback_value_type: Literal['yes', 'no']\n"
     )
-    result = CliRunner().invoke(app, ["judge", "run", "-j", str(spec), "-e", "down", "-c", "1"])
+    result = CliRunner().invoke(app, ["judges", "run", "-j", str(spec), "-e", "down", "-c", "1"])
     assert result.exit_code == 1
     assert "stopped: 5 verdicts in a row could not reach the model" in result.output
     assert "cannot reach the model server at http://127.0.0.1:" in result.output and "HTTP 500" not in result.output

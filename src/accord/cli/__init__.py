@@ -7,7 +7,7 @@ import logging
 import typer
 
 from accord.cli import alignment, cache, demo, doctor, experiments, feedback, interop, judges, monitor, review, traces
-from accord.cli.common import fail, plain_metavars
+from accord.cli.common import JsonOutCommand, fail, moved, plain_metavars
 from accord.config import configure, reload_settings
 from accord.errors import ConfigError
 
@@ -19,20 +19,25 @@ app = typer.Typer(
 )
 traces.app.command("import-mlflow")(interop.import_mlflow_command)
 traces.app.command("import-otlp")(interop.import_otlp_command)
+traces.app.command("serve-otlp")(interop.serve_otlp_command)
+feedback.app.command("export-mlflow")(interop.export_mlflow_command)
+# old spellings, kept for one release: hidden from help, and each says where its command moved
+judge_app = typer.Typer(hidden=True, no_args_is_help=True)
+judge_app.command("run", hidden=True)(moved(judges.run_command, "accord judges run"))
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(traces.app, name="traces")
 app.add_typer(feedback.app, name="feedback")
 app.add_typer(judges.app, name="judges")
-app.add_typer(judges.run_app, name="judge")
+app.add_typer(judge_app, name="judge", hidden=True)
 app.add_typer(cache.app, name="cache")
-app.command("evaluate", cls=alignment.JsonOutCommand)(alignment.evaluate_command)
-app.command("align", cls=alignment.JsonOutCommand)(alignment.align_command)
-app.command("demo")(demo.demo_command)
+app.command("evaluate", cls=JsonOutCommand)(alignment.evaluate_command)
+app.command("align", cls=JsonOutCommand)(alignment.align_command)
+app.command("demo", cls=JsonOutCommand)(demo.demo_command)
 app.command("doctor")(doctor.doctor_command)
 app.command("review")(review.review_command)
 app.command("report")(review.report_command)
-app.command("export-mlflow")(interop.export_mlflow_command)
-app.command("serve-otlp")(interop.serve_otlp_command)
+app.command("export-mlflow", hidden=True)(moved(interop.export_mlflow_command, "accord feedback export-mlflow"))
+app.command("serve-otlp", hidden=True)(moved(interop.serve_otlp_command, "accord traces serve-otlp"))
 app.command("monitor")(monitor.monitor_command)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
-from typer.core import TyperCommand
 
 from accord.agreement import AgreementReport, evaluate_agreement
 from accord.align.base import load_optimizer
 from accord.cli.common import (
+    JSON_FILE,
+    JSON_OPTION,
     confusion_table,
     console,
     err_console,
@@ -25,29 +25,17 @@ from accord.metrics import Agreement
 from accord.registry import get_aliases, register_judge, resolve_judge
 from accord.store import get_store
 
-JSON_OUT = typer.Option(None, "--json", help="Write JSON to stdout (--json) or to a file (--json OUT).")
 
-
-class JsonOutCommand(TyperCommand):
-    """Lets `--json` stand alone (JSON to stdout) or take a file name (`--json OUT`)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        fixed: list[str] = []
-        for i, arg in enumerate(args):
-            fixed.append(arg)
-            if arg == "--json" and (i + 1 == len(args) or args[i + 1].startswith("-")):
-                fixed.append("-")
-        return super().parse_args(ctx, fixed)
-
-
-def emit_json(data: Any, target: str) -> None:
-    if target == "-":
-        print_json(data)
-    else:
+def emit_json(data: Any, as_json: bool, json_file: str | None) -> None:
+    """JSON to the file named by --json-out, and to stdout with --json."""
+    if json_file:
         import json
 
-        Path(target).write_text(json.dumps(data, indent=2, default=str) + "\n")
-        console.print(f"wrote {target}", soft_wrap=True)
+        Path(json_file).write_text(json.dumps(data, indent=2, default=str) + "\n")
+        if not as_json:
+            console.print(f"wrote {json_file}", soft_wrap=True)
+    if as_json:
+        print_json(data)
 
 
 def show_agreement(title: str, agreement: Agreement) -> None:
@@ -97,7 +85,8 @@ def evaluate_command(
     min_accuracy: float | None = typer.Option(
         None, "--min-accuracy", help="Exit with code 4 when accuracy is below this."
     ),
-    json_out: str | None = JSON_OUT,
+    as_json: bool = JSON_OPTION,
+    json_file: str | None = JSON_FILE,
 ) -> None:
     """Run the judge where this version has no verdict yet and report its agreement with the HUMAN feedback
     of the judge's name: accuracy, Cohen's kappa with a 95% interval, confusion matrix. Traces the version
@@ -105,15 +94,14 @@ def evaluate_command(
     gates a release: exit code 4, naming the figure and its interval, when the judge falls below."""
     found = resolve_judge(judge)
     report: AgreementReport = evaluate_agreement(
-        found, experiment, concurrency=concurrency, show_progress=json_out != "-", include_learned=include_learned
+        found, experiment, concurrency=concurrency, show_progress=not as_json, include_learned=include_learned
     )
     failures = gate_failures(report.agreement, min_kappa, min_accuracy)
-    if json_out:
-        emit_json({**report.to_dict(), "gate": {"passed": not failures, "failures": failures}}, json_out)
-        if json_out == "-":
-            if failures:
-                raise typer.Exit(GATE_EXIT)
-            return
+    emit_json({**report.to_dict(), "gate": {"passed": not failures, "failures": failures}}, as_json, json_file)
+    if as_json:
+        if failures:
+            raise typer.Exit(GATE_EXIT)
+        return
     show_agreement(f"{report.judge} vs humans", report.agreement)
     if report.disagreements:
         console.print(f"{len(report.disagreements)} disagreements; first ones:")
@@ -212,7 +200,8 @@ def align_command(
         "experts on held-out traces than the champion (then exit code 4).",
     ),
     force: bool = typer.Option(False, "--force", help="With --promote: promote even when it agrees less."),
-    json_out: str | None = JSON_OUT,
+    as_json: bool = JSON_OPTION,
+    json_file: str | None = JSON_FILE,
 ) -> None:
     """Align a judge with the experiment's HUMAN feedback, register the result as a new version, and print
     agreement before and after on a held-out split."""
@@ -254,12 +243,11 @@ def align_command(
         result["checks"] = [c.question for c in aligned.checks]
         if aligned.fitted is not None:
             result["weights"] = aligned.fitted.weights(result["checks"])
-    if json_out:
-        emit_json(result, json_out)
-        if json_out == "-":
-            if promote and not result["promotion"].get("promoted"):
-                raise typer.Exit(GATE_EXIT)
-            return
+    emit_json(result, as_json, json_file)
+    if as_json:
+        if promote and not result["promotion"].get("promoted"):
+            raise typer.Exit(GATE_EXIT)
+        return
     champion = get_aliases(aligned.registered_name or "").get("champion")
     status = "champion" if champion == version else f"a candidate; the champion is version {champion}"
     console.print(f"registered [bold]{aligned.registered_name}[/] version {version} ({status})")

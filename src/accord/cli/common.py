@@ -8,11 +8,13 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import DatabaseError
+from typer.core import TyperCommand
 
 from accord.errors import AccordError
 
@@ -21,6 +23,7 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
+JSON_FILE = typer.Option(None, "--json-out", help="Also write the JSON to this file (the text goes to the terminal).")
 
 
 def print_json(data: Any) -> None:
@@ -150,3 +153,38 @@ def plain_metavars(command: Any) -> None:
         command.get_help_option = help_option
     for sub in getattr(command, "commands", {}).values():
         plain_metavars(sub)
+
+
+class JsonOutCommand(TyperCommand):
+    """`--json` is a flag here as everywhere (JSON on stdout); the old `--json FILE` still works for one release
+    as `--json-out FILE`, with a note saying so."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        fixed: list[str] = []
+        for i, arg in enumerate(args):
+            if arg == "--json" and i + 1 < len(args) and not args[i + 1].startswith("-"):
+                err_console.print(
+                    f"note: `--json {args[i + 1]}` is now `--json-out {args[i + 1]}` (`--json` alone prints JSON); "
+                    "the old spelling goes in the next release",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                fixed.append("--json-out")
+                continue
+            fixed.append(arg)
+        return super().parse_args(ctx, fixed)
+
+
+def moved(command: Callable[..., Any], new: str) -> Callable[..., Any]:
+    """A command under its old spelling, for one release: it says where the command moved, then runs it."""
+
+    @functools.wraps(command)
+    def old_spelling(*args: Any, **kwargs: Any) -> Any:
+        err_console.print(
+            f"note: this command is now `{new}`; the old spelling goes in the next release",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return command(*args, **kwargs)
+
+    return old_spelling

@@ -16,7 +16,7 @@ def demo_command(
     test_size: int = typer.Option(40, "--test-size", help="Traces in the held-out test split."),
     experiment: str = typer.Option("support-demo", "--experiment", "-e", help="Experiment name (a fresh one is made)."),
     json_path: str | None = typer.Option(
-        None, "--json", help="Also write the figures (before, after, chosen, align_seconds) to this file."
+        None, "--json-out", help="Also write the figures (before, after, chosen, align_seconds) to this file."
     ),
 ) -> None:
     """The whole loop on the example support traces with the embedded model: a generic judge's agreement

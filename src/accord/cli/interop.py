@@ -1,5 +1,5 @@
-"""Where traces already live: `accord traces import-mlflow`, `accord export-mlflow`,
-`accord traces import-otlp` and `accord serve-otlp`."""
+"""Where traces already live: `accord traces import-mlflow`, `accord feedback export-mlflow`,
+`accord traces import-otlp` and `accord traces serve-otlp`."""
 
 from __future__ import annotations
 

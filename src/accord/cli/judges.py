@@ -1,4 +1,4 @@
-"""`accord judges list|show|create` and `accord judge run`."""
+"""`accord judges list|show|create|run|...`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from accord.judges import BUILTIN_JUDGES, judge_from_file
 from accord.registry import list_judge_versions, list_judges, register_judge, resolve_judge
 from accord.store import get_store
 
-app = typer.Typer(help="Create, list and inspect judges.", no_args_is_help=True)
-run_app = typer.Typer(help="Run a judge over traces.", no_args_is_help=True)
+app = typer.Typer(help="Create, list, inspect and run judges.", no_args_is_help=True)
 
 
 @app.command("list")
@@ -220,7 +219,7 @@ def create_command(
         console.print(f"registered [bold]{judge.name}[/] version {version} (champion)")
 
 
-@run_app.command("run")
+@app.command("run")
 @handle_errors
 def run_command(
     judge: list[str] = typer.Option(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from accord.cli.common import console, handle_errors, print_json
+from accord.cli.common import JSON_OPTION, console, handle_errors, print_json
 from accord.registry import resolve_judge
 from accord.store import get_store
 
@@ -88,7 +88,7 @@ def report_command(
         ..., "--judge", "-j", help="NAME or NAME@VERSION; every registered version of it is compared."
     ),
     out: Path = typer.Option(Path("report.html"), "--out", "-o", help="Where to write the HTML file."),
-    json_output: bool = typer.Option(False, "--json", help="Also print the figures as JSON."),
+    json_output: bool = JSON_OPTION,
 ) -> None:
     """Write one self-contained HTML file with agreement before/after (with intervals), confusion matrices,
     the learning curve, disagreements and guidelines, from the verdicts and feedback already stored."""

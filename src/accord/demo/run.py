@@ -75,7 +75,7 @@ def run_demo(
     model: str, test_size: int = 40, experiment: str = "support-demo", json_path: str | None = None
 ) -> dict[str, Any]:
     """Baseline on the test split → align on the training split → aligned judge on the same test split →
-    register. Returns the figures (`accord demo --json PATH` writes them)."""
+    register. Returns the figures (`accord demo --json-out PATH` writes them)."""
     from accord.agreement import evaluate_agreement
     from accord.align import MemAlignOptimizer
 

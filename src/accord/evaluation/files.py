@@ -1,5 +1,5 @@
 """Judge traces that never enter the store: read from a JSONL or Parquet file, verdicts written as Parquet
-part files into a folder (`accord judge run --input traces.parquet --output verdicts/`), on threads or on
+part files into a folder (`accord judges run --input traces.parquet --output verdicts/`), on threads or on
 Ray, by the same driver loop as `evaluate()`. Each part file is written whole, so a crash loses at most one
 batch, and a re-run skips every trace whose verdict is already in the folder."""
 

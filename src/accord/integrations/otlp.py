@@ -1,5 +1,5 @@
 """OpenTelemetry traces in: OTLP JSON (a collector's file exporter, Phoenix or Langfuse exports) and the
-requests `accord serve-otlp` receives, mapped to accord's traces and spans.
+requests `accord traces serve-otlp` receives, mapped to accord's traces and spans.
 
 What the common semantic conventions say is read into the span's fields; every other attribute is kept:
 - inputs / outputs: OpenInference `input.value` / `output.value` (JSON when it parses), its flattened

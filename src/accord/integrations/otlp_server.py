@@ -1,4 +1,4 @@
-"""`accord serve-otlp`: an OTLP/HTTP receiver at /v1/traces (protobuf or JSON, gzip or not), so that an
+"""`accord traces serve-otlp`: an OTLP/HTTP receiver at /v1/traces (protobuf or JSON, gzip or not), so that an
 application instrumented with the OpenTelemetry SDK sends its traces straight into an experiment.
 
 Like the review page it binds to 127.0.0.1, answers only the host names it was started for, and needs a

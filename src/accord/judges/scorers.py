@@ -1,4 +1,4 @@
-"""Code-based scorers: deterministic metrics that run beside LLM judges (`accord.evaluate`, `accord judge run`).
+"""Code-based scorers: deterministic metrics that run beside LLM judges (`accord.evaluate`, `accord judges run`).
 
     @accord.scorer
     def mentions_order_number(outputs) -> bool:
