@@ -202,3 +202,46 @@ def test_screenshots(page: Any, server: RunningServer, populated: Populated, tmp
     page.screenshot(path=str(SCREENSHOTS / "alignment.png"), full_page=True)
     for name in ("queue", "trace", "alignment"):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
+
+
+def test_labelling_under_a_declared_schema_offers_its_values_by_key(page: Any, serve_review: Any) -> None:
+    """Without a judge: a label schema's values are the buttons (one nobody has used yet included), keys
+    choose them, and there is no box for a new class."""
+    import accord
+    from accord.store import get_store
+    from tests.review.conftest import make_traces
+
+    experiment = get_store().get_or_create_experiment("schemed")
+    get_store().insert_traces(make_traces(3), experiment.experiment_id)
+    accord.set_label_schema("tone", "Literal['warm', 'neutral', 'curt']", experiment="schemed")
+    server = serve_review(experiment="schemed", feedback="tone")
+    sign_in(page, server, "kim")
+    page.goto(server.url + "/trace/t001?feedback=tone")
+    choices = [" ".join(t.split()) for t in page.locator("label.choice").all_text_contents()]
+    assert choices == ["1 warm", "2 neutral", "3 curt"]
+    assert page.locator("#value-other").count() == 0
+    page.keyboard.press("3")
+    page.keyboard.press("Control+Enter")
+    left(page, "t001")
+    labels = api.get_trace("t001").search_assessments(name="tone", source_type="HUMAN")
+    assert [(f.source.source_id, f.value) for f in labels] == [("kim", "curt")]
+
+
+def test_a_review_that_requires_a_reason_on_disagreement_refuses_without_one(
+    page: Any, serve_review: Any, populated: Populated
+) -> None:
+    server = serve_review(experiment=populated.experiment, judge="policy", rationale="disagreement")
+    sign_in(page, server, "kim")
+    page.goto(server.url + "/trace/t012")
+    says = page.get_attribute("#feedback", "data-judge-says")
+    other = "no" if says == "yes" else "yes"
+    page.click(f"label.choice >> text={other.capitalize()}")
+    page.keyboard.press("Control+Enter")  # the nudge
+    page.wait_for_selector("#save-status.nudge")
+    page.keyboard.press("Control+Enter")  # again: this review refuses it
+    page.wait_for_selector("#save-status.error")
+    assert "you disagree with the judge" in page.text_content("#save-status") and stored("t012") == []
+    page.fill("#rationale", "It promises nothing.")
+    page.click("#save")
+    left(page, "t012")
+    assert stored("t012") == [("kim", other, "It promises nothing.")]
