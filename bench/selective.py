@@ -45,17 +45,18 @@ def replay(verdicts: list[dict[str, Any]], target: float, risk: float, splits: i
         order = rng.permutation(len(rows))
         calibration, test = order[: len(rows) // 2], order[len(rows) // 2 :]
         threshold, _, _ = fixed_sequence_threshold(correct[calibration], confidence[calibration], target, risk)
-        if threshold is None:  # no threshold certified: the judge answers everything
-            answered = np.ones(len(test), dtype=bool)
+        if threshold is None:  # no threshold certified: the judge abstains on every case, as accord's does
+            answered = np.zeros(len(test), dtype=bool)
         else:
             found += 1
             answered = confidence[test] >= threshold
-        coverage = float(answered.mean())
-        agreement = float(correct[test][answered].mean()) if answered.any() else 1.0
-        coverages.append(coverage)
-        agreements.append(agreement)
-        held += agreement >= target
-        held_certified += threshold is not None and agreement >= target
+        coverages.append(float(answered.mean()))
+        agreement = float(correct[test][answered].mean()) if answered.any() else None
+        if agreement is not None:
+            agreements.append(agreement)
+        kept = agreement is None or agreement >= target  # nothing answered: nothing answered below the target
+        held += kept
+        held_certified += threshold is not None and kept
     return {
         "target": target,
         "risk": risk,
@@ -63,13 +64,13 @@ def replay(verdicts: list[dict[str, Any]], target: float, risk: float, splits: i
         "accuracy_answering_all": round(float(correct.mean()), 4),
         "splits": splits,
         "threshold_found": found,
+        # what the issue asks: agreement on the answered verdicts reached the target (must be >= 1 - risk)
         "share_meeting_target": round(held / splits, 3),
-        # the guarantee is claimed only where a threshold was certified; elsewhere align says it cannot keep it
         "share_meeting_target_when_certified": round(held_certified / found, 3) if found else None,
         # the guarantee's failure: a threshold was certified and the test half fell below the target (<= risk)
         "share_violating": round((found - held_certified) / splits, 3),
         "mean_coverage": round(float(np.mean(coverages)), 3),
-        "mean_agreement_on_answered": round(float(np.mean(agreements)), 3),
+        "mean_agreement_on_answered": round(float(np.mean(agreements)), 3) if agreements else None,
     }
 
 

@@ -114,12 +114,17 @@ def test_an_aligned_judge_abstains_where_it_cannot_keep_the_target_and_evaluate_
     assert report.agreement.extra["abstained"] == 4 and report.agreement.extra["coverage"] == 0.6
 
 
-def test_a_target_out_of_reach_is_said_and_the_judge_answers_every_case() -> None:
+def test_a_target_out_of_reach_is_said_and_the_judge_abstains_on_every_case() -> None:
+    """The agreement asked for is kept by sending everything to the experts, never by answering below it."""
     _unclear_model()
     aligned = _judge().align(_with_unclear_cases(10, 30), _optimizer(), target_agreement=0.99, risk=0.05)
     abstention = aligned.selection["abstention"]
     assert abstention["threshold"] is None and "no threshold guarantees 99% agreement" in abstention["summary"]
-    assert not is_abstention(aligned(trace=_with_unclear_cases(0, 1)[0]))
+    assert "abstains on every case" in abstention["summary"]
+    for trace in _with_unclear_cases(2, 1):
+        verdict = aligned(trace=trace)
+        assert is_abstention(verdict) and verdict.value is None and verdict.metadata["would_have_said"] is not None
+        assert verdict.rationale.startswith("abstained: no confidence level keeps agreement at 99%")
 
 
 def test_monitoring_tracks_the_abstention_rate_and_can_alert_on_it() -> None:

@@ -66,25 +66,33 @@ class Abstention:
         best = f"; the best level it can guarantee is {self.best_guaranteed:.0%}" if self.best_guaranteed else ""
         return (
             f"no threshold guarantees {self.target:.0%} agreement at risk {self.risk:g} on {self.calibration_cases} "
-            f"calibration cases{best}: the judge answers every case"
+            f"calibration cases{best}: the judge abstains on every case (all go to the experts) until it is "
+            "aligned on more labels or asked for a lower target"
         )
 
 
 def abstain_if_unsure(feedback: Feedback, abstention: dict[str, Any] | None) -> Feedback:
     """Below the abstention threshold (`Abstention.to_dict()`) the verdict becomes an abstention: no value,
     the confidence and threshold in its metadata, never counted as a verdict; the trace goes to the experts'
-    review queue first. Verdicts at or above it, errors and verdicts without a confidence pass unchanged."""
-    threshold = (abstention or {}).get("threshold")
-    confidence = feedback.metadata.get("confidence")
-    if threshold is None or feedback.error is not None or confidence is None or confidence >= threshold:
+    review queue first. When no threshold met the target, every verdict becomes an abstention. Verdicts at or
+    above the threshold, errors and verdicts without a confidence pass unchanged."""
+    if not abstention or feedback.error is not None:
         return feedback
-    assert abstention is not None
+    threshold = abstention.get("threshold")
+    confidence = feedback.metadata.get("confidence")
+    if threshold is not None and (confidence is None or confidence >= threshold):
+        return feedback
+    # below the threshold, or no threshold keeps the target at all: the agreement asked for is kept by not
+    # answering (Trust or Escalate's escalation), never by answering below it
     metadata = {**feedback.metadata, "abstained": True, "would_have_said": feedback.value, "abstain_below": threshold}
-    rationale = (
-        f"abstained: confidence {confidence:.2f} is below {threshold:.2f}, the level that keeps agreement on "
-        f"the verdicts given at {abstention['target']:.0%} (would have said {feedback.value!r}: "
-        f"{feedback.rationale})"
-    )
+    if threshold is None:
+        why = f"no confidence level keeps agreement at {abstention['target']:.0%}"
+    else:
+        why = (
+            f"confidence {confidence:.2f} is below {threshold:.2f}, the level that keeps agreement on the "
+            f"verdicts given at {abstention['target']:.0%}"
+        )
+    rationale = f"abstained: {why} (would have said {feedback.value!r}: {feedback.rationale})"
     return feedback.model_copy(update={"value": None, "rationale": rationale, "metadata": metadata})
 
 
