@@ -25,6 +25,10 @@ def _default_reply(request: dict[str, Any]) -> str:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    # the listen backlog: read when the socket starts listening, in the constructor, so it must be set here
+    # (set on the instance afterwards it did nothing, and bursts of connections were refused under load)
+    request_queue_size = 256
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         return  # a client that gave up (the timeout fault) is expected, not news
 
@@ -49,7 +53,6 @@ class StubServer:
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._server.request_queue_size = 256
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
