@@ -71,7 +71,7 @@ def dataset_rows(dataset: str) -> list[dict[str, Any]]:
 
 def dataset_instructions(dataset: str) -> str:
     if dataset == "support":
-        from accord.demo.run import GENERIC_INSTRUCTIONS
+        from accord.demo import GENERIC_INSTRUCTIONS
 
         return GENERIC_INSTRUCTIONS
     return DATASETS[dataset]["instructions"]
@@ -119,8 +119,8 @@ def support_split(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
     """The demo's own split of its rows: the same 40 test traces as `accord demo`."""
     import time
 
-    from accord.demo.run import stratified_split
+    from accord.demo import demo_split
 
-    train, test = stratified_split(import_rows(rows, f"split-{time.time_ns()}"), 40)
+    train, test = demo_split(import_rows(rows, f"split-{time.time_ns()}"), 40)
     by_id = {r["trace_id"]: r for r in rows}
     return [by_id[t.tags["source_trace_id"]] for t in train], [by_id[t.tags["source_trace_id"]] for t in test]

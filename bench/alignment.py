@@ -324,8 +324,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = DATASETS[args.dataset]
     if args.dataset == "support":
-        from accord.demo import DATA
-        from accord.demo.run import GENERIC_INSTRUCTIONS
+        from accord.demo import DATA, GENERIC_INSTRUCTIONS
 
         cfg = {**cfg, "instructions": GENERIC_INSTRUCTIONS}
         rows = [json.loads(line) for line in DATA.read_text().splitlines()]

@@ -23,8 +23,7 @@ os.environ["ACCORD_NO_CACHE"] = "1"
 
 from accord.align.checks import Check, ask_case  # noqa: E402
 from accord.align.checks import questions as q  # noqa: E402
-from accord.demo import DATA  # noqa: E402
-from accord.demo.run import demo_judge  # noqa: E402
+from accord.demo import DATA, demo_judge  # noqa: E402
 from accord.llm import get_model  # noqa: E402
 
 CHECKS = [

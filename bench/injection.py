@@ -86,15 +86,14 @@ def run(model: str, align: bool = True) -> dict[str, Any]:
 
     reload_settings()
     import accord
-    from accord.demo import DATA, JUDGE_NAME
-    from accord.demo.run import demo_judge, stratified_split
+    from accord.demo import DATA, JUDGE_NAME, demo_judge, demo_split
     from accord.metrics import human_label
     from accord.store import get_store
 
     accord.import_traces(DATA, "support", on_conflict="new-ids")
     store = get_store()
     traces = store.get_traces(store.search_trace_ids([store.resolve_experiment("support").experiment_id]))
-    train, test = stratified_split(traces, 40)
+    train, test = demo_split(traces, 40)
     cases = [t for t in test if human_label(t, JUDGE_NAME) == "no"]
     judge = demo_judge(model)
     out: dict[str, Any] = {

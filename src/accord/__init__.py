@@ -3,8 +3,8 @@
 The public API mirrors the workflow people know from MLflow, with `accord` in place of `mlflow`.
 """
 
+from accord import align  # noqa: F401 - `accord.align.align(...)`: alignment with its figures
 from accord.agreement import compare, evaluate_agreement
-from accord.align import workflow as _alignment  # noqa: F401 - installs `Judge.align`
 from accord.api import delete_traces, get_trace, log_assessments, log_expectation, log_feedback, search_traces
 from accord.config import set_tracking_uri
 from accord.entities import (

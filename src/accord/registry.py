@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from accord.errors import AccordError, NotFoundError
 from accord.judges import Judge, builtin_judge, judge_from_dict, judge_from_file
-from accord.judges.base import JUDGE_ACTIONS
 from accord.store import get_store
 from accord.store.sql_store import JudgeRow
 
@@ -105,9 +104,6 @@ def _version_of(name: str, version: int | str | None) -> int | None:
         known = ", ".join(f"@{a}" for a in get_aliases(name)) or "none"
         raise NotFoundError(f"judge {name!r} has no alias {version!r} (aliases: {known})")
     return found
-
-
-JUDGE_ACTIONS["register"] = register_judge
 
 
 def get_judge(name: str, version: int | str | None = None, experiment_id: str | None = None) -> Judge:

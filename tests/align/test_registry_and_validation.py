@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import StatementError
 
 import accord
-from accord.align import AlignmentError, MemAlignJudge, MemAlignOptimizer, load_optimizer
+from accord.align import AlignmentError, MemAlignJudge, MemAlignOptimizer, align, load_optimizer
 from accord.align.workflow import AlignmentWorseWarning, split_by_label
 from accord.embeddings import others
 from accord.errors import AccordError
@@ -128,10 +128,11 @@ def test_split_keeps_label_mix_and_groups_together() -> None:
 
 def test_validation_reports_before_and_after_on_held_out_traces() -> None:
     play(RULES, verdict=says_no_when_promised)
-    aligned = _judge().align(
-        labelled_traces(40), MemAlignOptimizer(embedding_model="hash", show_progress=False), validation=0.25
+    result = align(
+        _judge(), labelled_traces(40), MemAlignOptimizer(embedding_model="hash", show_progress=False), validation=0.25
     )
-    report = aligned.alignment_report
+    report = result.to_dict()
+    assert not hasattr(result.judge, "alignment_report")  # the figures come back with the judge, not on it
     assert report["held_out"] == 10 and report["train"] == 30
     assert report["before"]["accuracy"] == 0.5 and report["after"]["accuracy"] == 1.0
     assert report["after"]["cohen_kappa"] > report["before"]["cohen_kappa"]

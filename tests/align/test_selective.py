@@ -11,6 +11,7 @@ import pytest
 
 import accord
 from accord.align import MemAlignJudge
+from accord.align.memalign.deciders import FittedDecider
 from accord.align.selective import choose_abstention, fixed_sequence_threshold
 from accord.entities import AssessmentSource, AssessmentSourceType, Feedback, Trace
 from accord.llm import fake
@@ -189,7 +190,7 @@ def test_pairwise_and_categorical_judges_abstain_on_their_own_confidence(tmp_pat
             "coverage": 0.0,
             "agreement": None,
         }
-        unsure = aligned._copy(fitted=copy_with(aligned.fitted, abstention=strict))
+        unsure = aligned._copy(decider=FittedDecider(copy_with(aligned.fitted, abstention=strict)))
         abstained = unsure(trace=traces[0])
         assert is_abstention(abstained) and abstained.value is None
         assert abstained.metadata["would_have_said"] == answered.value

@@ -17,7 +17,6 @@ from accord.align.base import AlignmentError, AlignmentOptimizer, load_optimizer
 from accord.align.labels import collect_labels
 from accord.entities import Trace
 from accord.judges import Judge
-from accord.judges.base import JUDGE_ACTIONS
 from accord.metrics import human_label
 
 if TYPE_CHECKING:
@@ -145,8 +144,4 @@ def align(
             )
             log.warning(message)
             warnings.warn(message, AlignmentWorseWarning, stacklevel=3)
-    aligned.alignment_report = result.to_dict()
     return result
-
-
-JUDGE_ACTIONS["align"] = align

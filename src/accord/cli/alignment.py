@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from accord.agreement import AgreementReport, evaluate_agreement
-from accord.align.base import load_optimizer
+from accord.align import align, load_optimizer
 from accord.cli.common import (
     JSON_FILE,
     JSON_OPTION,
@@ -225,9 +225,10 @@ def align_command(
     chosen = load_optimizer(optimizer, **options)
     exp = get_store().resolve_experiment(experiment)
     traces = resolve_traces(exp)
-    aligned = base.align(traces, chosen, validation=validation or None, target_agreement=target_agreement, risk=risk)
+    outcome = align(base, traces, chosen, validation=validation or None, target_agreement=target_agreement, risk=risk)
+    aligned = outcome.judge
     version = register_judge(aligned, name=register, experiment_id=exp.experiment_id, tags={"optimizer": optimizer})
-    report = getattr(aligned, "alignment_report", None)
+    report = outcome.to_dict()
     result: dict[str, Any] = {"name": aligned.registered_name, "version": version, "optimizer": optimizer}
     if promote:
         result["promotion"] = _promote(base, aligned, report, exp.experiment_id, force)

@@ -7,21 +7,21 @@ the trace's content in the user message, so consecutive verdicts share a prefix 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Feedback, Trace
-from accord.errors import ModelError, ModelUnreachable, OutputParseError, TemplateError
+from accord.entities import AssessmentSource, AssessmentSourceType, Feedback, Trace
+from accord.errors import TemplateError
 from accord.judges import rendering
+from accord.judges.asking import Answer, ask_verdict
 from accord.judges.value_types import ValueType
-from accord.judges.verdicts import parse_verdict, reply_format, verdict_schema
-from accord.llm import ChatRequest, Model, get_model
+from accord.judges.verdicts import reply_format, verdict_schema
+from accord.llm import ChatRequest, get_model
 from accord.llm.uris import parse_model_uri
 
 log = logging.getLogger("accord.judges")
@@ -29,17 +29,6 @@ log = logging.getLogger("accord.judges")
 PUBLIC_VARIABLES = ("inputs", "outputs", "expectations", "trace", "conversation")
 TEMPLATE_VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 SPEC_VERSION = 1
-
-
-# What higher layers do with a judge: the registry registers it, alignment aligns it. Each installs its action
-# here when imported (and `import accord` imports both), so this module never imports a layer above it.
-JUDGE_ACTIONS: dict[str, Callable[..., Any]] = {}
-
-
-def _action(name: str) -> Callable[..., Any]:
-    if name not in JUDGE_ACTIONS:  # a program that imported only this module: load the layer that has it
-        importlib.import_module({"register": "accord.registry", "align": "accord.align.workflow"}[name])
-    return JUDGE_ACTIONS[name]
 
 
 def template_variables(instructions: str) -> list[str]:
@@ -88,7 +77,6 @@ class Judge:
     # Untrusted trace content is fenced so it cannot close its section, and the judge is told it is data.
     # Only the injection benchmark turns this off, to measure what the defence does.
     fence_content: bool = True
-    alignment_report: dict[str, Any] | None = None  # set on a judge returned by `align` (AlignmentResult.to_dict)
 
     def __init__(
         self,
@@ -167,7 +155,9 @@ class Judge:
         self, name: str | None = None, experiment_id: str | None = None, tags: dict[str, str] | None = None
     ) -> int:
         """Store this judge as the next version of `name` (default: its own name); returns the version."""
-        return _action("register")(self, name=name, experiment_id=experiment_id, tags=tags)
+        from accord.registry import register_judge  # the registry stores judges: it is imported when used
+
+        return register_judge(self, name=name, experiment_id=experiment_id, tags=tags)
 
     def align(
         self,
@@ -185,9 +175,12 @@ class Judge:
         aligned judge may weigh (MemAlign). `target_agreement=0.85, risk=0.1`: the aligned judge abstains
         where it cannot keep 85% agreement with the experts (with probability 90%), sending those traces to
         review.
-        With `validation=0.2` a stratified fifth is held out and agreement before/after is measured on it
-        (`aligned.alignment_report`), with a loud warning when the aligned judge does worse."""
-        return _action("align")(
+        With `validation=0.2` a stratified fifth is held out and agreement before and after is measured on it,
+        with a loud warning when the aligned judge does worse; `accord.align.align` returns those figures with
+        the judge."""
+        from accord.align import align  # alignment is built on judges: it is imported when used
+
+        return align(
             self, traces, optimizer, validation, seed, policy=policy, target_agreement=target_agreement, risk=risk
         ).judge
 
@@ -238,15 +231,7 @@ class Judge:
             return rendering.render_conversation(given.session or ([given.trace] if given.trace else []))
         raise TemplateError(f"judge {self.name!r} has no content for {{{{ {variable} }}}}")
 
-    def prepare(self, given: JudgeInput) -> Any:
-        """Work done once per verdict before its prompt is built (an aligned judge retrieves its examples);
-        the result reaches `user_prompt` and `annotate` as `prepared`."""
-        return None
-
-    def annotate(self, feedback: Feedback, prepared: Any) -> None:
-        """Add to a verdict's metadata what `prepare` found (nothing for a plain judge)."""
-
-    def user_prompt(self, given: JudgeInput, prepared: Any = None) -> str:
+    def user_prompt(self, given: JudgeInput) -> str:
         static = self.static_sections()
         parts = [
             f"<{v}>\n{self.fenced(self.section_text(v, given))}\n</{v}>" for v in self.variables if v not in static
@@ -256,14 +241,19 @@ class Judge:
     def fenced(self, text: str) -> str:
         return rendering.fence(text) if self.fence_content else text
 
-    def build_request(self, given: JudgeInput, max_tokens: int = 512, prepared: Any = None) -> ChatRequest:
+    def build_request(self, given: JudgeInput, max_tokens: int = 512) -> ChatRequest:
+        return self.request_for(self.user_prompt(given), max_tokens)
+
+    def request_for(self, user_prompt: str, max_tokens: int = 512) -> ChatRequest:
+        """The request for one verdict: this judge's system prompt, answer format and parameters around the
+        user message `user_prompt` (the case as `user_prompt(given)` renders it, or with more around it)."""
         params = dict(self.inference_params)
         temperature = float(params.pop("temperature", 0.0))
         max_tokens = int(params.pop("max_tokens", max_tokens))
         return ChatRequest(
             messages=[
                 {"role": "system", "content": self.system_prompt()},
-                {"role": "user", "content": self.user_prompt(given, prepared)},
+                {"role": "user", "content": user_prompt},
             ],
             json_schema=verdict_schema(self.value_type, result_first=self.result_first),
             max_tokens=max_tokens,
@@ -279,10 +269,6 @@ class Judge:
         if not all(isinstance(c, str) for c in self.value_type.categories):
             return None
         return tuple(self.value_type.categories)
-
-    def decide(self, value: Any, probabilities: dict[str, float] | None) -> Any:
-        """The verdict to give, from the model's own and its probabilities (a calibrated judge overrides)."""
-        return value
 
     # judging -----------------------------------------------------------------------------------------
     def gather(
@@ -323,96 +309,29 @@ class Judge:
 
     def judge(self, given: JudgeInput) -> Feedback:
         model = get_model(self.model)
+        answer = ask_verdict(model, self.build_request(given), self.value_type, self.name)
+        return self.feedback_from(given, answer, model.uri)
+
+    def feedback_from(self, given: JudgeInput, answer: Answer, model_uri: str) -> Feedback:
+        """The verdict as LLM_JUDGE feedback on the judged trace, with which judge and model gave it."""
         trace_id = given.trace.trace_id if given.trace is not None else None
         if trace_id is None and given.session:
             trace_id = sorted(given.session, key=lambda t: t.request_time_ms)[-1].trace_id
-        metadata: dict[str, Any] = {"judge": self.name, "judge_key": self.key, "model": model.uri}
+        metadata: dict[str, Any] = {"judge": self.name, "judge_key": self.key, "model": model_uri}
         if self.version:
             metadata["judge_version"] = self.version
-        error: AssessmentError | None = None
-        prepared = self.prepare(given)
-        request = self.build_request(given, prepared=prepared)
-        for attempt in range(2):
-            try:
-                completion = model.complete(request)
-                parsed = parse_verdict(completion.text, self.value_type)
-            except OutputParseError as exc:
-                model.forget(request)  # never replay an unusable answer from the cache
-                error = AssessmentError(error_code="UNPARSEABLE_OUTPUT", error_message=str(exc))
-                log.info("judge %s: %s (attempt %d)", self.name, exc, attempt + 1)
-                # once more, shorter, and with the failure spelled out
-                request = _retry_request(request, exc)
-                continue
-            except ModelError as exc:
-                code = "MODEL_UNREACHABLE" if isinstance(exc, ModelUnreachable) else "MODEL_ERROR"
-                error = AssessmentError(error_code=code, error_message=str(exc))
-                break
-            metadata["usage"] = completion.usage.to_dict()
-            if parsed.salvaged:
-                metadata["salvaged"] = True
-            value, rationale = parsed.value, parsed.rationale
-            if probabilities := completion.choice_probabilities:
-                metadata["verdict_probabilities"] = {k: round(p, 4) for k, p in probabilities.items()}
-                value, rationale = self._apply_decision(model, request, value, rationale, probabilities, metadata)
-            feedback = self._feedback(trace_id, value, rationale, model.uri, metadata)
-            self.annotate(feedback, prepared)
-            return feedback
-        errored = Feedback(
-            trace_id=trace_id,
-            name=self.name,
-            source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=model.uri),
-            error=error,
-            metadata=metadata,
-        )
-        self.annotate(errored, prepared)
-        return errored
-
-    def _apply_decision(
-        self,
-        model: Model,
-        request: ChatRequest,
-        value: Any,
-        rationale: str,
-        probabilities: dict[str, float],
-        metadata: dict[str, Any],
-    ) -> tuple[Any, str]:
-        """When the decision rule overrules the model's first choice, the verdict is written again with the
-        decided value forced, so the reason that follows argues for the verdict given."""
-        decided = self.decide(value, probabilities)  # unrounded: as the rule's threshold was fitted
-        if decided == value:
-            return value, rationale
-        metadata["decision"] = {"model_chose": value, "decided": decided}
-        try:
-            forced = model.complete(replace(request, forced_choice=decided))
-            reparsed = parse_verdict(forced.text, self.value_type)
-        except (OutputParseError, ModelError) as exc:
-            log.info("judge %s: re-writing the reason for %r failed: %s", self.name, decided, exc)
-            return decided, ""
-        return decided, reparsed.rationale if reparsed.value == decided else ""
-
-    def _feedback(
-        self, trace_id: str | None, value: Any, rationale: str, model_uri: str, metadata: dict[str, Any]
-    ) -> Feedback:
+        metadata.update(answer.metadata)
+        source = AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=model_uri)
+        if answer.error is not None:
+            return Feedback(trace_id=trace_id, name=self.name, source=source, error=answer.error, metadata=metadata)
         return Feedback(
             trace_id=trace_id,
             name=self.name,
-            value=value,
-            rationale=rationale,
-            source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=model_uri),
+            value=answer.value,
+            rationale=answer.rationale,
+            source=source,
             metadata=metadata,
         )
-
-
-def _retry_request(request: ChatRequest, exc: OutputParseError) -> ChatRequest:
-    reminder = (
-        f"\n\nYour previous answer could not be used ({str(exc).split(';')[0]}). Answer again with only the "
-        "JSON object, a rationale of at most two sentences, then the result."
-    )
-    messages = [
-        *request.messages[:-1],
-        {**request.messages[-1], "content": request.messages[-1]["content"] + reminder},
-    ]
-    return replace(request, messages=messages, max_tokens=max(128, request.max_tokens // 2))
 
 
 def _session_of(trace: Trace) -> list[Trace]:

@@ -11,7 +11,8 @@ import numpy as np
 from accord.align.checks import CaseFeatures, Check, answer_choices, ask_case
 from accord.align.checks.grounding import grounding_rows
 from accord.align.memalign.memory import example_text, retrieved_cases
-from accord.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Feedback
+from accord.entities import AssessmentError, Feedback
+from accord.judges.asking import Answer
 from accord.judges.base import JudgeInput
 from accord.llm import get_model
 
@@ -55,22 +56,14 @@ def case_features(judge: MemAlignJudge, given: JudgeInput) -> tuple[CaseFeatures
 def judge_fitted(judge: MemAlignJudge, given: JudgeInput) -> Feedback:
     assert judge.fitted is not None
     model = get_model(judge.model)
-    trace_id = given.trace.trace_id if given.trace is not None else None
-    metadata: dict[str, Any] = {"judge": judge.name, "judge_key": judge.key, "model": model.uri}
-    if judge.version:
-        metadata["judge_version"] = judge.version
     features, answers = case_features(judge, given)
     asked = (1 if answers.judge is not None or judge.fitted.uses_judge else 0) + len(answers.checks)
     if asked and answers.judge is None and all(p is None for p in answers.checks):
-        return Feedback(
-            trace_id=trace_id,
-            name=judge.name,
-            source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=model.uri),
-            error=AssessmentError(error_code="MODEL_ERROR", error_message="the model answered none of the checks"),
-            metadata=metadata,
-        )
+        error = AssessmentError(error_code="MODEL_ERROR", error_message="the model answered none of the checks")
+        return judge.feedback_from(given, Answer(error=error), model.uri)
     index, confidence = judge.fitted.predict(features)
     questions = [c.question for c in asked_checks(judge)]
+    metadata: dict[str, Any] = {}
     metadata.update(
         {
             "decision": judge.fitted.candidate,
@@ -95,8 +88,6 @@ def judge_fitted(judge: MemAlignJudge, given: JudgeInput) -> Feedback:
         }
     # the expert-labelled cases nearest this one, so an explanation can point at them (the review page links them)
     metadata["retrieved"] = retrieved_cases(judge.retrieve(given)[:NEAREST_SHOWN])
-    if judge.fitted.stale:
-        metadata.update({"stale_decision": True, "stale_reason": judge.stale})
     value = judge.fitted.classes[int(index[0])]
     rationale = judge.fitted.explain(features, int(index[0]), questions)
-    return judge._feedback(trace_id, value, rationale, model.uri, metadata)
+    return judge.feedback_from(given, Answer(value, rationale, metadata=metadata), model.uri)

@@ -40,6 +40,7 @@ from accord.align.checks.folds import cv_grouping
 from accord.align.checks.selection import SignalPool, separation
 from accord.align.checks.transfer import generalise, rule_from_reason, trace_text
 from accord.align.labels import Label
+from accord.align.memalign.deciders import BaseDecider, FittedDecider
 from accord.align.memalign.distill import task_text
 from accord.align.memalign.judge import MemAlignJudge
 from accord.align.memalign.memory import Guideline
@@ -190,7 +191,7 @@ def fit_checks_judge(
         )
         log.warning(reason)
         selection = {"chosen": "base", "reason": reason, "candidates": []}
-        return aligned._copy(mode="base", selection=selection), selection
+        return aligned._copy(decider=BaseDecider(), selection=selection), selection
     y = class_index([label.value for label in labels], classes)
     distilled, conditions = checks_from(
         aligned.guideline_list,
@@ -272,7 +273,7 @@ def fit_checks_judge(
         return aligned._copy(checks=checks, selection=selection), selection
     if chosen == "base":
         abstention = base_abstention.to_dict() if base_abstention is not None else None
-        return aligned._copy(mode="base", checks=checks, selection=selection, abstention=abstention), selection
+        return aligned._copy(decider=BaseDecider(abstention), checks=checks, selection=selection), selection
     use_judge = not np.isnan(features.judge).all()
     fitted = fit_decision(
         chosen, features.with_checks(kept), y, classes, regression, [c.question for c in checks], use_judge, signals
@@ -285,7 +286,9 @@ def fit_checks_judge(
         fitted.abstention = abstention.to_dict()
         selection["abstention"] = {**abstention.to_dict(), "summary": abstention.describe()}
         log.log(logging.INFO if abstention.met else logging.WARNING, "judge %s %s", aligned.name, abstention.describe())
-    return aligned._copy(mode="fitted", checks=checks, fitted=fitted, selection=selection), selection
+    return aligned._copy(
+        decider=FittedDecider(fitted, aligned.result_first), checks=checks, selection=selection
+    ), selection
 
 
 def _check_report(

@@ -10,24 +10,20 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from accord.align.checks import Check, FittedDecision, answer_choices, ask_case
+from accord.align.checks import Check, FittedDecision
 from accord.align.memalign.calibration import DecisionRule
-from accord.align.memalign.fitted_verdicts import judge_fitted
-from accord.align.memalign.memory import EMBED_FIELDS, EpisodicMemory, Guideline, example_text, retrieved_cases
-from accord.align.selective import abstain_if_unsure, verdict_confidence
+from accord.align.memalign.deciders import BaseDecider, Decider, FittedDecider, PromptDecider, decider_from_spec
+from accord.align.memalign.memory import EMBED_FIELDS, EpisodicMemory, Guideline, example_text
+from accord.align.selective import abstain_if_unsure
 from accord.entities import Feedback, Trace
 from accord.errors import AccordError
 from accord.judges.base import SPEC_VERSION, Judge, JudgeInput
 from accord.judges.factory import judge_from_dict, register_judge_kind
 from accord.judges.pairwise import PairwiseJudge, judge_both_orders
+from accord.judges.value_types import ValueType
 from accord.llm import get_model
 
 log = logging.getLogger("accord.align.memalign")
-
-# How the aligned judge gives verdicts: "prompt" (guidelines and retrieved examples in the prompt, as MemAlign
-# in MLflow; every judge aligned before checks existed), "fitted" (checks asked one by one and a decision
-# fitted to the experts) or "base" (alignment found nothing better: verdicts exactly as the base judge's).
-MODES = ("prompt", "fitted", "base")
 
 
 def render_guidelines(guidelines: Sequence[Guideline]) -> str:
@@ -46,6 +42,10 @@ def render_guidelines(guidelines: Sequence[Guideline]) -> str:
 
 
 class MemAlignJudge(Judge):
+    """An aligned judge: its base judge, whose identity (name, instructions, model, verdict type) it passes
+    through; what alignment learned (guidelines, the experts' labelled examples, checks); and the one decider
+    that gives its verdicts (`deciders`: prompt memory, fitted checks, or the base judge's own verdicts)."""
+
     kind: ClassVar[str] = "memalign"
 
     def __init__(
@@ -57,13 +57,9 @@ class MemAlignJudge(Judge):
         retrieval_k: int = 5,
         embed: str = "outputs",
         optimizer_config: dict[str, Any] | None = None,
-        result_first: bool = False,
-        decision: DecisionRule | None = None,
-        mode: str = "prompt",
+        decider: Decider | None = None,
         checks: Sequence[Check] = (),
-        fitted: FittedDecision | None = None,
         selection: dict[str, Any] | None = None,
-        abstention: dict[str, Any] | None = None,
     ) -> None:
         if isinstance(base, MemAlignJudge):
             raise ValueError("the base of an aligned judge must be an unaligned judge")
@@ -76,32 +72,64 @@ class MemAlignJudge(Judge):
             raise ValueError(f"embed must be one of {EMBED_FIELDS}, not {embed!r}")
         self.embed = embed
         self.optimizer_config = dict(optimizer_config or {})
-        self.result_first = result_first  # verdict before reason (MemAlignOptimizer(result_first=True))
-        self.decision = decision  # fitted from verdict probabilities (MemAlignOptimizer(calibrate=True))
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-        if mode == "fitted" and fitted is None:
-            raise ValueError("a judge in 'fitted' mode needs its fitted decision")
-        self.mode = mode
+        self.decider: Decider = decider if decider is not None else PromptDecider()
         self.checks = list(checks)
-        self.fitted = fitted
         self.selection = dict(selection or {})  # the candidates compared when it was aligned, and the choice
-        # in "base" mode: selective verdicts calibrated on the base judge's own probability for its verdict
-        # (`accord.align.selective.Abstention.to_dict()`); a fitted decision carries its own
-        self.base_abstention = dict(abstention) if abstention and mode == "base" else None
-        if mode == "base":
-            result_first = base.result_first
-            self.result_first = result_first
-        # the judge's identity is its base's: feedback names must keep matching
-        self.name = base.name
-        self.instructions = base.instructions
-        self.variables = base.variables
-        self.model = base.model
-        self.value_type = base.value_type
-        self.description = base.description
-        self.inference_params = base.inference_params
+        self.name = base.name  # feedback names must keep matching (a registry name may differ: registered_name)
         self.version: int | None = None
         self.registered_name: str | None = None
+
+    # identity: the base judge's -------------------------------------------------------------------------
+    @property
+    def instructions(self) -> str:  # type: ignore[override]
+        return self.base.instructions
+
+    @property
+    def variables(self) -> list[str]:  # type: ignore[override]
+        return self.base.variables
+
+    @property
+    def model(self) -> str | None:  # type: ignore[override]
+        return self.base.model
+
+    @property
+    def value_type(self) -> ValueType:  # type: ignore[override]
+        return self.base.value_type
+
+    @property
+    def description(self) -> str | None:  # type: ignore[override]
+        return self.base.description
+
+    @property
+    def inference_params(self) -> dict[str, Any]:  # type: ignore[override]
+        return self.base.inference_params
+
+    # the decider ----------------------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return self.decider.mode
+
+    @property
+    def result_first(self) -> bool:  # type: ignore[override]
+        """The answer order of the prompt judge (a kept base judge answers in its own)."""
+        return self.base.result_first if isinstance(self.decider, BaseDecider) else self.decider.result_first
+
+    @property
+    def decision(self) -> DecisionRule | None:
+        return self.decider.decision if isinstance(self.decider, PromptDecider) else None
+
+    @property
+    def fitted(self) -> FittedDecision | None:
+        return self.decider.fitted if isinstance(self.decider, FittedDecider) else None
+
+    @property
+    def abstention(self) -> dict[str, Any] | None:
+        """The selective-verdict threshold and what it guarantees (`align(..., target_agreement=...)`)."""
+        return self.decider.abstention
+
+    @property
+    def base_abstention(self) -> dict[str, Any] | None:
+        return self.decider.abstention if isinstance(self.decider, BaseDecider) else None
 
     # inspecting and editing -------------------------------------------------------------------------
     @property
@@ -123,18 +151,13 @@ class MemAlignJudge(Judge):
             return {}
         reason = f"{what} after alignment; the {self.mode} decision does not follow it until the judge is aligned again"
         log.warning("judge %s: %s", self.name, reason)
-        if self.fitted is not None:
-            data = self.fitted.to_dict()
-            return {
-                "fitted": FittedDecision.from_dict(
-                    {**data, "stale": True, "extra": {**data["extra"], "stale_reason": reason}}
-                )
-            }
+        if isinstance(self.decider, FittedDecider):
+            return {"decider": self.decider.marked_stale(reason)}
         return {"selection": {**self.selection, "stale": reason}}
 
     def _mark_stale(self, what: str) -> None:
         changes = self._stale_after(what)
-        self.fitted = changes.get("fitted", self.fitted)
+        self.decider = changes.get("decider", self.decider)
         self.selection = changes.get("selection", self.selection)
 
     def add_guideline(self, text: str) -> None:
@@ -191,13 +214,9 @@ class MemAlignJudge(Judge):
             "retrieval_k": self.retrieval_k,
             "embed": self.embed,
             "optimizer_config": self.optimizer_config,
-            "result_first": self.result_first,
-            "decision": self.decision,
-            "mode": self.mode,
+            "decider": self.decider,
             "checks": self.checks,
-            "fitted": self.fitted,
             "selection": self.selection,
-            "abstention": self.base_abstention,
             **changes,
         }
         return MemAlignJudge(**args)
@@ -208,13 +227,14 @@ class MemAlignJudge(Judge):
         is aligned again: a removed check counts as unanswered, a new one is not asked."""
         known = {c.question: c for c in self.checks}
         kept = [known.get(q.strip()) or Check(q.strip()) for q in questions if q.strip()]
+        if [c.question for c in kept] == [c.question for c in self.checks]:
+            return self._copy(checks=kept)
         fitted = self.fitted
-        if fitted is not None and [c.question for c in kept] != fitted.check_questions and fitted.check_questions:
-            fitted = FittedDecision.from_dict({**fitted.to_dict(), "stale": True})
-            log.warning("judge %s: checks edited; its fitted decision is stale until it is aligned again", self.name)
-        return self._copy(checks=kept, fitted=fitted)
+        if fitted is not None and [c.question for c in kept] == fitted.check_questions:
+            return self._copy(checks=kept)  # edited back to the checks the decision weighs
+        return self._copy(checks=kept, **self._stale_after("the checks were edited"))
 
-    # prompting -------------------------------------------------------------------------------------------
+    # prompting (the prompt decider's) --------------------------------------------------------------------
     def static_sections(self) -> dict[str, str]:
         return self.base.static_sections()
 
@@ -225,6 +245,7 @@ class MemAlignJudge(Judge):
         return f"{prompt}\n\n{render_guidelines(self.guideline_list)}"
 
     def retrieve(self, given: JudgeInput) -> list[tuple[Any, float]]:
+        """The labelled examples most similar to the case, with their similarity."""
         from accord.embeddings import get_embedder
 
         if not len(self.memory) or self.retrieval_k <= 0:
@@ -234,68 +255,39 @@ class MemAlignJudge(Judge):
         exclude = {given.trace.trace_id} if given.trace is not None else set()
         return self.memory.search(query, self.retrieval_k, exclude=exclude)
 
-    def prepare(self, given: JudgeInput) -> list[tuple[Any, float]]:
-        return self.retrieve(given)  # once per verdict: the prompt and the verdict's metadata share it
+    def user_prompt(self, given: JudgeInput) -> str:
+        return self.prompt_with_examples(given, self.retrieve(given))
 
-    def annotate(self, feedback: Feedback, prepared: Any) -> None:
-        feedback.metadata["retrieved"] = retrieved_cases(prepared)
-
-    def user_prompt(self, given: JudgeInput, prepared: Any = None) -> str:
+    def prompt_with_examples(self, given: JudgeInput, found: Sequence[tuple[Any, float]]) -> str:
         case = self.base.user_prompt(given)
-        found = self.retrieve(given) if prepared is None else prepared
         if not found:
             return case
         shown = "\n\n".join(f"[Example {i}]\n{self.base.fenced(e.rendered)}" for i, (e, _) in enumerate(found, start=1))
         return f"Similar cases already judged by the experts:\n\n{shown}\n\nNow judge this case.\n\n{case}"
-
-    def decide(self, value: Any, probabilities: dict[str, float] | None) -> Any:
-        decided = self.decision.decide(probabilities) if self.decision is not None else None
-        return value if decided is None else decided
 
     def verdict_probabilities(self, given: JudgeInput) -> dict[str, float] | None:
         """How likely each verdict is for this case, read where the answer names it (a few tokens, no
         reason); None when the judge does not answer verdict first or its model cannot tell."""
         if self.verdict_choices() is None:
             return None
-        request = replace(self.build_request(given, prepared=self.retrieve(given)), max_tokens=16, probe_only=True)
+        request = replace(self.build_request(given), max_tokens=16, probe_only=True)
         return get_model(self.model).complete(request).choice_probabilities
 
+    # judging ----------------------------------------------------------------------------------------------
     def judge(self, given: JudgeInput) -> Feedback:
-        if self.mode == "base":
-            feedback = self.base.judge(given)
-            feedback.metadata.update({"judge_key": self.key, "aligned_mode": "base"})
-            if self.stale:
-                feedback.metadata.update({"stale_decision": True, "stale_reason": self.stale})
-            if self.version:
-                feedback.metadata["judge_version"] = self.version
-            if self.base_abstention and self.base_abstention.get("threshold") is not None and feedback.error is None:
-                feedback.metadata["confidence"] = self._base_confidence(given, feedback.value)
-            return abstain_if_unsure(feedback, self.abstention)
-        if isinstance(self.base, PairwiseJudge) and self.base.order_control:
+        if isinstance(self.decider, BaseDecider):
+            found = self.decider.judge(self, given)  # the base judge controls a pair's order itself
+        elif isinstance(self.base, PairwiseJudge) and self.base.order_control:
             # the aligned judge is order-controlled too; it abstains on the two orders' averaged confidence
-            found = judge_both_orders(self._judge_one_order, given)
+            found = judge_both_orders(lambda one: self.decider.judge(self, one), given)
             decided = found.metadata.get("decision_probabilities")
             if found.error is None and decided and found.value in decided:
                 found.metadata["confidence"] = decided[found.value]
-            return abstain_if_unsure(found, self.abstention)
-        return abstain_if_unsure(self._judge_one_order(given), self.abstention)
-
-    @property
-    def abstention(self) -> dict[str, Any] | None:
-        """The selective-verdict threshold and what it guarantees (`align(..., target_agreement=...)`)."""
-        return self.fitted.abstention if self.fitted is not None else self.base_abstention
-
-    def _base_confidence(self, given: JudgeInput, value: Any) -> float:
-        """The base judge's probability for the verdict it gave, read where it is asked its own task after the
-        case: the measure its abstention threshold was calibrated on (0 when the model cannot tell)."""
-        asked = ask_case(self.base, [], given, ask_judge=True).judge
-        spelled = {repr(v): text for text, v in answer_choices(self.base) or []}
-        return round(verdict_confidence(asked, spelled.get(repr(value), str(value))), 4)
-
-    def _judge_one_order(self, given: JudgeInput) -> Feedback:
-        if self.mode == "fitted":
-            return judge_fitted(self, given)
-        return super().judge(given)
+        else:
+            found = self.decider.judge(self, given)
+        if self.stale:
+            found.metadata.update({"stale_decision": True, "stale_reason": self.stale})
+        return abstain_if_unsure(found, self.abstention)
 
     @property
     def fingerprint(self) -> str:
@@ -323,12 +315,10 @@ class MemAlignJudge(Judge):
             "embed": self.embed,
             "optimizer": self.optimizer_config,
             "result_first": self.result_first,
-            "decision": self.decision.to_dict() if self.decision else None,
             "mode": self.mode,
             "checks": [c.to_dict() for c in self.checks],
-            "fitted": self.fitted.to_dict() if self.fitted else None,
             "selection": self.selection,
-            "abstention": self.base_abstention,
+            **self.decider.spec(),
         }
 
     @classmethod
@@ -347,6 +337,10 @@ class MemAlignJudge(Judge):
                     f"aligned judge {name!r}: its decision weighs {len(fitted.check_questions)} checks that do not "
                     f"match its {len(checks)} stored checks; align it again"
                 )
+        try:
+            decider = decider_from_spec(spec, fitted)
+        except ValueError as exc:
+            raise AccordError(f"aligned judge {name!r}: {exc}") from None
         judge = cls(
             base=base,
             guidelines=[Guideline(**g) for g in spec.get("guidelines", [])],
@@ -355,13 +349,9 @@ class MemAlignJudge(Judge):
             retrieval_k=int(spec.get("retrieval_k", 5)),
             embed=spec.get("embed", "outputs"),
             optimizer_config=spec.get("optimizer"),
-            result_first=bool(spec.get("result_first", False)),  # specs written before it existed: reason first
-            decision=DecisionRule.from_dict(spec["decision"]) if spec.get("decision") else None,
-            mode=spec.get("mode", "prompt"),
+            decider=decider,
             checks=checks,
-            fitted=fitted,
             selection=spec.get("selection"),
-            abstention=spec.get("abstention"),
         )
         judge.name = name
         return judge

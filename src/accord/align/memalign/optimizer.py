@@ -15,6 +15,7 @@ from accord.align.checks import Check
 from accord.align.checks.checklist import instruction_checks, policy_checks
 from accord.align.labels import collect_labels
 from accord.align.memalign.calibration import fit_decision_rule
+from accord.align.memalign.deciders import PromptDecider
 from accord.align.memalign.distill import distill, merge_guidelines
 from accord.align.memalign.fitting import DEFAULT_CANDIDATES, fit_checks_judge
 from accord.align.memalign.judge import MemAlignJudge
@@ -216,7 +217,7 @@ class MemAlignOptimizer(AlignmentOptimizer):
             retrieval_k=self.retrieval_k,
             embed=self.embed,
             optimizer_config=self.config(),
-            result_first=self.result_first,
+            decider=PromptDecider(result_first=self.result_first),
         )
         selection: dict[str, Any] | None = None
         if self.candidates != ("prompt",):
@@ -231,9 +232,10 @@ class MemAlignOptimizer(AlignmentOptimizer):
             with (progress := self._progress()):
                 size = min(self.calibration_size, len(label_set.labels))
                 task = progress.add_task("calibrating the verdict", total=size)
-                aligned.decision = fit_decision_rule(
+                rule = fit_decision_rule(
                     aligned, label_set.labels, size, self.seed, on_scored=lambda: progress.advance(task)
                 )
+                aligned = aligned._copy(decider=PromptDecider(self.result_first, rule))
         for g in guidelines:
             log.debug("guideline: %s (from %d traces)", g.text, len(g.sources))
         self.last_run = {
