@@ -22,6 +22,16 @@ def isolated_home(keep_cache: bool = False) -> Path:
     return home
 
 
+def home_with_cache(cache: str) -> Path:
+    """A fresh store; the model's answers kept and reused in `cache` when given, else none cached at all."""
+    home = isolated_home(keep_cache=bool(cache))
+    if cache:
+        os.environ["ACCORD_CACHE_DIR"] = str(Path(cache).resolve())
+    else:
+        os.environ["ACCORD_NO_CACHE"] = "1"  # every verdict and reflection call is really computed
+    return home
+
+
 def save(name: str, result: dict[str, Any]) -> None:
     RESULTS.mkdir(exist_ok=True)
     result = {

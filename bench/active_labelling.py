@@ -19,16 +19,14 @@ reach kappa 0.5. Results: bench/results/active_labelling_<dataset>.json.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import time
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from _common import isolated_home, save
+from _common import home_with_cache, save
 from _datasets import DATASETS, dataset_instructions, dataset_rows, label, stratified_prefix, support_split
 
 BATCH = 5
@@ -157,11 +155,7 @@ def main() -> int:
     parser.add_argument("--model", default="local:/qwen2.5-coder-1.5b")
     parser.add_argument("--cache", default="", help="keep and reuse the model's answers in DIR")
     args = parser.parse_args()
-    isolated_home(keep_cache=bool(args.cache))
-    if args.cache:
-        os.environ["ACCORD_CACHE_DIR"] = str(Path(args.cache).resolve())
-    else:
-        os.environ["ACCORD_NO_CACHE"] = "1"
+    home_with_cache(args.cache)
     data = features(args.dataset, args.pool, args.test, args.seed, args.model)
     queue = replay(data, "queue", args.seed)
     randoms = [replay(data, "random", args.seed + s) for s in range(args.seeds)]

@@ -3,11 +3,14 @@ built-in PairwisePreference on the embedded model, without and with order contro
 
     python bench/pairwise.py                 # all 100 pairs in both orders, then align on 60, test on 40
     python bench/pairwise.py --base-on test  # the base judge on the 40 held-out pairs only (shorter)
+    python bench/pairwise.py --base-on test --curve 10,25,50 --cache DIR   # a learning curve on the same 40
 
 "Without order control" is the A/B order alone (what a judge that sees each pair once says); with order
 control each pair is judged in both orders and orders that disagree give a tie (counted as wrong). The
 aligned judge is MemAlign's choice, aligned on a stratified 60 pairs and measured on the other 40, order-
-controlled like its base. Results: bench/results/pairwise_llmbar.json.
+controlled like its base. With --curve, alignment runs once per size on a stratified prefix of the training
+pairs, each aligned judge measured on the same 40 held-out pairs (the chosen candidate named); results then go
+to bench/results/pairwise_llmbar_curve.json. --cache DIR keeps the model's answers and reuses them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,8 +28,17 @@ from typing import Any
 from _common import RESULTS, isolated_home
 from _datasets import PAIR_NAME, pair_rows
 
+
+def _cache_argument() -> str:
+    """--cache DIR, read before accord is imported (its settings are read once)."""
+    return next((sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--cache"), "")
+
+
 isolated_home(keep_cache=False)
-os.environ["ACCORD_NO_CACHE"] = "1"
+if _cache_argument():
+    os.environ["ACCORD_CACHE_DIR"] = str(Path(_cache_argument()).resolve())
+else:
+    os.environ["ACCORD_NO_CACHE"] = "1"  # every verdict and reflection call is really computed
 
 import accord  # noqa: E402
 from accord.judges import PairwisePreference  # noqa: E402
@@ -68,7 +81,12 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--base-on", choices=["all", "test"], default="all", help="pairs the base judge is measured on")
+    parser.add_argument("--curve", default="", help="training sizes for a learning curve, e.g. 10,25,50")
+    parser.add_argument("--cache", default="", help="keep the model's answers in DIR and reuse them")
     args = parser.parse_args()
+    global RESULT_NAME
+    if args.curve:
+        RESULT_NAME = "pairwise_llmbar_curve"
     rows = pair_rows()
     path = Path(os.environ["ACCORD_HOME"]) / "llmbar.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -119,6 +137,27 @@ def main() -> None:
             [human[v.trace_id] for v in base_test if v.error is None], [v.value for v in base_test if v.error is None]
         ),
     }
+    if args.curve:
+        curve = out.setdefault("curve", {})
+        for size in [int(n) for n in args.curve.split(",") if n]:
+            subset = stratified_prefix(train, size)
+            started = time.perf_counter()
+            aligned = judge.align(subset)
+            align_seconds = round(time.perf_counter() - started, 1)
+            started = time.perf_counter()
+            after = accord.evaluate_agreement(aligned, test, concurrency=1, log_verdicts=False, show_progress=True)
+            curve[str(size)] = {
+                "labels": dict(Counter(str(human_label(t, NAME)) for t in subset)),
+                "chosen": (getattr(aligned, "selection", None) or {}).get("chosen"),
+                "reason": (getattr(aligned, "selection", None) or {}).get("reason"),
+                "align_seconds": align_seconds,
+                "aligned_test": {
+                    **by_order(after, test),
+                    "seconds_per_pair": round((time.perf_counter() - started) / len(test), 2),
+                },
+            }
+            save(out)
+        return
     started = time.perf_counter()
     aligned = judge.align(train)
     out["align_seconds"] = round(time.perf_counter() - started, 1)
@@ -133,9 +172,21 @@ def main() -> None:
     save(out)
 
 
+def stratified_prefix(traces: list[Any], n: int) -> list[Any]:
+    """The first n training pairs with the training split's mix of preferences (at least one of each)."""
+    by_label: dict[str, list[Any]] = {}
+    for trace in traces:
+        by_label.setdefault(str(human_label(trace, NAME)), []).append(trace)
+    out = [t for members in by_label.values() for t in members[: max(1, round(n * len(members) / len(traces)))]]
+    return out[:n]
+
+
+RESULT_NAME = "pairwise_llmbar"
+
+
 def save(out: dict[str, Any]) -> None:
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "pairwise_llmbar.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
+    (RESULTS / f"{RESULT_NAME}.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
     print(json.dumps({k: v for k, v in out.items() if k != "selection"}, indent=2, default=str), flush=True)
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import time
@@ -28,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from _common import isolated_home, save
+from _common import home_with_cache, save
 from _datasets import DATASETS, PAIR_NAME, dataset_instructions, dataset_rows, import_rows, stratified_prefix
 
 
@@ -129,11 +128,7 @@ def main() -> int:
         parser.error("give a results file or --dataset")
     targets = [float(t) for t in args.targets.split(",") if t]
     if args.dataset:
-        isolated_home(keep_cache=bool(args.cache))
-        if args.cache:
-            os.environ["ACCORD_CACHE_DIR"] = str(Path(args.cache).resolve())
-        else:
-            os.environ["ACCORD_NO_CACHE"] = "1"
+        home_with_cache(args.cache)
         verdicts, run = probe_verdicts(args.dataset, args.n, args.seed, args.model)
         replays = [replay(verdicts, t, args.risk, args.splits, args.seed) for t in targets]
         save(
