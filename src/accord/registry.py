@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from accord.errors import AccordError, NotFoundError
 from accord.judges import Judge, builtin_judge, judge_from_dict, judge_from_file
+from accord.judges.base import CHAMPION
 from accord.store import get_store
 from accord.store.sql_store import JudgeRow
 
@@ -47,7 +48,6 @@ def _row_to_version(row: JudgeRow, aliases: dict[str, dict[str, int]]) -> JudgeV
     return version
 
 
-CHAMPION = "champion"
 _ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,127}$")
 
 
@@ -58,18 +58,10 @@ def register_judge(
     tags: dict[str, str] | None = None,
     champion: bool = False,
 ) -> int:
-    """Store `judge` as the next version of `name` (default: the judge's name) and return that version.
-    The spec is written in one transaction, so a failure never leaves a half-written entry. The version
-    becomes the champion when `champion` is true or when the name has no champion yet."""
-    registry_name = name or judge.name
-    tags = {k: str(v) for k, v in (tags or {}).items()}
-    store = get_store()
-    version = store.register_judge(registry_name, judge.to_dict(), experiment_id, tags)
-    if champion or CHAMPION not in store.judge_aliases(registry_name).get(registry_name, {}):
-        store.set_judge_alias(registry_name, CHAMPION, version)
-    judge.version = version
-    judge.registered_name = registry_name
-    return version
+    """Store `judge` as the next version of `name` (default: the judge's name) and return that version
+    (`Judge.register`). The version becomes the champion when `champion` is true or when the name has no
+    champion yet."""
+    return judge.register(name, experiment_id, tags, champion)
 
 
 def set_alias(name: str, alias: str, version: int) -> None:

@@ -29,6 +29,7 @@ log = logging.getLogger("accord.judges")
 PUBLIC_VARIABLES = ("inputs", "outputs", "expectations", "trace", "conversation")
 TEMPLATE_VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 SPEC_VERSION = 1
+CHAMPION = "champion"  # the registry alias a bare judge name resolves to
 
 
 def template_variables(instructions: str) -> list[str]:
@@ -152,12 +153,27 @@ class Judge:
     __hash__ = None  # type: ignore[assignment]
 
     def register(
-        self, name: str | None = None, experiment_id: str | None = None, tags: dict[str, str] | None = None
+        self,
+        name: str | None = None,
+        experiment_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        champion: bool = False,
     ) -> int:
-        """Store this judge as the next version of `name` (default: its own name); returns the version."""
-        from accord.registry import register_judge  # the registry stores judges: it is imported when used
+        """Store this judge as the next version of `name` (default: its own name) and return that version. The
+        spec is written in one transaction, so a failure never leaves a half-written entry. The version becomes
+        the champion (what a bare judge name means) when `champion` is true or the name has no champion yet."""
+        from accord.store import get_store
 
-        return register_judge(self, name=name, experiment_id=experiment_id, tags=tags)
+        registry_name = name or self.name
+        store = get_store()
+        version = store.register_judge(
+            registry_name, self.to_dict(), experiment_id, {k: str(v) for k, v in (tags or {}).items()}
+        )
+        if champion or CHAMPION not in store.judge_aliases(registry_name).get(registry_name, {}):
+            store.set_judge_alias(registry_name, CHAMPION, version)
+        self.version = version
+        self.registered_name = registry_name
+        return version
 
     def align(
         self,
