@@ -72,3 +72,25 @@ def test_all_same_labels_warn(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="accord.align"):
         collect_labels("policy", YES_NO, traces)
     assert "every label for 'policy' is 'yes'" in caplog.text
+
+
+def test_the_judges_own_earlier_verdict_is_its_own_not_an_aligned_versions() -> None:
+    """Alignment compares its candidates with the judge it aligns: verdicts another version of the same name
+    stored on the trace (the aligned judge that judged it later) are not that judge's."""
+
+    def verdict(value: str, key: str, at: int) -> Feedback:
+        return Feedback(
+            name="policy",
+            value=value,
+            create_time_ms=at,
+            metadata={"judge_key": key},
+            source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id="fake:"),
+        )
+
+    traces = labelled_traces(12)
+    for trace in traces:
+        trace.assessments += [verdict("yes", "policy@1", 10), verdict("no", "policy@2", 20)]
+    labels = collect_labels("policy", YES_NO, traces, judge_key="policy@1").labels
+    assert {label.judge_value for label in labels} == {"yes"}
+    assert {label.judge_value for label in collect_labels("policy", YES_NO, traces).labels} == {"no"}  # the newest
+    assert all(label.judge_value is None for label in collect_labels("policy", YES_NO, traces, judge_key="x@9").labels)

@@ -43,9 +43,15 @@ class LabelSet:
 
 
 def collect_labels(
-    judge_name: str, value_type: ValueType, traces: Sequence[Trace], minimum: int = MIN_EXAMPLES
+    judge_name: str,
+    value_type: ValueType,
+    traces: Sequence[Trace],
+    minimum: int = MIN_EXAMPLES,
+    judge_key: str | None = None,
 ) -> LabelSet:
-    """One label per trace from its HUMAN feedback named `judge_name`; clear errors when too few."""
+    """One label per trace from its HUMAN feedback named `judge_name`; clear errors when too few. With
+    `judge_key`, a label's `judge_value` is that judge's own stored verdict only: an aligned version's verdicts
+    share the feedback name, and alignment must compare its candidates with the judge it aligns."""
     labels: list[Label] = []
     conflicts: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
@@ -77,7 +83,8 @@ def collect_labels(
                 {"trace_id": trace.trace_id, "labels": {v.reviewer: v.value for v in votes}, "resolved": value}
             )
         verdicts = trace.search_assessments(name=judge_name, type="feedback", source_type="LLM_JUDGE", all=True)
-        judge_value = next((v.value for v in reversed(verdicts) if v.error is None), None)
+        mine = [v for v in verdicts if judge_key is None or (v.metadata or {}).get("judge_key") == judge_key]
+        judge_value = next((v.value for v in reversed(mine) if v.error is None and v.value is not None), None)
         labels.append(
             Label(trace, value, rationale, [v.reviewer for v in votes], judge_value, max(v.time_ms for v in votes))
         )

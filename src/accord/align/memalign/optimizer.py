@@ -148,7 +148,7 @@ class MemAlignOptimizer(AlignmentOptimizer):
         started = time.perf_counter()
         previous = judge if isinstance(judge, MemAlignJudge) else None
         base = previous.base if previous else judge
-        label_set = collect_labels(base.name, base.value_type, traces)
+        label_set = collect_labels(base.name, base.value_type, traces, judge_key=base.key)
         policy_checklist: list[Check] = []
         if self.policy is not None:  # a bad policy file fails before any model call
             policy_checklist, self._policy_origin = policy_checks(self.policy)
