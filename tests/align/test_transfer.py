@@ -18,7 +18,7 @@ from accord.align.checks.checklist import policy_checks, policy_rules, read_poli
 from accord.align.checks.decision import CaseFeatures, FittedDecision, fit_decision
 from accord.align.checks.folds import fold_splits
 from accord.align.checks.transfer import case_terms, specificity
-from accord.align.labels import collect_labels
+from accord.align.labels import collect_labels, scale_of
 from accord.demo import DATA
 from accord.entities import AssessmentSource, AssessmentSourceType, Feedback, Trace
 from accord.judges import make_judge
@@ -390,6 +390,28 @@ def test_a_dozen_labels_on_a_four_level_scale_with_one_fair_example_get_an_ordin
     assert "the base judge placed it at" in verdicts[0].rationale
     loaded = MemAlignJudge.from_dict(json.loads(json.dumps(aligned.to_dict())))
     assert [loaded(trace=t).value for t in new] == [v.value for v in verdicts]
+
+
+def test_the_reference_workflows_free_text_judge_gets_the_scale_its_instructions_name() -> None:
+    """The reference workflow's judge has no verdict type ("Rate as: excellent, good, fair, or poor"): a dozen
+    expert labels in those words make it a judge of that scale, in that order, with a fitted decision."""
+    _scale_model()
+    judge = make_judge(
+        "quality",
+        "Rate the answer in {{ outputs }} to {{ inputs }}. Judge whether it is complete and correct. "
+        "Rate as: excellent, good, fair, or poor",
+        model="fake:/scale",
+    )
+    assert judge.value_type.kind == "str"
+    labels = ["excellent"] * 4 + ["good"] * 4 + ["fair"] + ["poor"] * 3
+    aligned = judge.align(_rated(labels), _optimizer())
+    assert aligned.value_type.categories == LEVELS and aligned.name == "quality"
+    assert aligned.mode == "fitted" and aligned.fitted is not None and aligned.fitted.on_scale
+    new = _rated(["excellent", "good", "poor", "poor"], prefix="new")
+    assert [aligned(trace=t).value for t in new] == ["excellent", "good", "poor", "poor"]
+    assert judge.value_type.kind == "str"  # the judge aligned is unchanged
+    assert scale_of("Is it good?", ["good", "a novel label"]) is None  # words the instructions do not name
+    assert scale_of("Rate as good or bad", ["good", "bad "]) is None  # labels as written, not guessed at
 
 
 def test_the_shrunk_decision_moves_the_base_judge_only_as_far_as_its_evidence_carries_it() -> None:

@@ -116,3 +116,22 @@ def collect_labels(
             labels[0].value,
         )
     return LabelSet(labels, conflicts, rejected)
+
+
+MAX_SCALE = 10  # more distinct free-text labels than this: they are not a verdict scale
+
+
+def scale_of(instructions: str, values: Sequence[Any]) -> ValueType | None:
+    """The verdicts of a free-text judge, when its experts' labels are a few words its instructions name
+    ("Rate as: excellent, good, fair, or poor"): those words as categories, in the instructions' order (a scale
+    from the first named to the last). None when the labels are not such a set."""
+    if not all(isinstance(v, str) and v and v == v.strip() for v in values):
+        return None
+    distinct = list(dict.fromkeys(values))
+    if not 2 <= len(distinct) <= MAX_SCALE or len(distinct) != len({v.lower() for v in distinct}):
+        return None
+    text = instructions.lower()
+    places = {v: text.find(v.lower()) for v in distinct}
+    if any(p < 0 for p in places.values()):
+        return None
+    return ValueType.of(tuple(sorted(distinct, key=places.__getitem__)))

@@ -126,3 +126,13 @@ def builtin_judge(name: str, **kwargs: Any) -> Judge:
     if cls is None:
         raise KeyError(name)
     return cls(**kwargs)
+
+
+def with_value_type(judge: Judge, value_type: ValueType) -> Judge:
+    """The same judge giving verdicts of `value_type` (a free-text judge narrowed to the verdicts its experts
+    use), registered name and version kept; the judge itself when its kind fixes its verdicts."""
+    if type(judge) is not Judge:
+        return judge
+    narrowed = judge_from_dict({**judge.to_dict(), "feedback_value_type": value_type.to_dict()})
+    narrowed.version, narrowed.registered_name = judge.version, judge.registered_name
+    return narrowed

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from accord.align.base import AlignmentError, AlignmentOptimizer
 from accord.align.checks import Check
 from accord.align.checks.checklist import instruction_checks, policy_checks
-from accord.align.labels import collect_labels
+from accord.align.labels import collect_labels, scale_of
 from accord.align.memalign.calibration import fit_decision_rule
 from accord.align.memalign.deciders import PromptDecider
 from accord.align.memalign.distill import distill, merge_guidelines
@@ -23,6 +23,7 @@ from accord.align.memalign.memory import EpisodicMemory, Example, example_text, 
 from accord.embeddings import DEFAULT_EMBEDDER, get_embedder
 from accord.entities import Trace
 from accord.judges import Judge
+from accord.judges.factory import with_value_type
 from accord.progress import PROGRESS_CONSOLE
 
 log = logging.getLogger("accord.align.memalign")
@@ -149,6 +150,11 @@ class MemAlignOptimizer(AlignmentOptimizer):
         previous = judge if isinstance(judge, MemAlignJudge) else None
         base = previous.base if previous else judge
         label_set = collect_labels(base.name, base.value_type, traces, judge_key=base.key)
+        if base.value_type.kind == "str" and (scale := scale_of(base.instructions, label_set.values())) is not None:
+            # a free-text judge whose experts answer with the words its instructions name: it gives those verdicts
+            # from now on, so a decision can be fitted to them (and, on a scale, borrow between neighbours)
+            log.info("judge %s: the experts' labels are the scale %s its instructions name", base.name, scale)
+            base = with_value_type(base, scale)
         policy_checklist: list[Check] = []
         if self.policy is not None:  # a bad policy file fails before any model call
             policy_checklist, self._policy_origin = policy_checks(self.policy)
