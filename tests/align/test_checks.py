@@ -375,6 +375,14 @@ def test_with_many_traces_a_check_that_separates_nothing_is_screened_out_early(
     assert not screened["kept"] and "8 screening traces" in screened["why"]
 
 
+def test_sixty_traces_screen_their_checks_on_twenty_first() -> None:
+    script = fake.script("checks", _only_the_promise_check_separates)
+    _judge().align(labelled_traces(60), _optimizer())
+    asked = [_question(r) for r in script.requests if "Question:" in r.messages[-1]["content"]]
+    assert sum("returns form" in q for q in asked) == 20
+    assert sum("promises" in q for q in asked) == 60
+
+
 def test_a_check_that_passes_the_first_screening_by_chance_is_dropped_at_half_the_traces(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -23,6 +23,9 @@ from accord.align.memalign.judge import MemAlignJudge
 log = logging.getLogger("accord.align")
 
 SCREEN_TRACES = 30  # with at least three times as many training traces, checks are screened on this many first
+# with 60 to 89 training traces, on this many: the demo's 60 traces then ask 20% fewer questions (670 instead of
+# 840) and its held-out kappa stays 0.70
+SMALL_SCREEN_TRACES = 20
 SCREEN_SEPARATION = 0.1  # lenient: a check this poor on the screening traces is not asked of the rest
 # then again on half the training traces, nearer the final bar: most checks that pass 30 traces by chance fail
 # there (halueval, 200 traces: 4 of 6 passed the first screening and none was kept in the end)
@@ -92,7 +95,8 @@ def training_features(
     started = time.perf_counter()
     survivors = list(range(len(checks)))
     screened: dict[int, str] = {}
-    stages = _screening_stages(y, len(checks), SCREEN_TRACES) if y is not None else [(np.arange(len(labels)), None)]
+    first = SCREEN_TRACES if len(labels) >= 3 * SCREEN_TRACES else SMALL_SCREEN_TRACES
+    stages = _screening_stages(y, len(checks), first) if y is not None else [(np.arange(len(labels)), None)]
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="accord-checks") as pool:
         for rows, bar in stages:
             fresh = [int(row) for row in rows if answers[int(row)] is None]
