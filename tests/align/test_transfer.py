@@ -412,6 +412,8 @@ def test_the_reference_workflows_free_text_judge_gets_the_scale_its_instructions
     assert judge.value_type.kind == "str"  # the judge aligned is unchanged
     assert scale_of("Is it good?", ["good", "a novel label"]) is None  # words the instructions do not name
     assert scale_of("Rate as good or bad", ["good", "bad "]) is None  # labels as written, not guessed at
+    assert scale_of("Rate its goodness: bad or fine", ["good", "bad"]) is None  # "goodness" does not name "good"
+    assert scale_of("Say Bad or Good.", ["good", "bad"]).categories == ("bad", "good")  # type: ignore[union-attr]
 
 
 def test_the_shrunk_decision_moves_the_base_judge_only_as_far_as_its_evidence_carries_it() -> None:

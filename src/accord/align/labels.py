@@ -8,6 +8,7 @@ conflict is reported.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -130,8 +131,10 @@ def scale_of(instructions: str, values: Sequence[Any]) -> ValueType | None:
     distinct = list(dict.fromkeys(values))
     if not 2 <= len(distinct) <= MAX_SCALE or len(distinct) != len({v.lower() for v in distinct}):
         return None
-    text = instructions.lower()
-    places = {v: text.find(v.lower()) for v in distinct}
-    if any(p < 0 for p in places.values()):
-        return None
+    places = {}
+    for value in distinct:  # as a word: "good" is not named by "goodness"
+        found = re.search(rf"(?<!\w){re.escape(value)}(?!\w)", instructions, re.IGNORECASE)
+        if found is None:
+            return None
+        places[value] = found.start()
     return ValueType.of(tuple(sorted(distinct, key=places.__getitem__)))
