@@ -329,6 +329,10 @@ def test_each_check_reports_how_often_it_fires_outside_its_sources_and_in_how_ma
     promise = rows[f"Is this true of the case: {RULES['no']}?"]
     assert promise["picked_in_folds"] == 1.0 and promise["origin"] == "feedback" and promise["sources"] == 15
     assert promise["fires_outside_sources"] == 0.0  # it fires on its own 15 promises only: the 'yes' traces
+    assert promise["separation_outside_sources"] is None  # every 'no' trace is one of its sources
+    for row in rows.values():
+        if row["sources"] == 0:  # written from the task, not from any trace: the same separation
+            assert row["separation_outside_sources"] == row["separation"]
 
 
 # -- few labels --------------------------------------------------------------------------------------------

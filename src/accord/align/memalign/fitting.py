@@ -301,16 +301,20 @@ def _check_report(
     screened: dict[int, str],
     picked_share: dict[int, float],
 ) -> list[dict[str, Any]]:
-    """Each check: where it came from, how it separates the training labels, the share of the folds that
-    picked it, and how often it fires (P(yes) >= 0.5) on training traces outside the ones it came from."""
+    """Each check: where it came from, how it separates the training labels (all of them, and those outside
+    the traces it came from: a distilled rule that transfers separates the cases it was not written from), the
+    share of the folds that picked it, and how often it fires (P(yes) >= 0.5) outside the traces it came from."""
     ids = [label.trace.trace_id for label in labels]
     report = []
     for j, check in enumerate(checks):
         p = features.checks[:, j]
         sep = separation(p, y.astype(float), regression)
         sources = set(check.sources)
-        outside = np.array([i not in sources for i in ids]) & ~np.isnan(p)
+        away = np.array([i not in sources for i in ids])
+        outside = away & ~np.isnan(p)
         fires = float(np.mean(p[outside] >= 0.5)) if outside.any() else None
+        both = len(set(y[outside].tolist())) > 1 if not regression else outside.sum() >= 4
+        sep_away = separation(p[away], y[away].astype(float), regression) if both else None
         if j in kept:
             why = ""
         elif j in screened:
@@ -326,6 +330,7 @@ def _check_report(
                 "question": check.question,
                 "origin": check.origin,
                 "separation": round(sep, 3),
+                "separation_outside_sources": None if sep_away is None else round(sep_away, 3),
                 "picked_in_folds": round(picked_share.get(j, 0.0), 3),
                 "fires_outside_sources": None if fires is None else round(fires, 3),
                 "sources": len(sources),
