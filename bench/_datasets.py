@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +48,13 @@ def label(row: dict[str, Any]) -> str:
     return row["assessments"][0]["value"]
 
 
-def stratified_prefix(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
-    """The first n rows, keeping the label mix of the whole list (so small training sets are not one-sided)."""
+def stratified_prefix(rows: list[Any], n: int, label_of: Callable[[Any], str] = label) -> list[Any]:
+    """The first n rows (or traces, with their `label_of`), keeping the label mix of the whole list (so small
+    training sets are not one-sided)."""
     by_label: dict[str, list] = defaultdict(list)
     for row in rows:
-        by_label[label(row)].append(row)
-    out: list[dict[str, Any]] = []
+        by_label[label_of(row)].append(row)
+    out: list[Any] = []
     for members in by_label.values():
         out += members[: max(1, round(n * len(members) / len(rows)))]
     return out[:n] if len(out) >= n else out

@@ -61,6 +61,7 @@ def replay(order: str, seed: int, batch: int, upto: int, model: str, sink: dict[
     pool = import_rows(_strip_labels(pool_rows), f"pool-{order}-{seed}-{stamp}")
     test = import_rows(test_rows, f"test-{order}-{seed}-{stamp}")
     by_source = {r["trace_id"]: r for r in pool_rows}
+    expert_of = {t.trace_id: _expert(by_source[t.tags["source_trace_id"]]) for t in pool}
     store = get_store()
     experiment_id = pool[0].experiment_id
     judge = demo_judge(model)
@@ -84,7 +85,7 @@ def replay(order: str, seed: int, batch: int, upto: int, model: str, sink: dict[
         else:
             picked = [i for i in permutation if i not in set(labelled)][:batch]
         for trace_id in picked:
-            expert = _expert(by_source[store.get_trace(trace_id).tags["source_trace_id"]])
+            expert = expert_of[trace_id]
             source = AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id=expert["source"]["id"])
             accord.log_feedback(trace_id, NAME, expert["value"], rationale=expert.get("rationale"), source=source)
         labelled += picked
@@ -106,9 +107,7 @@ def replay(order: str, seed: int, batch: int, upto: int, model: str, sink: dict[
                 "ci": [round(v, 4) for v in found.kappa_ci],
                 "chosen": chosen,
                 "align_seconds": round(align_seconds, 1),
-                "labelled_no": sum(
-                    _expert(by_source[store.get_trace(i).tags["source_trace_id"]])["value"] == "no" for i in labelled
-                ),
+                "labelled_no": sum(expert_of[i]["value"] == "no" for i in labelled),
             }
         )
         print(f"{order} {seed}: {points[-1]}", file=sys.stderr, flush=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import RESULTS, isolated_home
-from _datasets import PAIR_NAME, pair_rows
+from _datasets import PAIR_NAME, pair_rows, stratified_prefix
 
 
 def _cache_argument() -> str:
@@ -140,7 +140,7 @@ def main() -> None:
     if args.curve:
         curve = out.setdefault("curve", {})
         for size in [int(n) for n in args.curve.split(",") if n]:
-            subset = stratified_prefix(train, size)
+            subset = stratified_prefix(train, size, lambda t: str(human_label(t, NAME)))
             started = time.perf_counter()
             aligned = judge.align(subset)
             align_seconds = round(time.perf_counter() - started, 1)
@@ -170,15 +170,6 @@ def main() -> None:
         "seconds_per_pair": round((time.perf_counter() - started) / len(test), 2),
     }
     save(out)
-
-
-def stratified_prefix(traces: list[Any], n: int) -> list[Any]:
-    """The first n training pairs with the training split's mix of preferences (at least one of each)."""
-    by_label: dict[str, list[Any]] = {}
-    for trace in traces:
-        by_label.setdefault(str(human_label(trace, NAME)), []).append(trace)
-    out = [t for members in by_label.values() for t in members[: max(1, round(n * len(members) / len(traces)))]]
-    return out[:n]
 
 
 RESULT_NAME = "pairwise_llmbar"

@@ -47,12 +47,11 @@ class Decider(Protocol):
 
 class PromptDecider:
     mode: ClassVar[str] = "prompt"
+    abstention: ClassVar[None] = None  # a prompt judge never abstains
 
     def __init__(self, result_first: bool = False, decision: DecisionRule | None = None) -> None:
         self.result_first = result_first  # verdict before reason (MemAlignOptimizer(result_first=True))
         self.decision = decision  # fitted from verdict probabilities (MemAlignOptimizer(calibrate=True))
-
-    abstention = None
 
     def judge(self, aligned: MemAlignJudge, given: JudgeInput) -> Feedback:
         model = get_model(aligned.model)

@@ -63,18 +63,15 @@ def judge_fitted(judge: MemAlignJudge, given: JudgeInput) -> Feedback:
         return judge.feedback_from(given, Answer(error=error), model.uri)
     index, confidence = judge.fitted.predict(features)
     questions = [c.question for c in asked_checks(judge)]
-    metadata: dict[str, Any] = {}
-    metadata.update(
-        {
-            "decision": judge.fitted.candidate,
-            "confidence": round(float(confidence[0]), 4),
-            "checks": [
-                {"question": q, "p_yes": None if p is None else round(p, 4)}
-                for q, p in zip(questions, answers.checks, strict=False)
-            ],
-            "usage": {"latency_s": round(answers.seconds, 4), "prompt_tokens": answers.prompt_tokens},
-        }
-    )
+    metadata: dict[str, Any] = {
+        "decision": judge.fitted.candidate,
+        "confidence": round(float(confidence[0]), 4),
+        "checks": [
+            {"question": q, "p_yes": None if p is None else round(p, 4)}
+            for q, p in zip(questions, answers.checks, strict=False)
+        ],
+        "usage": {"latency_s": round(answers.seconds, 4), "prompt_tokens": answers.prompt_tokens},
+    }
     if answers.judge is not None:
         metadata["verdict_probabilities"] = {k: round(v, 4) for k, v in answers.judge.items()}
         own = max(answers.judge, key=answers.judge.__getitem__)
