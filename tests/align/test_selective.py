@@ -190,7 +190,7 @@ def test_pairwise_and_categorical_judges_abstain_on_their_own_confidence(tmp_pat
             "coverage": 0.0,
             "agreement": None,
         }
-        unsure = aligned._copy(decider=FittedDecider(copy_with(aligned.fitted, abstention=strict)))
+        unsure = aligned.with_changes(decider=FittedDecider(copy_with(aligned.fitted, abstention=strict)))
         abstained = unsure(trace=traces[0])
         assert is_abstention(abstained) and abstained.value is None
         assert abstained.metadata["would_have_said"] == answered.value

@@ -182,7 +182,7 @@ def fit_checks_judge(
         reason = f"a {aligned.value_type} judge has no verdicts to fit a decision to: MemAlign's prompt judge is kept"
         log.info(reason)
         selection = {"chosen": "prompt", "reason": reason, "candidates": []}
-        return aligned._copy(selection=selection), selection
+        return aligned.with_changes(selection=selection), selection
     classes, regression = found
     if len(classes) < 2:
         reason = (
@@ -191,7 +191,7 @@ def fit_checks_judge(
         )
         log.warning(reason)
         selection = {"chosen": "base", "reason": reason, "candidates": []}
-        return aligned._copy(decider=BaseDecider(), selection=selection), selection
+        return aligned.with_changes(decider=BaseDecider(), selection=selection), selection
     y = class_index([label.value for label in labels], classes)
     distilled, conditions = checks_from(
         aligned.guideline_list,
@@ -270,10 +270,10 @@ def fit_checks_judge(
             base_abstention.describe(),
         )
     if chosen == "prompt":
-        return aligned._copy(checks=checks, selection=selection), selection
+        return aligned.with_changes(checks=checks, selection=selection), selection
     if chosen == "base":
         abstention = base_abstention.to_dict() if base_abstention is not None else None
-        return aligned._copy(decider=BaseDecider(abstention), checks=checks, selection=selection), selection
+        return aligned.with_changes(decider=BaseDecider(abstention), checks=checks, selection=selection), selection
     use_judge = not np.isnan(features.judge).all()
     fitted = fit_decision(
         chosen, features.with_checks(kept), y, classes, regression, [c.question for c in checks], use_judge, signals
@@ -286,7 +286,7 @@ def fit_checks_judge(
         fitted.abstention = abstention.to_dict()
         selection["abstention"] = {**abstention.to_dict(), "summary": abstention.describe()}
         log.log(logging.INFO if abstention.met else logging.WARNING, "judge %s %s", aligned.name, abstention.describe())
-    return aligned._copy(
+    return aligned.with_changes(
         decider=FittedDecider(fitted, aligned.result_first), checks=checks, selection=selection
     ), selection
 

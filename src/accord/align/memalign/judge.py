@@ -183,8 +183,8 @@ class MemAlignJudge(Judge):
         known = {g.sentence(): g for g in self.guideline_list}
         kept = [known.get(s.strip()) or Guideline.from_sentence(s) for s in sentences if s.strip()]
         if [g.sentence() for g in kept] == self.guidelines:
-            return self._copy(guidelines=kept)
-        return self._copy(guidelines=kept, **self._stale_after("the guidelines were edited"))
+            return self.with_changes(guidelines=kept)
+        return self.with_changes(guidelines=kept, **self._stale_after("the guidelines were edited"))
 
     @property
     def learned_from(self) -> frozenset[str]:
@@ -201,11 +201,13 @@ class MemAlignJudge(Judge):
         memory = self.memory.without(gone)
         kept = [g for g in self.guideline_list if not g.sources or set(g.sources) - gone]
         if len(memory) == len(self.memory):
-            return self._copy(guidelines=kept, memory=memory)
+            return self.with_changes(guidelines=kept, memory=memory)
         forgotten = len(self.memory) - len(memory)
-        return self._copy(guidelines=kept, memory=memory, **self._stale_after(f"{forgotten} examples were forgotten"))
+        stale = self._stale_after(f"{forgotten} examples were forgotten")
+        return self.with_changes(guidelines=kept, memory=memory, **stale)
 
-    def _copy(self, **changes: Any) -> MemAlignJudge:
+    def with_changes(self, **changes: Any) -> MemAlignJudge:
+        """A copy with some constructor arguments replaced (e.g. `decider=`, `checks=`, `selection=`)."""
         args = {
             "base": self.base,
             "guidelines": self.guideline_list,
@@ -228,11 +230,11 @@ class MemAlignJudge(Judge):
         known = {c.question: c for c in self.checks}
         kept = [known.get(q.strip()) or Check(q.strip()) for q in questions if q.strip()]
         if [c.question for c in kept] == [c.question for c in self.checks]:
-            return self._copy(checks=kept)
+            return self.with_changes(checks=kept)
         fitted = self.fitted
         if fitted is not None and [c.question for c in kept] == fitted.check_questions:
-            return self._copy(checks=kept)  # edited back to the checks the decision weighs
-        return self._copy(checks=kept, **self._stale_after("the checks were edited"))
+            return self.with_changes(checks=kept)  # edited back to the checks the decision weighs
+        return self.with_changes(checks=kept, **self._stale_after("the checks were edited"))
 
     # prompting (the prompt decider's) --------------------------------------------------------------------
     def static_sections(self) -> dict[str, str]:

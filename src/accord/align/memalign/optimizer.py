@@ -241,7 +241,7 @@ class MemAlignOptimizer(AlignmentOptimizer):
                 rule = fit_decision_rule(
                     aligned, label_set.labels, size, self.seed, on_scored=lambda: progress.advance(task)
                 )
-                aligned = aligned._copy(decider=PromptDecider(self.result_first, rule))
+                aligned = aligned.with_changes(decider=PromptDecider(self.result_first, rule))
         for g in guidelines:
             log.debug("guideline: %s (from %d traces)", g.text, len(g.sources))
         self.last_run = {
