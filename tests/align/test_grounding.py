@@ -11,7 +11,7 @@ import pytest
 
 import accord
 from accord.align import MemAlignOptimizer
-from accord.align.checks import FittedDecision
+from accord.align.checks import FittedDecision, grounding
 from accord.align.checks.grounding import KEYS, grounding_row
 from accord.entities import AssessmentSource, AssessmentSourceType, Feedback, Trace
 from accord.errors import AccordError
@@ -144,3 +144,25 @@ def test_grounding_that_separates_nothing_is_dropped_and_old_decisions_load_with
     damaged = json.loads(json.dumps({**old, "grounding": ["novel_words"]}))  # a weight short
     with pytest.raises(AccordError, match="damaged"):
         FittedDecision.from_dict(damaged)
+
+
+def test_inputs_too_short_to_ground_the_output_are_not_weighed() -> None:
+    """A short request and a long answer: most of the answer's words are novel whatever its quality, so a
+    share that separates the training labels does so by chance and is never weighed."""
+    _uninformed_model()
+    traces = _summaries()
+    for trace in traces:  # a short request; the answers the experts pass happen to echo it, three times over
+        request = trace.inputs["source"].split(" (document")[0].split(" and ")[0]
+        trace.inputs = {"request": request}
+        if trace.assessments[0].value == "yes":
+            trace.outputs = " ".join([request] * 3)
+        else:
+            i = int(trace.trace_id[1:])
+            trace.outputs = f"{request}. {ADDED[i % 5]} {ADDED[(i + 1) % 5]}"
+    assert grounding.input_share((t.inputs, t.outputs) for t in traces) < grounding.MIN_INPUT_SHARE
+    optimizer = MemAlignOptimizer(embedding_model="hash", show_progress=False, cv_repeats=2)
+    aligned = _judge().align(traces, optimizer)
+    report = {g["key"]: g for g in aligned.selection["grounding"]}
+    assert not any(g["kept"] for g in report.values())
+    assert "inputs are too short to ground the output" in report["novel_words"]["why"]
+    assert aligned.fitted is None or aligned.fitted.grounding == []

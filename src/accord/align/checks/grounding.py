@@ -79,6 +79,23 @@ def grounding_row(inputs: Any, outputs: Any) -> np.ndarray:
     )
 
 
+MIN_INPUT_SHARE = 0.5  # median words of input per word of output below which the inputs cannot ground it
+
+
+def input_share(cases: Iterable[tuple[Any, Any]]) -> float:
+    """The median, over cases, of the words in the inputs per word of the output. Grounding means something
+    when the inputs hold what the output should say (a source, a context); when they are a short request
+    and the output a long answer, most of its words are novel whatever its quality, and a share that
+    separates a few dozen labels does so by chance (halueval's 50 training answers: AUC 0.68 for 'no',
+    against 0.33 on 200 new ones)."""
+    shares = []
+    for inputs, outputs in cases:
+        answer = len(_tokens(_text(outputs)))
+        if answer:
+            shares.append(len(_tokens(_text(inputs))) / answer)
+    return float(np.median(shares)) if shares else 0.0
+
+
 def grounding_rows(cases: Iterable[tuple[Any, Any]]) -> np.ndarray:
     """n x len(GROUNDING): one row per (inputs, outputs)."""
     rows = [grounding_row(inputs, outputs) for inputs, outputs in cases]

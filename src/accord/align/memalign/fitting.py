@@ -208,8 +208,14 @@ def fit_checks_judge(
     groups, grouping = cv_grouping(features.groups, optimizer.cv_folds)
     features = replace(features, groups=groups)
     questions = [c.question for c in checks]
+    share = grounding.input_share((label.trace.inputs, label.trace.outputs) for label in labels)
+    groundable = share >= grounding.MIN_INPUT_SHARE
     pool = SignalPool(
-        questions, list(grounding.KEYS) if optimizer.grounding else [], MIN_SEPARATION, optimizer.max_checks, regression
+        questions,
+        list(grounding.KEYS) if optimizer.grounding and groundable else [],
+        MIN_SEPARATION,
+        optimizer.max_checks,
+        regression,
     )
     base_predictions, base_source = _base_predictions(labels, classes, features)
     ordinal = regression or len(classes) > 2 and aligned.value_type.kind != "bool"
@@ -236,7 +242,13 @@ def fit_checks_judge(
     log.info("alignment chose %s: %s", chosen, reason)
     kept, signals = pool.select(features, y)
     report_checks = _check_report(checks, labels, features, y, regression, kept, screened, picked_share)
-    report_grounding = _grounding_report(features, y, regression, signals) if optimizer.grounding else []
+    not_weighed = (
+        ""
+        if groundable
+        else f"not weighed: the inputs are too short to ground the output ({share:.2f} words of input per word "
+        f"of output, median; grounding needs {grounding.MIN_INPUT_SHARE})"
+    )
+    report_grounding = _grounding_report(features, y, regression, signals, not_weighed) if optimizer.grounding else []
     selection = {
         "candidates": [s.to_dict() for s in scores],
         "chosen": chosen,
@@ -342,14 +354,14 @@ def _check_report(
 
 
 def _grounding_report(
-    features: CaseFeatures, y: np.ndarray, regression: bool, kept: Sequence[str]
+    features: CaseFeatures, y: np.ndarray, regression: bool, kept: Sequence[str], not_weighed: str = ""
 ) -> list[dict[str, Any]]:
     """Each grounding measure, how it separates the training labels, and whether the decision weighs it."""
     assert features.grounding is not None
     report = []
     for j, key in enumerate(grounding.KEYS):
         sep = separation(features.grounding[:, j], y.astype(float), regression)
-        why = "" if key in kept else "does not separate the training labels"
+        why = "" if key in kept else not_weighed or "does not separate the training labels"
         report.append(
             {"feature": grounding.DESCRIBE[key], "key": key, "separation": round(sep, 3), "kept": not why, "why": why}
         )
