@@ -501,3 +501,31 @@ def test_a_candidate_replaces_the_base_judge_only_when_its_paired_gain_is_reliab
     good = CandidateScore("checks", 0.8, (0.6, 0.9), 0.9, oof=(np.where(rng.random(60) < 0.95, y, 1 - y), np.ones(60)))
     chosen, reason = choose([base, noisy, good], y, ["no", "yes"])
     assert chosen == "checks" and "paired gain" in reason
+
+
+def test_the_paired_gain_averages_the_candidate_over_every_repeat_of_the_folds() -> None:
+    from accord.align.checks.selection import CandidateScore, paired_gain
+
+    y = np.array([0, 1] * 30)
+    base = CandidateScore("base", 0.0, (0.0, 0.0), 0.5, oof=(np.zeros(60, dtype=int), np.ones(60)))
+    unlucky = 1 - y  # the first assignment of folds went badly; the four others were right
+    score = CandidateScore("checks", 0.6, (0.4, 0.8), 0.8, oof=(unlucky, np.ones(60)), repeats=[unlucky, *[y] * 4])
+    gain, low = paired_gain(score, base, y, ["no", "yes"], False)
+    assert gain == pytest.approx((-1 + 4 * 1) / 5) and low > 0
+    first_only = CandidateScore("checks", 0.6, (0.4, 0.8), 0.8, oof=(unlucky, np.ones(60)))
+    assert paired_gain(first_only, base, y, ["no", "yes"], False)[0] == pytest.approx(-1)
+
+
+def test_a_check_written_from_a_folds_own_cases_sits_that_fold_out() -> None:
+    """A check distilled from one trace's reason would score that trace with its own answer; one that fifteen
+    reasons share is the experts' rule, and a fold holding three of them still weighs it."""
+    from accord.align.checks.selection import SignalPool
+
+    y = np.array([0, 1] * 15)
+    answers = np.column_stack([y * 0.8 + 0.1, y * 0.8 + 0.1])  # both separate the labels perfectly
+    features = CaseFeatures(np.full((30, 2), np.nan), answers, np.zeros((30, 4)))
+    one_case, shared = frozenset({3}), frozenset(range(1, 30, 2))
+    pool = SignalPool(["about case 3?", "promises a refund?"], [], 0.2, 5, False, [one_case, shared])
+    assert pool.select(features, y)[0] == [0, 1]
+    assert pool.select(features, y, held_out=frozenset({3, 5, 7}))[0] == [1]
+    assert pool.select(features, y, held_out=frozenset(range(1, 12, 2)))[0] == []  # six of its fifteen

@@ -45,6 +45,8 @@ class CandidateScore:
     note: str = ""
     # out of fold, first repeat: each training case's predicted class and the decision's confidence in it
     oof: tuple[np.ndarray, np.ndarray] | None = None
+    # out of fold, every repeat: each training case's predicted class (the paired gain averages over them)
+    repeats: list[np.ndarray] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +88,11 @@ def separation(p: np.ndarray, y: np.ndarray, regression: bool) -> float:
     return max(abs(2 * roc_auc_score(y == c, p) - 1) for c in sorted(set(y.tolist())))
 
 
+# a distilled check sits out a fold whose test rows gave this share of the reasons it came from, or more: a
+# check written from one case scores that case with its own answer, one that ten reasons share barely does
+SOURCE_SHARE = 1 / 3
+
+
 @dataclass
 class SignalPool:
     """How the checks and grounding measures a decision weighs are picked: those that separate the labels
@@ -98,10 +105,18 @@ class SignalPool:
     min_separation: float
     max_checks: int
     regression: bool
+    # for each question, the rows whose expert reasons it was distilled from (none for a check from the task)
+    sources: list[frozenset[int]] | None = None
 
-    def select(self, features: CaseFeatures, y: np.ndarray) -> tuple[list[int], list[str]]:
+    def select(
+        self, features: CaseFeatures, y: np.ndarray, held_out: frozenset[int] = frozenset()
+    ) -> tuple[list[int], list[str]]:
+        """The checks and grounding keys to weigh. A check distilled from the reasons of `held_out` rows is
+        not picked when they are a large part of what it was written from (SOURCE_SHARE): it was written
+        knowing their labels, so it would score the fold with its own answers."""
         target = y.astype(float)
-        scored = [(separation(features.checks[:, j], target, self.regression), j) for j in range(len(self.questions))]
+        usable = [j for j in range(len(self.questions)) if not self._written_from(j, held_out)]
+        scored = [(separation(features.checks[:, j], target, self.regression), j) for j in usable]
         good = sorted((sj for sj in scored if sj[0] >= self.min_separation), key=lambda sj: -sj[0])
         checks = sorted(j for _, j in good[: self.max_checks])
         signals = []
@@ -110,6 +125,10 @@ class SignalPool:
                 if separation(features.grounding[:, KEYS.index(key)], target, self.regression) >= self.min_separation:
                     signals.append(key)
         return checks, signals
+
+    def _written_from(self, j: int, rows: frozenset[int]) -> bool:
+        sources = self.sources[j] if self.sources else frozenset()
+        return bool(sources) and len(sources & rows) >= SOURCE_SHARE * len(sources)
 
 
 def _fit_and_predict(
@@ -125,7 +144,7 @@ def _fit_and_predict(
     picked: list[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     fold = features.rows(train)
-    checks, signals = pool.select(fold, y[train]) if name != "memory" else ([], [])
+    checks, signals = pool.select(fold, y[train], frozenset(test.tolist())) if name != "memory" else ([], [])
     if picked is not None:
         picked.extend(checks)
     questions = [pool.questions[j] for j in checks]
@@ -205,7 +224,7 @@ def cross_validate(
         accuracy = float(np.mean([a for _, a in results]))
         note = "scored by plain k-fold (too few examples of some verdict to stratify)" if few else ""
         interval = _interval(y, per_repeat[0], classes, ordinal)
-        scores.append(CandidateScore(name, kappa, interval, accuracy, note, (per_repeat[0], confidence)))
+        scores.append(CandidateScore(name, kappa, interval, accuracy, note, (per_repeat[0], confidence), per_repeat))
     for score in scores:
         log.info("candidate %s: cv kappa %s %s", score.name, score.kappa, score.note)
     share = {j: picked_counts.get(j, 0) / fits for j in range(len(pool.questions))} if fits else {}
@@ -251,19 +270,25 @@ def paired_gain(
     candidate: CandidateScore, base: CandidateScore, y: np.ndarray, classes: list[Any], ordinal: bool, n_boot: int = 400
 ) -> tuple[float, float]:
     """The candidate's kappa gain over the base judge on the same out-of-fold cases, and the lower end of its
-    one-sided bootstrap interval (resampling cases, both judges together)."""
+    one-sided bootstrap interval (resampling cases, both judges together). The candidate's kappa is the mean
+    over the repeats of the cross-validation, so one lucky or unlucky assignment of folds does not decide."""
     assert candidate.oof is not None and base.oof is not None
-    ours, theirs = candidate.oof[0], base.oof[0]
-    gain = _score(y, ours, classes, ordinal)[0] - _score(y, theirs, classes, ordinal)[0]
+    ours, theirs = candidate.repeats or [candidate.oof[0]], base.oof[0]
+
+    def gain_on(rows: np.ndarray) -> float:
+        mine = np.mean([_score(y[rows], p[rows], classes, ordinal)[0] for p in ours])
+        return float(mine - _score(y[rows], theirs[rows], classes, ordinal)[0])
+
+    gain = gain_on(np.arange(len(y)))
     rng = np.random.default_rng(0)
     gains = []
     for _ in range(n_boot):
         rows = rng.integers(0, len(y), len(y))
         if len(set(y[rows].tolist())) < 2:
             continue
-        a, b = _score(y[rows], ours[rows], classes, ordinal)[0], _score(y[rows], theirs[rows], classes, ordinal)[0]
-        if not (np.isnan(a) or np.isnan(b)):
-            gains.append(a - b)
+        found = gain_on(rows)
+        if not np.isnan(found):
+            gains.append(found)
     low = float(np.quantile(gains, MARGIN_LEVEL)) if gains else float("nan")
     return float(gain), low
 

@@ -210,12 +210,14 @@ def fit_checks_judge(
     questions = [c.question for c in checks]
     share = grounding.input_share((label.trace.inputs, label.trace.outputs) for label in labels)
     groundable = share >= grounding.MIN_INPUT_SHARE
+    row_of = {label.trace.trace_id: i for i, label in enumerate(labels)}
     pool = SignalPool(
         questions,
         list(grounding.KEYS) if optimizer.grounding and groundable else [],
         MIN_SEPARATION,
         optimizer.max_checks,
         regression,
+        [frozenset(row_of[t] for t in c.sources if t in row_of) for c in checks],
     )
     base_predictions, base_source = _base_predictions(labels, classes, features)
     ordinal = regression or len(classes) > 2 and aligned.value_type.kind != "bool"
