@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any, Literal
 
+import numpy as np
 import pytest
 
 import accord
@@ -403,6 +404,30 @@ def test_a_check_that_passes_the_first_screening_by_chance_is_dropped_at_half_th
     dropped = next(c for c in aligned.selection["checks"] if "returns form" in c["question"])
     assert not dropped["kept"] and "20 screening traces (0.00)" in dropped["why"]
     assert aligned.selection["chosen"] != "base"
+
+
+def test_at_half_the_traces_only_as_many_checks_as_the_decision_may_weigh_are_asked_further(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from accord.align.memalign import training_features as asking
+
+    real = asking.separation
+
+    def both_pass(p: Any, y: Any, regression: bool) -> float:
+        if len(p) == 8:
+            return 0.5
+        constant = len(set(p[~np.isnan(p)].tolist())) == 1  # the "returns form" check: 0.7 for every case
+        return 0.3 if constant and len(p) == 20 else real(p, y, regression)
+
+    script = fake.script("checks", _only_the_promise_check_separates)
+    monkeypatch.setattr(asking, "SCREEN_TRACES", 8)
+    monkeypatch.setattr(asking, "separation", both_pass)
+    aligned = _judge().align(labelled_traces(40), _optimizer(max_checks=1))
+    asked = [_question(r) for r in script.requests if "Question:" in r.messages[-1]["content"]]
+    assert sum("returns form" in q for q in asked) == 20  # it passed the bar at 20, but one check is the most
+    assert sum("promises" in q for q in asked) == 40
+    capped = next(c for c in aligned.selection["checks"] if "returns form" in c["question"])
+    assert not capped["kept"] and "not among the 1 checks" in capped["why"]
 
 
 def test_traces_that_share_inputs_never_straddle_a_fold() -> None:

@@ -201,7 +201,7 @@ def fit_checks_judge(
     )
     checks = list(task_checks) + distilled
     features, asking_seconds, screened = training_features(
-        aligned, checks, labels, classes, optimizer.concurrency, progress, y, regression
+        aligned, checks, labels, classes, optimizer.concurrency, progress, y, regression, optimizer.max_checks
     )
     for j in screened:  # a screened-out check was not asked of every trace: it is never picked
         features.checks[:, j] = np.nan

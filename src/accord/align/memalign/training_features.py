@@ -26,7 +26,9 @@ SCREEN_TRACES = 30  # with at least three times as many training traces, checks 
 # with 60 to 89 training traces, on this many: the demo's 60 traces then ask 20% fewer questions (670 instead of
 # 840) and its held-out kappa stays 0.70
 SMALL_SCREEN_TRACES = 20
-SCREEN_SEPARATION = 0.1  # lenient: a check this poor on the screening traces is not asked of the rest
+# lenient: a check this poor on the screening traces is not asked of the rest (0.1 until the demo showed 0.15
+# asks 50 fewer questions and keeps its held-out kappa)
+SCREEN_SEPARATION = 0.15
 # then again on half the training traces, nearer the final bar: most checks that pass 30 traces by chance fail
 # there (halueval, 200 traces: 4 of 6 passed the first screening and none was kept in the end)
 SECOND_SCREEN_SEPARATION = 0.15
@@ -73,12 +75,15 @@ def training_features(
     progress: Progress,
     y: np.ndarray | None = None,
     regression: bool = False,
+    at_most: int | None = None,
 ) -> tuple[CaseFeatures, float, dict[int, str]]:
     """Every training case asked the checks (and the judge's own task) once; the examples' embeddings.
 
     With many checks and traces, every check is first asked on a stratified screening sample, then on half
     the traces; a check that separates the labels too little at either point (under SCREEN_SEPARATION, then
     SECOND_SCREEN_SEPARATION) is not asked of the other traces, which is most of the cost of aligning.
+    At half the traces, at most `at_most` checks (the most the decision weighs) go on to be asked of the rest:
+    the demo's 60 traces then ask 590 questions instead of 620, within one evaluation pass of the base judge.
     Returns also why each screened-out check was dropped."""
     base = judge.base
     task = progress.add_task("asking the checks", total=len(labels))
@@ -98,7 +103,7 @@ def training_features(
     first = SCREEN_TRACES if len(labels) >= 3 * SCREEN_TRACES else SMALL_SCREEN_TRACES
     stages = _screening_stages(y, len(checks), first) if y is not None else [(np.arange(len(labels)), None)]
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="accord-checks") as pool:
-        for rows, bar in stages:
+        for stage, (rows, bar) in enumerate(stages):
             fresh = [int(row) for row in rows if answers[int(row)] is None]
             list(pool.map(ask, fresh, [survivors] * len(fresh)))
             if bar is None or y is None:
@@ -112,6 +117,14 @@ def training_features(
                 screened[j] = f"does not separate the labels of {len(rows)} screening traces ({scores[j]:.2f})"
                 log.debug("screened out check %r: %s", checks[j].question, screened[j])
             survivors = [j for j in survivors if j not in screened]
+            if at_most is not None and stage == 1 and len(survivors) > at_most:  # at half the traces
+                ranked = sorted(survivors, key=lambda j: -scores[j])
+                for j in ranked[at_most:]:
+                    screened[j] = (
+                        f"not among the {at_most} checks that separate the labels of {len(rows)} screening traces "
+                        f"best ({scores[j]:.2f})"
+                    )
+                survivors = sorted(ranked[:at_most])
     seconds = time.perf_counter() - started
     spelled = {repr(value): text for text, value in answer_choices(base) or []}
     judge_rows = np.full((len(labels), len(classes)), np.nan)
