@@ -529,3 +529,16 @@ def test_a_check_written_from_a_folds_own_cases_sits_that_fold_out() -> None:
     assert pool.select(features, y)[0] == [0, 1]
     assert pool.select(features, y, held_out=frozenset({3, 5, 7}))[0] == [1]
     assert pool.select(features, y, held_out=frozenset(range(1, 12, 2)))[0] == []  # six of its fifteen
+
+
+def test_cross_validation_never_picks_a_check_in_a_fold_that_tests_the_case_it_was_written_from() -> None:
+    from accord.align.checks.selection import SignalPool, cross_validate
+
+    y = np.array([0, 1] * 15)
+    rule = y * 0.8 + 0.1  # a task check that separates every case
+    distilled = np.where(y == 0, 0.6, 0.05)  # separates as well, but was written from case 4's reason
+    features = CaseFeatures(np.full((30, 2), np.nan), np.column_stack([rule, distilled]), np.zeros((30, 4)))
+    pool = SignalPool(["a rule?", "about case 4?"], [], 0.2, 5, False, [frozenset(), frozenset({4})])
+    _, share = cross_validate(features, y, ["no", "yes"], None, pool, ["checks"], repeats=2)
+    assert share[0] == 1.0
+    assert share[1] == pytest.approx(0.8)  # it separates on every fold's training rows, but sits out case 4's fold
