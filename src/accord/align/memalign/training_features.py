@@ -83,7 +83,7 @@ def training_features(
     the traces; a check that separates the labels too little at either point (under SCREEN_SEPARATION, then
     SECOND_SCREEN_SEPARATION) is not asked of the other traces, which is most of the cost of aligning.
     At half the traces, at most `at_most` checks (the most the decision weighs) go on to be asked of the rest:
-    the demo's 60 traces then ask 590 questions instead of 620, within one evaluation pass of the base judge.
+    the demo's 60 traces then ask 590 questions instead of 620 (alignment 241 s, one base pass 229 s).
     Returns also why each screened-out check was dropped."""
     base = judge.base
     task = progress.add_task("asking the checks", total=len(labels))
