@@ -60,7 +60,7 @@ def _codes(values: Sequence[Any], labels: list[Any]) -> np.ndarray:
     return np.array([index[v] for v in values], dtype=int)
 
 
-def _kappa_codes(h: np.ndarray, j: np.ndarray, k: int, weights: str | None) -> float:
+def kappa_of_codes(h: np.ndarray, j: np.ndarray, k: int, weights: str | None) -> float:
     """Cohen's kappa from integer-coded labels (as scikit-learn's `cohen_kappa_score`, thousands of times
     faster for bootstrap intervals, which call it a thousand times). NaN when humans and judge all give one
     and the same label: agreement by chance is then total, and kappa is 0/0."""
@@ -75,7 +75,7 @@ def _kappa_codes(h: np.ndarray, j: np.ndarray, k: int, weights: str | None) -> f
 
 
 def _kappa(human: Sequence[Any], judge: Sequence[Any], labels: list[Any], weights: str | None = None) -> float:
-    return _kappa_codes(_codes(human, labels), _codes(judge, labels), len(labels), weights)
+    return kappa_of_codes(_codes(human, labels), _codes(judge, labels), len(labels), weights)
 
 
 def _bootstrap_ci(
@@ -86,7 +86,7 @@ def _bootstrap_ci(
     rng = np.random.default_rng(seed)
     hc, jc, k = _codes(h.tolist(), labels), _codes(j.tolist(), labels), len(labels)
     boots = [
-        _kappa_codes(hc[idx], jc[idx], k, weights) for idx in (rng.integers(0, len(h), len(h)) for _ in range(n_boot))
+        kappa_of_codes(hc[idx], jc[idx], k, weights) for idx in (rng.integers(0, len(h), len(h)) for _ in range(n_boot))
     ]
     defined = [b for b in boots if not math.isnan(b)]  # resamples of one label only say nothing
     if not defined:

@@ -18,7 +18,7 @@ import numpy as np
 from accord.align.checks.decision import MIN_PER_VERDICT, CaseFeatures, fit_decision
 from accord.align.checks.folds import fold_splits, grouped
 from accord.align.checks.grounding import KEYS
-from accord.metrics import agreement
+from accord.metrics import agreement, kappa_of_codes
 
 log = logging.getLogger("accord.align")
 
@@ -40,7 +40,7 @@ DESCRIPTIONS = {
 class CandidateScore:
     name: str
     kappa: float | None  # mean over repeats of the pooled out-of-fold kappa; None when not measured
-    kappa_ci: tuple[float, float] | None
+    kappa_ci: tuple[float, float] | None  # 95%, resampling the cases, of that mean
     accuracy: float | None
     note: str = ""
     # out of fold, first repeat: each training case's predicted class and the decision's confidence in it
@@ -67,9 +67,31 @@ def _score(y: np.ndarray, predictions: np.ndarray, classes: list[Any], ordinal: 
     return float(kappa), found.accuracy
 
 
-def _interval(y: np.ndarray, predictions: np.ndarray, classes: list[Any], ordinal: bool) -> tuple[float, float]:
-    found = agreement([classes[i] for i in y], [classes[i] for i in predictions], order=classes if ordinal else None)
-    return tuple(found.extra["weighted_kappa_ci"]) if ordinal else found.kappa_ci  # type: ignore[return-value]
+N_BOOT = 400
+
+
+def _mean_kappa(y: np.ndarray, repeats: Sequence[np.ndarray], rows: np.ndarray, k: int, ordinal: bool) -> float:
+    """The kappa of each repeat's out-of-fold predictions on these rows, averaged (NaN for rows of one label)."""
+    weights = "quadratic" if ordinal else None
+    return float(np.mean([kappa_of_codes(y[rows], p[rows], k, weights) for p in repeats]))
+
+
+def _resamples(n: int, y: np.ndarray) -> list[np.ndarray]:
+    """The same N_BOOT resamples of the cases for every candidate (seeded), each with two labels or more."""
+    rng = np.random.default_rng(0)
+    drawn = (rng.integers(0, n, n) for _ in range(N_BOOT))
+    return [rows for rows in drawn if len(set(y[rows].tolist())) > 1]
+
+
+def _repeats_interval(y: np.ndarray, repeats: Sequence[np.ndarray], k: int, ordinal: bool) -> tuple[float, float]:
+    """95% bootstrap interval (resampling cases) of the kappa averaged over the repeats: the interval of the
+    figure the candidate is ranked by."""
+    boots = [_mean_kappa(y, repeats, rows, k, ordinal) for rows in _resamples(len(y), y)]
+    defined = [b for b in boots if not np.isnan(b)]
+    if not defined:
+        return float("nan"), float("nan")
+    low, high = np.percentile(defined, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def separation(p: np.ndarray, y: np.ndarray, regression: bool) -> float:
@@ -190,7 +212,7 @@ def cross_validate(
                 )
                 continue
             kappa, accuracy = _score(y, base_predictions, classes, ordinal)
-            interval = _interval(y, base_predictions, classes, ordinal)
+            interval = _repeats_interval(y, [base_predictions], len(classes), ordinal)
             scores.append(CandidateScore(name, kappa, interval, accuracy, oof=(base_predictions, np.ones(len(y)))))
             continue
         signals = len(pool.questions) + len(pool.grounding)
@@ -223,7 +245,7 @@ def cross_validate(
         kappa = float(np.mean([kk for kk, _ in results]))
         accuracy = float(np.mean([a for _, a in results]))
         note = "scored by plain k-fold (too few examples of some verdict to stratify)" if few else ""
-        interval = _interval(y, per_repeat[0], classes, ordinal)
+        interval = _repeats_interval(y, per_repeat, len(classes), ordinal)
         scores.append(CandidateScore(name, kappa, interval, accuracy, note, (per_repeat[0], confidence), per_repeat))
     for score in scores:
         log.info("candidate %s: cv kappa %s %s", score.name, score.kappa, score.note)
@@ -267,28 +289,19 @@ MARGIN_LEVEL = 0.05  # a candidate replaces the base judge only if its gain is a
 
 
 def paired_gain(
-    candidate: CandidateScore, base: CandidateScore, y: np.ndarray, classes: list[Any], ordinal: bool, n_boot: int = 400
+    candidate: CandidateScore, base: CandidateScore, y: np.ndarray, classes: list[Any], ordinal: bool
 ) -> tuple[float, float]:
     """The candidate's kappa gain over the base judge on the same out-of-fold cases, and the lower end of its
     one-sided bootstrap interval (resampling cases, both judges together). The candidate's kappa is the mean
     over the repeats of the cross-validation, so one lucky or unlucky assignment of folds does not decide."""
     assert candidate.oof is not None and base.oof is not None
-    ours, theirs = candidate.repeats or [candidate.oof[0]], base.oof[0]
+    ours, theirs, k = candidate.repeats or [candidate.oof[0]], [base.oof[0]], len(classes)
 
     def gain_on(rows: np.ndarray) -> float:
-        mine = np.mean([_score(y[rows], p[rows], classes, ordinal)[0] for p in ours])
-        return float(mine - _score(y[rows], theirs[rows], classes, ordinal)[0])
+        return _mean_kappa(y, ours, rows, k, ordinal) - _mean_kappa(y, theirs, rows, k, ordinal)
 
     gain = gain_on(np.arange(len(y)))
-    rng = np.random.default_rng(0)
-    gains = []
-    for _ in range(n_boot):
-        rows = rng.integers(0, len(y), len(y))
-        if len(set(y[rows].tolist())) < 2:
-            continue
-        found = gain_on(rows)
-        if not np.isnan(found):
-            gains.append(found)
+    gains = [found for found in map(gain_on, _resamples(len(y), y)) if not np.isnan(found)]
     low = float(np.quantile(gains, MARGIN_LEVEL)) if gains else float("nan")
     return float(gain), low
 
