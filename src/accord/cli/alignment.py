@@ -12,6 +12,7 @@ from accord.align import align, load_optimizer
 from accord.cli.common import (
     JSON_FILE,
     JSON_OPTION,
+    agreement_summary,
     confusion_table,
     console,
     err_console,
@@ -39,33 +40,7 @@ def emit_json(data: Any, as_json: bool, json_file: str | None) -> None:
 
 
 def show_agreement(title: str, agreement: Agreement) -> None:
-    console.print(
-        f"[bold]{title}[/]: n={agreement.n}  accuracy={agreement.accuracy:.3f}  "
-        f"kappa={agreement.kappa_text(3)} (95% CI in brackets)"
-        + (f"  unparseable={agreement.extra['unparseable']}" if agreement.extra.get("unparseable") else "")
-        + (
-            f"  orders disagreed on {agreement.extra['order_disagreement_rate']:.0%} of pairs"
-            if "order_disagreement_rate" in agreement.extra
-            else ""
-        )
-        + (
-            f"  labels left out (not a verdict of this judge)={agreement.extra['invalid_labels']}"
-            if agreement.extra.get("invalid_labels")
-            else ""
-        )
-        + (
-            f"  left out {agreement.extra['learned_left_out']} traces it learned from"
-            if agreement.extra.get("learned_left_out") and not agreement.extra.get("include_learned")
-            else ""
-        )
-        + ("  (INCLUDES the traces it learned from)" if agreement.extra.get("include_learned") else "")
-        + (
-            f"  coverage={agreement.extra['coverage']:.0%} (abstained on {agreement.extra['abstained']}; figures are "
-            "on the verdicts it gave)"
-            if agreement.extra.get("abstained")
-            else ""
-        )
-    )
+    console.print(agreement_summary(title, agreement))
     console.print(confusion_table(agreement.labels, agreement.confusion))
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DatabaseError
 from typer.core import TyperCommand
 
 from accord.errors import AccordError
+from accord.metrics import Agreement
 
 console = Console()
 err_console = Console(stderr=True)
@@ -57,6 +58,36 @@ def short(value: Any, width: int = 60) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
     text = " ".join(str(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def agreement_summary(title: str, agreement: Agreement, digits: int = 3) -> str:
+    """One line: how many traces, accuracy, kappa with its interval, and every caveat the figures carry
+    (unparseable verdicts, labels left out, traces it learned from, abstentions, order disagreement)."""
+    extra = agreement.extra
+    caveats = [
+        f"unparseable={extra['unparseable']}" if extra.get("unparseable") else "",
+        f"orders disagreed on {extra['order_disagreement_rate']:.0%} of pairs"
+        if "order_disagreement_rate" in extra
+        else "",
+        f"labels left out (not a verdict of this judge)={extra['invalid_labels']}"
+        if extra.get("invalid_labels")
+        else "",
+        f"left out {extra['learned_left_out']} traces it learned from"
+        if extra.get("learned_left_out") and not extra.get("include_learned")
+        else "",
+        "(INCLUDES the traces it learned from)" if extra.get("include_learned") else "",
+        f"coverage={extra['coverage']:.0%} (abstained on {extra['abstained']}; figures are on the verdicts it gave)"
+        if extra.get("abstained")
+        else "",
+    ]
+    return "  ".join(
+        [
+            f"[bold]{title}[/]: n={agreement.n}",
+            f"accuracy={agreement.accuracy:.{digits}f}",
+            f"Cohen's kappa={agreement.kappa_text(digits)} (95% CI in brackets)",
+            *[c for c in caveats if c],
+        ]
+    )
 
 
 def confusion_table(labels: list[Any], confusion: list[list[int]], rows_are: str = "humans") -> Table:

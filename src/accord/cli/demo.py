@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from accord.cli.common import confusion_table, handle_errors, selection_lines
+from accord.cli.common import agreement_summary, confusion_table, handle_errors, selection_lines
 from accord.config import default_model
 from accord.demo import DATA, JUDGE_NAME, POLICY, demo_judge, demo_split
 from accord.experiments import set_experiment
@@ -51,10 +51,7 @@ def fresh_experiment_name(base: str) -> str:
 
 
 def print_agreement(title: str, result: Agreement) -> None:
-    console.print(
-        f"[bold]{title}[/]: n={result.n}  accuracy={result.accuracy:.2f}  "
-        f"Cohen's kappa={result.kappa_text()} (95% CI in brackets)"
-    )
+    console.print(agreement_summary(title, result, digits=2))
     console.print(confusion_table(result.labels, result.confusion, rows_are="experts"))
 
 
