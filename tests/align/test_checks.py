@@ -214,6 +214,14 @@ def test_prompt_only_memalign_is_an_option() -> None:
         MemAlignOptimizer(candidates=["magic"])
 
 
+@pytest.mark.parametrize(
+    ("option", "value"), [("max_checks", 0), ("cv_folds", 1), ("cv_repeats", 0), ("max_checks", 2.5)]
+)
+def test_an_optimizer_setting_out_of_range_is_a_clear_error_naming_it(option: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=f"{option} must be a whole number"):
+        MemAlignOptimizer(**{option: value})
+
+
 def test_registry_round_trip_shows_weights_and_refuses_mismatched_ones() -> None:
     checking_model()
     accord.set_experiment("checks")

@@ -108,6 +108,10 @@ class MemAlignOptimizer(AlignmentOptimizer):
             raise ValueError(
                 f"unknown candidates {sorted(unknown)}; choose from {', '.join((*DEFAULT_CANDIDATES, 'prompt'))}"
             )
+        counts = (("max_checks", max_checks, 1), ("cv_folds", cv_folds, 2), ("cv_repeats", cv_repeats, 1))
+        for name, value, least in counts:
+            if not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be a whole number of at least {least}, not {value!r}")
         self.max_checks = max_checks
         self.cv_folds = cv_folds
         self.cv_repeats = cv_repeats
