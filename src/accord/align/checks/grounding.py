@@ -96,6 +96,17 @@ def input_share(cases: Iterable[tuple[Any, Any]]) -> float:
     return float(np.median(shares)) if shares else 0.0
 
 
+def why_not_grounded(cases: Iterable[tuple[Any, Any]]) -> str:
+    """Why grounding cannot be weighed for these (inputs, outputs), or "" when it can (`input_share`)."""
+    share = input_share(cases)
+    if share >= MIN_INPUT_SHARE:
+        return ""
+    return (
+        f"not weighed: the inputs are too short to ground the output ({share:.2f} words of input per word of "
+        f"output, median; grounding needs {MIN_INPUT_SHARE})"
+    )
+
+
 def grounding_rows(cases: Iterable[tuple[Any, Any]]) -> np.ndarray:
     """n x len(GROUNDING): one row per (inputs, outputs)."""
     rows = [grounding_row(inputs, outputs) for inputs, outputs in cases]

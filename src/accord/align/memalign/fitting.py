@@ -4,11 +4,13 @@
    then one per distilled condition (the minority verdict's first). A condition that names one case is
    rewritten as the rule behind it or dropped (`transfer.py`); an expert's reason is never asked as it is.
 2. The base judge's model answers every check, and the judge's own task, for every training trace, once
-   (with 90 or more traces, a check that separates nothing on 30 screening traces is not asked further).
+   (with 60 or more traces, a check that separates too little on a screening sample is not asked further:
+   `training_features.py`).
 3. The candidates are cross-validated on those answers (no further model calls). Inside every fold the
-   checks and grounding measures (how much of the output is found in the inputs) are picked by how they
-   separate that fold's training labels, so the figure counts the cost of picking them. Traces that share
-   inputs stay in one fold, unless that leaves fewer groups than folds.
+   checks and grounding measures (how much of the output is found in the inputs; only when the inputs can
+   hold it) are picked by how they separate that fold's training labels, so the figure counts the cost of
+   picking them; a distilled check sits out a fold that holds many of the traces it was written from.
+   Traces that share inputs stay in one fold, unless that leaves fewer groups than folds.
 4. The best candidate is kept; the base judge's behaviour is kept when nothing beats it. With fewer than
    five examples of some verdict only the "shrunk" decision competes with the base judge.
 """
@@ -208,12 +210,11 @@ def fit_checks_judge(
     groups, grouping = cv_grouping(features.groups, optimizer.cv_folds)
     features = replace(features, groups=groups)
     questions = [c.question for c in checks]
-    share = grounding.input_share((label.trace.inputs, label.trace.outputs) for label in labels)
-    groundable = share >= grounding.MIN_INPUT_SHARE
+    not_grounded = grounding.why_not_grounded((label.trace.inputs, label.trace.outputs) for label in labels)
     row_of = {label.trace.trace_id: i for i, label in enumerate(labels)}
     pool = SignalPool(
         questions,
-        list(grounding.KEYS) if optimizer.grounding and groundable else [],
+        list(grounding.KEYS) if optimizer.grounding and not not_grounded else [],
         MIN_SEPARATION,
         optimizer.max_checks,
         regression,
@@ -244,13 +245,7 @@ def fit_checks_judge(
     log.info("alignment chose %s: %s", chosen, reason)
     kept, signals = pool.select(features, y)
     report_checks = _check_report(checks, labels, features, y, regression, kept, screened, picked_share)
-    not_weighed = (
-        ""
-        if groundable
-        else f"not weighed: the inputs are too short to ground the output ({share:.2f} words of input per word "
-        f"of output, median; grounding needs {grounding.MIN_INPUT_SHARE})"
-    )
-    report_grounding = _grounding_report(features, y, regression, signals, not_weighed) if optimizer.grounding else []
+    report_grounding = _grounding_report(features, y, regression, signals, not_grounded) if optimizer.grounding else []
     selection = {
         "candidates": [s.to_dict() for s in scores],
         "chosen": chosen,

@@ -45,18 +45,21 @@ def _screening_rows(y: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
     return np.array(sorted(picked), dtype=int)
 
 
-def _screening_stages(y: np.ndarray, n_checks: int, first: int) -> list[tuple[np.ndarray, float | None]]:
+def _screening_stages(
+    y: np.ndarray, n_checks: int, first: int, at_most: int | None
+) -> list[tuple[np.ndarray, float | None, int | None]]:
     """Growing, nested sets of training rows, each with the separation a check must reach on it to be asked
-    of the next: `first` rows (stratified), then half of all rows, then all (no bar: the final one is
-    MIN_SEPARATION, applied when the checks are kept). Only with two or more checks and at least three
-    times `first` rows; otherwise every check is asked of every row."""
+    of the next, and how many checks at most go on: `first` rows (stratified), then half of all rows (at most
+    `at_most` go on), then all (no bar: the final one is MIN_SEPARATION, applied when the checks are kept).
+    Only with two or more checks and at least three times `first` rows; otherwise every check is asked of
+    every row."""
     everything = np.arange(len(y))
     if n_checks < 2 or len(y) < 3 * first:
-        return [(everything, None)]
+        return [(everything, None, None)]
     small = _screening_rows(y, first)
     rest = np.random.default_rng(1).permutation(np.setdiff1d(everything, small))
     half = np.sort(np.concatenate([small, rest[: max(0, len(y) // 2 - len(small))]]))
-    return [(small, SCREEN_SEPARATION), (half, SECOND_SCREEN_SEPARATION), (everything, None)]
+    return [(small, SCREEN_SEPARATION, None), (half, SECOND_SCREEN_SEPARATION, at_most), (everything, None, None)]
 
 
 def input_groups(labels: Sequence[Label]) -> np.ndarray:
@@ -101,9 +104,11 @@ def training_features(
     survivors = list(range(len(checks)))
     screened: dict[int, str] = {}
     first = SCREEN_TRACES if len(labels) >= 3 * SCREEN_TRACES else SMALL_SCREEN_TRACES
-    stages = _screening_stages(y, len(checks), first) if y is not None else [(np.arange(len(labels)), None)]
+    stages = (
+        _screening_stages(y, len(checks), first, at_most) if y is not None else [(np.arange(len(labels)), None, None)]
+    )
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="accord-checks") as pool:
-        for stage, (rows, bar) in enumerate(stages):
+        for rows, bar, keep in stages:
             fresh = [int(row) for row in rows if answers[int(row)] is None]
             list(pool.map(ask, fresh, [survivors] * len(fresh)))
             if bar is None or y is None:
@@ -117,14 +122,14 @@ def training_features(
                 screened[j] = f"does not separate the labels of {len(rows)} screening traces ({scores[j]:.2f})"
                 log.debug("screened out check %r: %s", checks[j].question, screened[j])
             survivors = [j for j in survivors if j not in screened]
-            if at_most is not None and stage == 1 and len(survivors) > at_most:  # at half the traces
+            if keep is not None and len(survivors) > keep:
                 ranked = sorted(survivors, key=lambda j: -scores[j])
-                for j in ranked[at_most:]:
+                for j in ranked[keep:]:
                     screened[j] = (
-                        f"not among the {at_most} checks that separate the labels of {len(rows)} screening traces "
+                        f"not among the {keep} checks that separate the labels of {len(rows)} screening traces "
                         f"best ({scores[j]:.2f})"
                     )
-                survivors = sorted(ranked[:at_most])
+                survivors = sorted(ranked[:keep])
     seconds = time.perf_counter() - started
     spelled = {repr(value): text for text, value in answer_choices(base) or []}
     judge_rows = np.full((len(labels), len(classes)), np.nan)
