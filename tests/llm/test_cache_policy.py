@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -87,3 +88,41 @@ def test_a_second_concurrency_limit_for_one_endpoint_is_refused_and_unknown_prov
         Model("fake:/limits?max_concurrency=5")
     with pytest.raises(ConfigError, match="unknown model provider 'nosuch'"):
         make_judge("q", "Is {{ outputs }} fine?", model="nosuch:/model")
+
+
+def test_a_locked_or_damaged_cache_never_fails_a_verdict(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from accord.errors import AccordError
+
+    fake.script("cached")
+    provider = Cached(['{"rationale": "fine", "result": "yes"}'])
+    judge = _judge_with(provider)
+    judge(outputs="kept")  # the cache file now exists
+    path = ResponseCache().path
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing, as Ray workers opening the cache at once do
+    locked = ResponseCache(path, busy_timeout_s=0.05)
+    request = ChatRequest(messages=[{"role": "user", "content": "x"}])
+    assert locked.get(request.cache_key("fake:/cached")) is None
+    locked.put("k", Completion(text="answer"))  # not kept, not raised
+    get_model("fake:/cached")._cache = locked
+    verdict = judge(outputs="new while locked")
+    assert verdict.error is None and verdict.value == "yes" and provider.calls == 2
+    assert "unusable" in caplog.text and str(path) in caplog.text
+    holder.rollback()
+    holder.close()
+
+    damaged = tmp_path / "damaged" / "responses.db"
+    damaged.parent.mkdir()
+    damaged.write_bytes(b"not a database at all " * 100)
+    get_model("fake:/cached")._cache = ResponseCache(damaged)
+    assert judge(outputs="new while damaged").value == "yes" and provider.calls == 3
+    with pytest.raises(AccordError, match="cannot be read"):
+        ResponseCache(damaged).info()
+    monkeypatch.setenv("ACCORD_CACHE_DIR", str(damaged.parent))
+    reload_settings()
+    result = CliRunner().invoke(app, ["cache", "info"])
+    assert result.exit_code != 0 and "cannot be read" in result.output

@@ -3,11 +3,15 @@
 Policy: an answer is kept only when it was usable (a judge that cannot parse an answer removes it, so a
 re-run asks again), and for ACCORD_CACHE_TTL seconds when that is set (older entries count as missing).
 `accord cache info` / `accord cache clear` show and empty it.
+
+The cache only saves model time, so it never fails a verdict: while its file is locked by other processes
+(Ray workers opening it at once) or damaged, lookups miss and answers are not kept, with one warning.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -15,26 +19,52 @@ from pathlib import Path
 from typing import Any
 
 from accord.config import cache_dir, settings
+from accord.errors import AccordError
 from accord.llm.types import Completion, Usage
+
+log = logging.getLogger("accord.llm")
+
+# Switching to WAL takes a lock that SQLite's busy timeout does not wait for, so it is retried.
+_SETUP_TRIES = 20
 
 
 class ResponseCache:
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, busy_timeout_s: float = 30.0) -> None:
         self.path = path or cache_dir() / "responses.db"
+        self.busy_timeout_s = busy_timeout_s
         self._local = threading.local()
-        with self._connect() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, body TEXT NOT NULL)")
+        self._warned = False
 
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s)
+            for attempt in range(_SETUP_TRIES):
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    with conn:
+                        conn.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, body TEXT NOT NULL)")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or attempt == _SETUP_TRIES - 1:
+                        conn.close()
+                        raise
+                    time.sleep(0.05 * (attempt + 1))
             self._local.conn = conn
         return conn
 
+    def _unusable(self, exc: sqlite3.Error) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("response cache %s unusable (%s); answers are neither replayed nor kept", self.path, exc)
+
     def get(self, key: str) -> Completion | None:
-        row = self._connect().execute("SELECT body FROM responses WHERE key = ?", (key,)).fetchone()
+        """The kept answer, or None when there is none, it expired, or the cache cannot be read."""
+        try:
+            row = self._connect().execute("SELECT body FROM responses WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            self._unusable(exc)
+            return None
         if row is None:
             return None
         body = json.loads(row[0])
@@ -58,15 +88,27 @@ class ResponseCache:
             "choice_probabilities": completion.choice_probabilities,
             "stored_at": time.time(),
         }
-        with self._connect() as conn:
-            conn.execute("INSERT OR REPLACE INTO responses VALUES (?, ?)", (key, json.dumps(body)))
+        try:
+            with self._connect() as conn:
+                conn.execute("INSERT OR REPLACE INTO responses VALUES (?, ?)", (key, json.dumps(body)))
+        except sqlite3.Error as exc:
+            self._unusable(exc)
 
     def delete(self, key: str) -> None:
-        with self._connect() as conn:
-            conn.execute("DELETE FROM responses WHERE key = ?", (key,))
+        try:
+            with self._connect() as conn:
+                conn.execute("DELETE FROM responses WHERE key = ?", (key,))
+        except sqlite3.Error as exc:
+            self._unusable(exc)
+
+    def _damaged(self, exc: sqlite3.Error) -> AccordError:
+        return AccordError(f"the response cache {self.path} cannot be read ({exc}); delete it to start a new one")
 
     def info(self) -> dict[str, Any]:
-        rows = [json.loads(b).get("stored_at") for (b,) in self._connect().execute("SELECT body FROM responses")]
+        try:
+            rows = [json.loads(b).get("stored_at") for (b,) in self._connect().execute("SELECT body FROM responses")]
+        except sqlite3.Error as exc:
+            raise self._damaged(exc) from None
         times = [t for t in rows if t is not None]
         ttl = cache_ttl()
         return {
@@ -81,6 +123,12 @@ class ResponseCache:
 
     def clear(self, older_than_s: float | None = None) -> int:
         """Delete every entry (or those stored more than `older_than_s` seconds ago); returns how many."""
+        try:
+            return self._clear(older_than_s)
+        except sqlite3.Error as exc:
+            raise self._damaged(exc) from None
+
+    def _clear(self, older_than_s: float | None) -> int:
         conn = self._connect()
         if older_than_s is None:
             with conn:
