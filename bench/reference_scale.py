@@ -49,13 +49,15 @@ def log_application(rows: list[dict[str, Any]], experiment: str) -> dict[str, st
 
     accord.set_experiment(experiment)
 
+    current: dict[str, str] = {}  # the description this run of the application gives (a query has several)
+
     @accord.trace
     def generate_product_description(query: str) -> str:
-        return answers[query]
+        return current["description"]
 
-    answers = {r["inputs"]["query"]: r["outputs"] for r in rows}
     ids = {}
     for row in rows:
+        current["description"] = row["outputs"]
         generate_product_description(row["inputs"]["query"])
         ids[row["trace_id"]] = accord.get_last_active_trace_id()
     return ids
@@ -107,11 +109,11 @@ def kappa_figures(human: list, verdicts: list) -> dict[str, Any]:
     scale = SCALE + sorted({v for v in verdicts if v not in SCALE}, key=str)  # an off-scale answer counts as wrong
     result = agreement(human, verdicts, order=scale)
     return {
-        "kappa": round(result.kappa, 3),
-        "kappa_ci": [round(x, 3) for x in result.kappa_ci],
-        "weighted_kappa": round(result.extra["weighted_kappa"], 3),
-        "weighted_kappa_ci": [round(x, 3) for x in result.extra["weighted_kappa_ci"]],
-        "verdicts": {v: verdicts.count(v) for v in sorted(set(verdicts), key=str)},
+        "kappa": result.kappa_text(),
+        "weighted_kappa": round(result.extra["weighted_kappa"], 2),
+        "weighted_kappa_ci": [round(x, 2) for x in result.extra["weighted_kappa_ci"]],
+        "verdicts": {str(v): verdicts.count(v) for v in sorted(set(verdicts), key=str)},
+        "confusion": {"labels": result.labels, "matrix": result.confusion},
     }
 
 
@@ -153,6 +155,11 @@ def one_draw(rows: list[dict[str, Any]], seed: int) -> dict[str, Any]:
         "align_wall_s": round(align_s, 1),
         "chosen": selection.get("chosen"),
         "reason": selection.get("reason"),
+        "checks": [
+            {k: c.get(k) for k in ("question", "origin", "separation", "picked_in_folds", "kept")}
+            for c in selection.get("checks", [])
+        ],
+        "candidates": {c["name"]: {"cv": c["cv_kappa"], "note": c["note"]} for c in selection.get("candidates", [])},
         **validation,
         "original": kappa_figures(human, before),
         "aligned": kappa_figures(human, after),

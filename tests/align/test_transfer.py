@@ -420,6 +420,45 @@ def test_the_reference_workflows_free_text_judge_gets_the_scale_its_instructions
     assert scale_of("Say Bad or Good.", ["good", "bad"]).categories == ("bad", "good")  # type: ignore[union-attr]
 
 
+def test_a_free_text_judge_kept_as_it_is_gives_its_own_verdicts_not_its_re_typed_copys() -> None:
+    """Re-typed to its experts' scale, the reference workflow's judge may answer differently (here: always
+    'excellent' where the judge as given says 'good'). The base judge the candidates must beat is the judge as
+    given, and when it is kept, the aligned judge gives exactly its verdicts."""
+
+    def reply(request: ChatRequest) -> Any:
+        schema = request.json_schema or {}
+        if "questions" in schema.get("properties", {}):
+            return {"questions": ["Is the answer polite?"]}
+        if "condition" in schema.get("properties", {}):
+            return {"condition": "the answer is rude"}
+        result = schema.get("properties", {}).get("result", {})
+        if "enum" in result:  # the re-typed copy
+            return Completion(
+                text='{"result": "excellent"}',
+                choice_probabilities={"excellent": 0.7, "good": 0.1, "fair": 0.1, "poor": 0.1},
+            )
+        if "result" in schema.get("properties", {}):  # the judge as given: free text
+            return {"rationale": "reads well", "result": "good" if "[good]" in _case(request) else "fair"}
+        return Completion(text='{"result": "no"}', choice_probabilities={"yes": 0.5, "no": 0.5})  # checks: no signal
+
+    fake.script("free", reply)
+    judge = make_judge(
+        "quality",
+        "Rate the answer in {{ outputs }} to {{ inputs }}. Rate as: excellent, good, fair, or poor",
+        model="fake:/free",
+    )
+    labels = ["excellent", "good", "fair", "poor"] * 3
+    aligned = judge.align(_rated(labels), _optimizer())
+    assert aligned.selection["chosen"] == "base" and aligned.mode == "base"
+    base = next(c for c in aligned.selection["candidates"] if c["name"] == "base")
+    assert base["note"] == "from its own free-text verdicts" and base["cv_accuracy"] == 0.5  # its good and fair
+    new = _rated(["good", "poor", "excellent"], prefix="new")
+    assert [aligned(trace=t).value for t in new] == [judge(trace=t).value for t in new] == ["good", "fair", "fair"]
+    assert aligned.value_type.kind == "str"
+    loaded = MemAlignJudge.from_dict(json.loads(json.dumps(aligned.to_dict())))
+    assert [loaded(trace=t).value for t in new] == ["good", "fair", "fair"]
+
+
 def test_the_shrunk_decision_moves_the_base_judge_only_as_far_as_its_evidence_carries_it() -> None:
     judge = np.column_stack([np.full(12, 0.3), np.full(12, 0.7)])  # the base judge leans to class 1
     y = np.array([1] * 10 + [0] * 2)

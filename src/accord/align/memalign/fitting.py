@@ -118,12 +118,20 @@ def checks_from(
 
 
 def _base_predictions(
-    labels: Sequence[Label], classes: list[Any], features: CaseFeatures
+    labels: Sequence[Label], classes: list[Any], features: CaseFeatures, free_text: bool = False
 ) -> tuple[np.ndarray | None, str]:
     """The base judge's verdicts on the training traces: stored ones when every trace has one, else its
-    most likely verdict when asked its own task after the case."""
+    most likely verdict when asked its own task after the case. A free-text judge re-typed to its experts'
+    scale is measured by its own verdicts as given; one off the scale (or failed) counts as a miss by one
+    step, as close as a wrong verdict can be."""
     stored = [label.judge_value for label in labels]
     known = {repr(c) for c in classes}
+    if free_text:
+        y = class_index([label.value for label in labels], classes)
+        given = [class_index([v], classes)[0] if v is not None and repr(v) in known else -1 for v in stored]
+        missed = np.array([i if i >= 0 else (t - 1 if t > 0 else t + 1) for i, t in zip(given, y, strict=True)])
+        off = sum(1 for i in given if i < 0)
+        return missed, "its own free-text verdicts" + (f" ({off} off the scale, counted as misses)" if off else "")
     if all(v is not None and repr(v) in known for v in stored):
         return class_index(stored, classes), "its stored verdicts"
     if np.isnan(features.judge).all():
@@ -175,9 +183,12 @@ def fit_checks_judge(
     optimizer: MemAlignOptimizer,
     progress: Progress,
     task_checks: Sequence[Check] = (),
+    free_text: bool = False,
 ) -> tuple[MemAlignJudge, dict[str, Any]]:
     """The candidate that cross-validates best, as an aligned judge, and the report of the comparison.
-    `task_checks`: checks from the judge's instructions and policy, asked before the distilled ones."""
+    `task_checks`: checks from the judge's instructions and policy, asked before the distilled ones.
+    `free_text`: the aligned judge's base was re-typed to its experts' scale, and each label's `judge_value` is
+    the judge's verdict as given (what the candidates must beat)."""
     started = time.perf_counter()
     found = verdict_classes(aligned, [label.value for label in labels])
     if found is None:
@@ -220,7 +231,7 @@ def fit_checks_judge(
         regression,
         [frozenset(row_of[t] for t in c.sources if t in row_of) for c in checks],
     )
-    base_predictions, base_source = _base_predictions(labels, classes, features)
+    base_predictions, base_source = _base_predictions(labels, classes, features, free_text)
     ordinal = regression or len(classes) > 2 and aligned.value_type.kind != "bool"
     scores, picked_share = cross_validate(
         features,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from accord.align.base import AlignmentError, AlignmentOptimizer
 from accord.align.checks import Check
 from accord.align.checks.checklist import instruction_checks, policy_checks
-from accord.align.labels import collect_labels, scale_of
+from accord.align.labels import Label, collect_labels, scale_of
 from accord.align.memalign.calibration import fit_decision_rule
 from accord.align.memalign.deciders import PromptDecider
 from accord.align.memalign.distill import distill, merge_guidelines
@@ -154,11 +155,12 @@ class MemAlignOptimizer(AlignmentOptimizer):
         previous = judge if isinstance(judge, MemAlignJudge) else None
         base = previous.base if previous else judge
         label_set = collect_labels(base.name, base.value_type, traces, judge_key=base.key)
+        free_text: Judge | None = None  # the judge as given, when it is re-typed to its experts' scale
         if base.value_type.kind == "str" and (scale := scale_of(base.instructions, label_set.values())) is not None:
-            # a free-text judge whose experts answer with the words its instructions name: it gives those verdicts
-            # from now on, so a decision can be fitted to them (and, on a scale, borrow between neighbours)
+            # a free-text judge whose experts answer with the words its instructions name: a decision is fitted to
+            # those verdicts (on a scale, borrowing between neighbours); kept as it is, it answers as given
             log.info("judge %s: the experts' labels are the scale %s its instructions name", base.name, scale)
-            base = with_value_type(base, scale)
+            free_text, base = base, with_value_type(base, scale)
         policy_checklist: list[Check] = []
         if self.policy is not None:  # a bad policy file fails before any model call
             policy_checklist, self._policy_origin = policy_checks(self.policy)
@@ -237,7 +239,12 @@ class MemAlignOptimizer(AlignmentOptimizer):
                     task = progress.add_task("a checklist from the instructions", total=1)
                     task_checks += instruction_checks(base, self.reflection_model)
                     progress.advance(task)
-                aligned, selection = fit_checks_judge(aligned, label_set.labels, self, progress, task_checks)
+                # an abstaining judge keeps the re-typed base: its threshold is calibrated on that one's probabilities
+                as_given = free_text is not None and self.target_agreement is None
+                labels = free_text_verdicts(free_text, label_set.labels, progress) if as_given else label_set.labels
+                aligned, selection = fit_checks_judge(aligned, labels, self, progress, task_checks, free_text=as_given)
+                if as_given and selection["chosen"] == "base":
+                    aligned = aligned.with_changes(base=free_text)  # the base judge kept: its verdicts as given
         if self.calibrate and aligned.mode == "prompt":
             with (progress := self._progress()):
                 size = min(self.calibration_size, len(label_set.labels))
@@ -273,3 +280,22 @@ class MemAlignOptimizer(AlignmentOptimizer):
             disable=not self.show_progress,
             console=PROGRESS_CONSOLE,
         )
+
+
+def free_text_verdicts(judge: Judge | None, labels: Sequence[Label], progress: Progress) -> list[Label]:
+    """Each label with the free-text judge's own verdict (its stored one, else asked once: answers at
+    temperature 0 come from the response cache when the judge already ran on these traces), so the base judge
+    the candidates must beat is the judge as the user has it, not its re-typed copy."""
+    missing = [label for label in labels if label.judge_value is None]
+    if judge is None or not missing:
+        return list(labels)
+    task = progress.add_task("the judge as given, on the training traces", total=len(missing))
+    asked = {}
+    for label in missing:
+        verdict = judge.judge(judge.gather(trace=label.trace))
+        asked[label.trace.trace_id] = verdict.value if verdict.error is None else None
+        progress.advance(task)
+    return [
+        replace(label, judge_value=asked[label.trace.trace_id]) if label.judge_value is None else label
+        for label in labels
+    ]
