@@ -11,6 +11,7 @@ labelled excellent / good / fair / poor with a rationale. Each draw trains on 12
 reference asks for at least 30% fair or poor) and tests on the other 24.
 
     python bench/reference_scale.py --draws 3 --cache DIR
+    python bench/reference_scale.py --draws 3 --cache DIR --numbers   # the same scale as 1-4, an int judge
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ INSTRUCTIONS = (
     "is accurate and helpful for the query in {{ inputs }}. "
     "Rate as: excellent, good, fair, or poor"
 )
+NUMBERS_INSTRUCTIONS = (
+    "Evaluate if the product description in {{ outputs }} "
+    "is accurate and helpful for the query in {{ inputs }}. "
+    "Rate from 1 (poor) to 4 (excellent)."
+)
+NUMBER_OF = {level: i + 1 for i, level in enumerate(SCALE)}
 
 
 def draw(rows: list[dict[str, Any]], seed: int, per_level: int = 3) -> tuple[list, list]:
@@ -63,7 +70,7 @@ def log_application(rows: list[dict[str, Any]], experiment: str) -> dict[str, st
     return ids
 
 
-def log_ground_truth(rows: list[dict[str, Any]], ids: dict[str, str], name: str) -> None:
+def log_ground_truth(rows: list[dict[str, Any]], ids: dict[str, str], name: str, numbers: bool = False) -> None:
     import accord
     from accord.entities import AssessmentSource, AssessmentSourceType
 
@@ -72,7 +79,7 @@ def log_ground_truth(rows: list[dict[str, Any]], ids: dict[str, str], name: str)
         accord.log_feedback(
             trace_id=ids[row["trace_id"]],
             name=name,
-            value=truth["value"],
+            value=NUMBER_OF[truth["value"]] if numbers else truth["value"],
             rationale=truth["rationale"],
             source=AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="ground_truth_dataset"),
         )
@@ -106,7 +113,8 @@ def test_alignment_improvement(original_judge: Any, aligned_judge: Any, test_tra
 def kappa_figures(human: list, verdicts: list) -> dict[str, Any]:
     from accord.metrics import agreement
 
-    scale = SCALE + sorted({v for v in verdicts if v not in SCALE}, key=str)  # an off-scale answer counts as wrong
+    levels = list(range(1, len(SCALE) + 1)) if all(isinstance(h, int) for h in human) else SCALE
+    scale = levels + sorted({v for v in verdicts if v not in levels}, key=str)  # an off-scale answer counts as wrong
     result = agreement(human, verdicts, order=scale)
     return {
         "kappa": result.kappa_text(),
@@ -117,20 +125,23 @@ def kappa_figures(human: list, verdicts: list) -> dict[str, Any]:
     }
 
 
-def one_draw(rows: list[dict[str, Any]], seed: int) -> dict[str, Any]:
+def one_draw(rows: list[dict[str, Any]], seed: int, numbers: bool = False) -> dict[str, Any]:
     import accord
     from accord.judges import make_judge
 
     train_rows, test_rows = draw(rows, seed)
     experiment = accord.set_experiment(f"product-quality-alignment-{seed}")
-    initial_judge = make_judge(name="product_quality", instructions=INSTRUCTIONS)  # model=None: the embedded one
+    if numbers:
+        initial_judge = make_judge(name="product_quality", instructions=NUMBERS_INSTRUCTIONS, feedback_value_type=int)
+    else:
+        initial_judge = make_judge(name="product_quality", instructions=INSTRUCTIONS)  # model=None: the embedded one
     train_ids = log_application(train_rows, experiment.name)
     for trace_id in train_ids.values():  # Step 1: the judge's verdicts, logged under its name
         judge_result = initial_judge(trace=accord.get_trace(trace_id))
         accord.log_feedback(
             trace_id=trace_id, name=initial_judge.name, value=judge_result.value, rationale=judge_result.rationale
         )
-    log_ground_truth(train_rows, train_ids, initial_judge.name)  # Step 2: programmatic feedback
+    log_ground_truth(train_rows, train_ids, initial_judge.name, numbers)  # Step 2: programmatic feedback
     traces_for_alignment = accord.search_traces(experiment_ids=[experiment.experiment_id], max_results=100)
     started = time.perf_counter()
     aligned_judge = initial_judge.align(traces_for_alignment)  # Step 3: the default optimizer
@@ -142,7 +153,7 @@ def one_draw(rows: list[dict[str, Any]], seed: int) -> dict[str, Any]:
     )
     test_experiment = accord.set_experiment(f"product-quality-new-{seed}")
     test_ids = log_application(test_rows, test_experiment.name)
-    log_ground_truth(test_rows, test_ids, initial_judge.name)
+    log_ground_truth(test_rows, test_ids, initial_judge.name, numbers)
     test_traces = accord.search_traces(experiment_ids=[test_experiment.experiment_id], max_results=100)
     validation = test_alignment_improvement(initial_judge, aligned_judge, test_traces)
     human, before, after = validation.pop("_verdicts")
@@ -171,12 +182,13 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=3, help="How many different dozens to align on.")
     parser.add_argument("--cache", default="", help="Keep and reuse the model's answers here.")
     parser.add_argument("--label", default="", help="Suffix of the results file.")
+    parser.add_argument("--numbers", action="store_true", help="The scale as 1 (poor) to 4 (excellent), an int judge.")
     args = parser.parse_args()
     home_with_cache(args.cache)
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
     results = []
     for seed in range(args.draws):
-        results.append(one_draw(rows, seed))
+        results.append(one_draw(rows, seed, args.numbers))
         print(json.dumps(results[-1], indent=2), flush=True)
     save(
         "reference_scale" + (f"_{args.label}" if args.label else ""),

@@ -351,6 +351,40 @@ def test_numeric_scales_fit_a_regression_scored_with_partial_credit() -> None:
     assert [aligned(trace=traces[i]).value for i in range(3)] == [1, 3, 2]
 
 
+def test_a_judge_of_numbers_is_measured_by_its_own_verdicts_and_kept_as_it_answers() -> None:
+    """A number's probabilities cannot be read from a first token, so the base judge's verdicts are asked (a
+    5 where the experts use 1 to 3 counts as a 3): a decision must beat them, and when nothing does, the
+    aligned judge answers as the judge did."""
+    signal = {"on": True}
+
+    def reply(request: ChatRequest) -> Any:
+        schema = request.json_schema or {}
+        if "condition" in schema.get("properties", {}):  # a rule from the reasons, or a reason rewritten as one
+            text = " ".join(m["content"] for m in request.messages)
+            score = next(s for s in ("1", "2", "3") if f"verdict {s}" in text or f"{s} stars" in text)
+            return {"condition": f"the answer deserves about {score} stars"}
+        if "rationale" in schema.get("properties", {}):  # the judge's own verdict
+            return {"rationale": "looks fine", "result": 5}
+        case, question = _case(request), _question(request)
+        level = 1 if "refund" in case else 3 if "returns form" in case else 2
+        p_yes = 0.9 if signal["on"] and f"about {level} stars" in question else 0.5
+        return Completion(text="{}", choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
+
+    fake.script("numbers", reply)
+    texts = {1: "I have issued a full refund", 3: "please use the returns form", 2: "ok then"}
+    traces = _graded("n", (1, 3, 2), texts, lambda level: f"{level} stars", n=12)
+    judge = _judge("fake:/numbers", value_type=int)
+    aligned = judge.align(traces, _optimizer())
+    base = next(c for c in aligned.selection["candidates"] if c["name"] == "base")
+    assert base["note"] == "from its own verdicts" and base["cv_accuracy"] == pytest.approx(1 / 3, abs=1e-3)
+    assert aligned.mode == "fitted" and "paired gain" in aligned.selection["reason"]
+
+    signal["on"] = False  # checks that say nothing: the judge's own 5 stays
+    fake.script("numbers", reply)
+    kept = judge.align(_graded("m", (1, 3, 2), texts, lambda level: f"{level} stars", n=12), _optimizer())
+    assert kept.mode == "base" and kept(trace=traces[0]).value == 5
+
+
 def test_distillation_counts_every_batch_from_many_threads() -> None:
     from accord.align.memalign.distill import DistillStats
 

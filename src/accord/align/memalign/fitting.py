@@ -118,20 +118,35 @@ def checks_from(
 
 
 def _base_predictions(
-    labels: Sequence[Label], classes: list[Any], features: CaseFeatures, free_text: bool = False
+    labels: Sequence[Label],
+    classes: list[Any],
+    features: CaseFeatures,
+    free_text: bool = False,
+    regression: bool = False,
 ) -> tuple[np.ndarray | None, str]:
     """The base judge's verdicts on the training traces: stored ones when every trace has one, else its
     most likely verdict when asked its own task after the case. A free-text judge re-typed to its experts'
-    scale is measured by its own verdicts as given; one off the scale (or failed) counts as a miss by one
-    step, as close as a wrong verdict can be."""
+    scale is measured by its own verdicts as given, and a judge of numbers by its verdicts placed at the
+    nearest label value; a verdict off the scale (or failed) counts as a miss by one step, as close as a wrong
+    verdict can be."""
     stored = [label.judge_value for label in labels]
     known = {repr(c) for c in classes}
-    if free_text:
+    if free_text or regression and any(v is not None for v in stored):
         y = class_index([label.value for label in labels], classes)
-        given = [class_index([v], classes)[0] if v is not None and repr(v) in known else -1 for v in stored]
+        values = np.array(classes, dtype=float) if regression else None
+
+        def place(v: Any) -> int:
+            if v is None or isinstance(v, bool):
+                return -1
+            if values is not None and isinstance(v, int | float):
+                return int(np.abs(values - float(v)).argmin())
+            return int(class_index([v], classes)[0]) if repr(v) in known else -1
+
+        given = [place(v) for v in stored]
         missed = np.array([i if i >= 0 else (t - 1 if t > 0 else t + 1) for i, t in zip(given, y, strict=True)])
         off = sum(1 for i in given if i < 0)
-        return missed, "its own free-text verdicts" + (f" ({off} off the scale, counted as misses)" if off else "")
+        what = "its own free-text verdicts" if free_text else "its own verdicts"
+        return missed, what + (f" ({off} off the scale or failed, counted as misses)" if off else "")
     if all(v is not None and repr(v) in known for v in stored):
         return class_index(stored, classes), "its stored verdicts"
     if np.isnan(features.judge).all():
@@ -231,7 +246,7 @@ def fit_checks_judge(
         regression,
         [frozenset(row_of[t] for t in c.sources if t in row_of) for c in checks],
     )
-    base_predictions, base_source = _base_predictions(labels, classes, features, free_text)
+    base_predictions, base_source = _base_predictions(labels, classes, features, free_text, regression)
     ordinal = regression or len(classes) > 2 and aligned.value_type.kind != "bool"
     scores, picked_share = cross_validate(
         features,

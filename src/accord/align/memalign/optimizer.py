@@ -241,7 +241,11 @@ class MemAlignOptimizer(AlignmentOptimizer):
                     progress.advance(task)
                 # an abstaining judge keeps the re-typed base: its threshold is calibrated on that one's probabilities
                 as_given = free_text is not None and self.target_agreement is None
-                labels = free_text_verdicts(free_text, label_set.labels, progress) if as_given else label_set.labels
+                labels = label_set.labels
+                if as_given:
+                    labels = judge_verdicts(free_text, labels, progress)
+                elif base.value_type.kind in ("int", "float"):  # no first token gives a number's probabilities
+                    labels = judge_verdicts(base, labels, progress)
                 aligned, selection = fit_checks_judge(aligned, labels, self, progress, task_checks, free_text=as_given)
                 if as_given and selection["chosen"] == "base":
                     aligned = aligned.with_changes(base=free_text)  # the base judge kept: its verdicts as given
@@ -282,10 +286,11 @@ class MemAlignOptimizer(AlignmentOptimizer):
         )
 
 
-def free_text_verdicts(judge: Judge | None, labels: Sequence[Label], progress: Progress) -> list[Label]:
-    """Each label with the free-text judge's own verdict (its stored one, else asked once: answers at
-    temperature 0 come from the response cache when the judge already ran on these traces), so the base judge
-    the candidates must beat is the judge as the user has it, not its re-typed copy."""
+def judge_verdicts(judge: Judge | None, labels: Sequence[Label], progress: Progress) -> list[Label]:
+    """Each label with the judge's own verdict (its stored one, else asked once: answers at temperature 0
+    come from the response cache when the judge already ran on these traces), so the base judge the candidates
+    must beat is the judge as the user has it: a free-text judge rather than its re-typed copy, a judge of
+    numbers whose verdicts cannot be read from probabilities."""
     missing = [label for label in labels if label.judge_value is None]
     if judge is None or not missing:
         return list(labels)
