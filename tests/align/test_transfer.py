@@ -18,7 +18,7 @@ from accord.align.checks.checklist import policy_checks, policy_rules, read_poli
 from accord.align.checks.decision import CaseFeatures, FittedDecision, fit_decision
 from accord.align.checks.folds import fold_splits
 from accord.align.checks.transfer import case_terms, specificity
-from accord.align.labels import collect_labels, scale_of
+from accord.align.labels import collect_labels, scale_of, two_verdicts
 from accord.demo import DATA
 from accord.entities import AssessmentSource, AssessmentSourceType, Feedback, Trace
 from accord.judges import make_judge
@@ -457,6 +457,41 @@ def test_a_free_text_judge_kept_as_it_is_gives_its_own_verdicts_not_its_re_typed
     assert aligned.value_type.kind == "str"
     loaded = MemAlignJudge.from_dict(json.loads(json.dumps(aligned.to_dict())))
     assert [loaded(trace=t).value for t in new] == ["good", "fair", "fair"]
+
+
+def test_a_free_text_judge_whose_experts_use_two_labels_it_does_not_name_gets_a_decision() -> None:
+    """ "Is the answer right?" labelled "correct" / "incorrect": two verdicts need no order, so a decision is
+    fitted to them instead of the prompt judge; the judge as given answers in sentences, off those labels,
+    and is scored as missing every case."""
+
+    def reply(request: ChatRequest) -> Any:
+        schema = request.json_schema or {}
+        if "questions" in schema.get("properties", {}):
+            return {"questions": ["Does the answer give a wrong step?"]}
+        if "condition" in schema.get("properties", {}):
+            return {"condition": "the answer gives a wrong step"}
+        if schema.get("properties", {}).get("result", {}).get("enum") == ["correct", "incorrect"]:  # no signal
+            return Completion(text='{"result": "correct"}', choice_probabilities={"correct": 0.6, "incorrect": 0.4})
+        if "rationale" in schema.get("properties", {}):  # the judge as given
+            return {"rationale": "it reads well", "result": "Yes, it looks right to me."}
+        wrong = "[incorrect]" in _case(request)
+        p = 0.9 if wrong and "wrong step" in _question(request) else 0.1
+        return Completion(text='{"result": "yes"}', choice_probabilities={"yes": p, "no": 1 - p})
+
+    fake.script("two", reply)
+    judge = make_judge("right", "Is the answer in {{ outputs }} to {{ inputs }} right?", model="fake:/two")
+    levels = ["correct", "incorrect"] * 6
+    traces = _rated(levels)
+    for trace in traces:
+        trace.assessments[0].name = "right"
+    aligned = judge.align(traces, _optimizer())
+    assert aligned.value_type.categories == ("correct", "incorrect") and aligned.mode == "fitted"
+    base = next(c for c in aligned.selection["candidates"] if c["name"] == "base")
+    assert base["note"] == "from its own free-text verdicts (12 off the scale or failed, counted as misses)"
+    new = _rated(["incorrect", "correct"], prefix="new")
+    assert [aligned(trace=t).value for t in new] == ["incorrect", "correct"]
+    assert two_verdicts(["pass", "fail", "pass"]) is not None and two_verdicts(["a", "b", "c"]) is None
+    assert two_verdicts(["ok", "OK"]) is None and two_verdicts(["fine", "a long comment " * 5]) is None
 
 
 def test_the_shrunk_decision_moves_the_base_judge_only_as_far_as_its_evidence_carries_it() -> None:

@@ -120,6 +120,7 @@ def collect_labels(
 
 
 MAX_SCALE = 10  # more distinct free-text labels than this: they are not a verdict scale
+MAX_VERDICT_CHARS = 40  # a longer free-text label is a comment, not a verdict
 
 
 def scale_of(instructions: str, values: Sequence[Any]) -> ValueType | None:
@@ -138,3 +139,14 @@ def scale_of(instructions: str, values: Sequence[Any]) -> ValueType | None:
             return None
         places[value] = found.start()
     return ValueType.of(tuple(sorted(distinct, key=places.__getitem__)))
+
+
+def two_verdicts(values: Sequence[Any]) -> ValueType | None:
+    """The verdicts of a free-text judge whose experts use exactly two labels its instructions do not name
+    ("Is the answer right?" labelled "correct" / "incorrect"): two verdicts need no order. None otherwise."""
+    if not all(isinstance(v, str) and v and v == v.strip() and len(v) <= MAX_VERDICT_CHARS for v in values):
+        return None
+    distinct = sorted(set(values))
+    if len(distinct) != 2 or distinct[0].lower() == distinct[1].lower():
+        return None
+    return ValueType.of(tuple(distinct))
