@@ -12,6 +12,7 @@ reference asks for at least 30% fair or poor) and tests on the other 24.
 
     python bench/reference_scale.py --draws 3 --cache DIR
     python bench/reference_scale.py --draws 3 --cache DIR --numbers   # the same scale as 1-4, an int judge
+    python bench/reference_scale.py --draws 3 --cache DIR --mix 2,1,4,5  # one 'fair' among the dozen
 """
 
 from __future__ import annotations
@@ -40,12 +41,13 @@ NUMBERS_INSTRUCTIONS = (
 NUMBER_OF = {level: i + 1 for i, level in enumerate(SCALE)}
 
 
-def draw(rows: list[dict[str, Any]], seed: int, per_level: int = 3) -> tuple[list, list]:
+def draw(rows: list[dict[str, Any]], seed: int, mix: tuple[int, ...] = (3, 3, 3, 3)) -> tuple[list, list]:
+    """`mix`: how many training traces of each level, poor to excellent."""
     rng = random.Random(seed)
     train: list[dict[str, Any]] = []
-    for level in SCALE:
+    for level, count in zip(SCALE, mix, strict=True):
         members = [r for r in rows if r["assessments"][0]["value"] == level]
-        train += rng.sample(members, per_level)
+        train += rng.sample(members, count)
     chosen = {r["trace_id"] for r in train}
     return train, [r for r in rows if r["trace_id"] not in chosen]
 
@@ -125,11 +127,13 @@ def kappa_figures(human: list, verdicts: list) -> dict[str, Any]:
     }
 
 
-def one_draw(rows: list[dict[str, Any]], seed: int, numbers: bool = False) -> dict[str, Any]:
+def one_draw(
+    rows: list[dict[str, Any]], seed: int, numbers: bool = False, mix: tuple[int, ...] = (3, 3, 3, 3)
+) -> dict[str, Any]:
     import accord
     from accord.judges import make_judge
 
-    train_rows, test_rows = draw(rows, seed)
+    train_rows, test_rows = draw(rows, seed, mix)
     experiment = accord.set_experiment(f"product-quality-alignment-{seed}")
     if numbers:
         initial_judge = make_judge(name="product_quality", instructions=NUMBERS_INSTRUCTIONS, feedback_value_type=int)
@@ -182,13 +186,16 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=3, help="How many different dozens to align on.")
     parser.add_argument("--cache", default="", help="Keep and reuse the model's answers here.")
     parser.add_argument("--label", default="", help="Suffix of the results file.")
+    parser.add_argument(
+        "--mix", default="3,3,3,3", help="Training traces of each level, poor to excellent (e.g. 2,1,4,5: one 'fair')."
+    )
     parser.add_argument("--numbers", action="store_true", help="The scale as 1 (poor) to 4 (excellent), an int judge.")
     args = parser.parse_args()
     home_with_cache(args.cache)
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
     results = []
     for seed in range(args.draws):
-        results.append(one_draw(rows, seed, args.numbers))
+        results.append(one_draw(rows, seed, args.numbers, tuple(int(n) for n in args.mix.split(","))))
         print(json.dumps(results[-1], indent=2), flush=True)
     save(
         "reference_scale" + (f"_{args.label}" if args.label else ""),
