@@ -150,3 +150,13 @@ def two_verdicts(values: Sequence[Any]) -> ValueType | None:
     if len(distinct) != 2 or distinct[0].lower() == distinct[1].lower():
         return None
     return ValueType.of(tuple(distinct))
+
+
+def verdicts_of(instructions: str, values: Sequence[Any]) -> tuple[ValueType, str] | None:
+    """The verdicts a free-text judge's experts use, when a decision can be fitted to them (the scale its
+    instructions name, else two labels), and which of the two they are; None otherwise."""
+    if (scale := scale_of(instructions, values)) is not None:
+        return scale, "the scale its instructions name"
+    if (two := two_verdicts(values)) is not None:
+        return two, "two verdicts"
+    return None

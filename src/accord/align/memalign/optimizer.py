@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from accord.align.base import AlignmentError, AlignmentOptimizer
 from accord.align.checks import Check
 from accord.align.checks.checklist import instruction_checks, policy_checks
-from accord.align.labels import Label, collect_labels, scale_of, two_verdicts
+from accord.align.labels import Label, collect_labels, verdicts_of
 from accord.align.memalign.calibration import fit_decision_rule
 from accord.align.memalign.deciders import PromptDecider
 from accord.align.memalign.distill import distill, merge_guidelines
@@ -155,17 +155,12 @@ class MemAlignOptimizer(AlignmentOptimizer):
         previous = judge if isinstance(judge, MemAlignJudge) else None
         base = previous.base if previous else judge
         label_set = collect_labels(base.name, base.value_type, traces, judge_key=base.key)
-        free_text: Judge | None = None  # the judge as given, when it is re-typed to its experts' scale
-        if base.value_type.kind == "str":
-            # a free-text judge whose experts answer with the words its instructions name, or with two labels: a
-            # decision is fitted to those verdicts (on a scale, borrowing between neighbours); kept, it answers
-            # as given
-            scale = scale_of(base.instructions, label_set.values())
-            verdicts = scale or two_verdicts(label_set.values())
-            if verdicts is not None:
-                named = "the scale its instructions name" if scale else "two verdicts"
-                log.info("judge %s: the experts' labels are %s, %s", base.name, named, verdicts)
-                free_text, base = base, with_value_type(base, verdicts)
+        # a free-text judge whose experts use the scale its instructions name, or two labels: a decision is fitted
+        # to those verdicts (on a scale, borrowing between neighbours); kept as it is, it answers as given
+        free_text: Judge | None = None
+        if base.value_type.kind == "str" and (found := verdicts_of(base.instructions, label_set.values())):
+            log.info("judge %s: the experts' labels are %s, %s", base.name, found[1], found[0])
+            free_text, base = base, with_value_type(base, found[0])
         policy_checklist: list[Check] = []
         if self.policy is not None:  # a bad policy file fails before any model call
             policy_checklist, self._policy_origin = policy_checks(self.policy)
