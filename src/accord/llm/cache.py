@@ -24,8 +24,8 @@ from accord.llm.types import Completion, Usage
 
 log = logging.getLogger("accord.llm")
 
-# Switching to WAL takes a lock that SQLite's busy timeout does not wait for, so it is retried.
-_SETUP_TRIES = 20
+# Switching to WAL takes a lock that SQLite's busy timeout does not wait for, so opening is retried, for as
+# long as that timeout.
 
 
 class ResponseCache:
@@ -39,17 +39,19 @@ class ResponseCache:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s)
-            for attempt in range(_SETUP_TRIES):
+            deadline, attempt = time.monotonic() + self.busy_timeout_s, 0
+            while True:
                 try:
                     conn.execute("PRAGMA journal_mode=WAL")
                     with conn:
                         conn.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, body TEXT NOT NULL)")
                     break
                 except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) or attempt == _SETUP_TRIES - 1:
+                    if "locked" not in str(exc) or time.monotonic() >= deadline:
                         conn.close()
                         raise
-                    time.sleep(0.05 * (attempt + 1))
+                    attempt += 1
+                    time.sleep(min(0.05 * attempt, 0.5))
             self._local.conn = conn
         return conn
 
