@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import accord
-from accord.align import MemAlignJudge, MemAlignOptimizer
+from accord.align import AlignmentError, MemAlignJudge, MemAlignOptimizer
 from accord.align.checks import CaseFeatures, Check, FittedDecision
 from accord.align.checks.questions import CHECK_SYSTEM
 from accord.entities import AssessmentSource, AssessmentSourceType, Feedback, Trace
@@ -383,6 +383,38 @@ def test_a_judge_of_numbers_is_measured_by_its_own_verdicts_and_kept_as_it_answe
     fake.script("numbers", reply)
     kept = judge.align(_graded("m", (1, 3, 2), texts, lambda level: f"{level} stars", n=12), _optimizer())
     assert kept.mode == "base" and kept(trace=traces[0]).value == 5
+
+
+def test_a_free_text_judge_whose_experts_log_numbers_is_aligned_as_a_judge_of_numbers() -> None:
+    """MLflow's make_judge without a verdict type ("Rate from 1 to 3"), experts logging value=2: the labels are
+    numbers, not rejected as text; the judge's own answers ("3") are its base verdicts."""
+
+    def reply(request: ChatRequest) -> Any:
+        schema = request.json_schema or {}
+        if "questions" in schema.get("properties", {}):
+            return {"questions": ["Does the answer issue a refund?", "Does the answer point to the returns form?"]}
+        if "condition" in schema.get("properties", {}):
+            return {"condition": "the answer issues a refund"}
+        if "rationale" in schema.get("properties", {}):  # the judge as given, in free text
+            return {"rationale": "fine", "result": "3"}
+        case, question = _case(request), _question(request)
+        level = 1 if "refund" in case else 3 if "returns form" in case else 2
+        p_yes = 0.9 if "refund" in question and level == 1 or "returns form" in question and level == 3 else 0.1
+        return Completion(text="{}", choice_probabilities={"yes": p_yes, "no": 1 - p_yes})
+
+    fake.script("rated", reply)
+    texts = {1: "I have issued a full refund", 3: "please use the returns form", 2: "ok then"}
+    traces = _graded("f", (1, 3, 2), texts, lambda level: f"{level} stars", n=15)
+    judge = make_judge("policy", "Rate the answer in {{ outputs }} from 1 to 3.", model="fake:/rated")
+    aligned = judge.align(traces, _optimizer())
+    assert aligned.value_type.kind == "int" and aligned.mode == "fitted"
+    base = next(c for c in aligned.selection["candidates"] if c["name"] == "base")
+    assert base["note"] == "from its own free-text verdicts"
+    assert [aligned(trace=traces[i]).value for i in range(3)] == [1, 3, 2]
+
+    yes_no = _judge("fake:/rated")
+    with pytest.raises(AlignmentError, match=r"none of the 15 HUMAN labels named 'policy' is a valid .* e\.g\. 1 on"):
+        yes_no.align(traces, _optimizer())
 
 
 def test_distillation_counts_every_batch_from_many_threads() -> None:

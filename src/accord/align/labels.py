@@ -98,6 +98,11 @@ def collect_labels(
         )
     if conflicts:
         log.warning("%d traces have conflicting labels from several reviewers (resolved by majority)", len(conflicts))
+    if not labels and rejected:
+        raise AlignmentError(
+            f"none of the {len(rejected)} HUMAN labels named {judge_name!r} is a valid {value_type} value, e.g. "
+            f"{rejected[0]['value']!r} on trace {rejected[0]['trace_id']} ({rejected[0]['reason']})"
+        )
     if not labels:
         found = ", ".join(f"{n} ({c})" for n, c in names.most_common()) or "none"
         raise AlignmentError(
@@ -160,3 +165,12 @@ def verdicts_of(instructions: str, values: Sequence[Any]) -> tuple[ValueType, st
     if (two := two_verdicts(values)) is not None:
         return two, "two verdicts"
     return None
+
+
+def number_type(traces: Sequence[Trace], judge_name: str) -> ValueType | None:
+    """`int` (or `float`) when every expert label named `judge_name` is a number: a free-text judge ("Rate from 1
+    to 5") whose experts log numbers is a judge of numbers. None otherwise."""
+    values = [vote.value for trace in traces for vote in expert_votes(trace, judge_name)]
+    if not values or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return None
+    return ValueType.of(int if all(float(v).is_integer() for v in values) else float)

@@ -138,8 +138,11 @@ def _base_predictions(
         def place(v: Any) -> int:
             if v is None or isinstance(v, bool):
                 return -1
-            if values is not None and isinstance(v, int | float):
-                return int(np.abs(values - float(v)).argmin())
+            if values is not None:  # a number, or a free-text judge's "4"
+                try:
+                    return int(np.abs(values - float(v)).argmin())
+                except (TypeError, ValueError):
+                    return -1
             return int(class_index([v], classes)[0]) if repr(v) in known else -1
 
         given = [place(v) for v in stored]
