@@ -396,7 +396,8 @@ def test_a_free_text_judge_whose_experts_log_numbers_is_aligned_as_a_judge_of_nu
         if "condition" in schema.get("properties", {}):
             return {"condition": "the answer issues a refund"}
         if "rationale" in schema.get("properties", {}):  # the judge as given, in free text
-            return {"rationale": "fine", "result": "3"}
+            asked_fine = any("fine?" in m["content"] for m in request.messages)
+            return {"rationale": "fine", "result": "Yes" if asked_fine else "3"}
         case, question = _case(request), _question(request)
         level = 1 if "refund" in case else 3 if "returns form" in case else 2
         p_yes = 0.9 if "refund" in question and level == 1 or "returns form" in question and level == 3 else 0.1
@@ -412,6 +413,15 @@ def test_a_free_text_judge_whose_experts_log_numbers_is_aligned_as_a_judge_of_nu
     assert base["note"] == "from its own free-text verdicts"
     assert [aligned(trace=traces[i]).value for i in range(3)] == [1, 3, 2]
 
+    from accord.align.labels import label_type
+
+    assert label_type(traces, "policy").kind == "int"  # type: ignore[union-attr]
+    fine = _graded("b", (False, True), {False: "I have issued a full refund", True: "please use the returns form"}, str)
+    assert label_type(fine, "policy").kind == "bool"  # type: ignore[union-attr]
+    asked = make_judge("policy", "Is the answer in {{ outputs }} fine?", model="fake:/rated").align(fine, _optimizer())
+    assert asked.value_type.kind == "bool" and asked.mode == "fitted"
+    base = next(c for c in asked.selection["candidates"] if c["name"] == "base")
+    assert base["note"] == "from its own free-text verdicts" and base["cv_accuracy"] == 0.5  # "Yes" read as True
     yes_no = _judge("fake:/rated")
     with pytest.raises(AlignmentError, match=r"none of the 15 HUMAN labels named 'policy' is a valid .* e\.g\. 1 on"):
         yes_no.align(traces, _optimizer())

@@ -167,10 +167,15 @@ def verdicts_of(instructions: str, values: Sequence[Any]) -> tuple[ValueType, st
     return None
 
 
-def number_type(traces: Sequence[Trace], judge_name: str) -> ValueType | None:
-    """`int` (or `float`) when every expert label named `judge_name` is a number: a free-text judge ("Rate from 1
-    to 5") whose experts log numbers is a judge of numbers. None otherwise."""
+def label_type(traces: Sequence[Trace], judge_name: str) -> ValueType | None:
+    """`bool`, `int` or `float` when every expert label named `judge_name` is one: a free-text judge ("Rate from
+    1 to 5") whose experts log numbers is a judge of numbers, one whose experts log True / False a judge of
+    true or false. None otherwise."""
     values = [vote.value for trace in traces for vote in expert_votes(trace, judge_name)]
-    if not values or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+    if not values:
+        return None
+    if all(isinstance(v, bool) for v in values):
+        return ValueType.of(bool)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         return None
     return ValueType.of(int if all(float(v).is_integer() for v in values) else float)

@@ -48,6 +48,7 @@ from accord.align.memalign.judge import MemAlignJudge
 from accord.align.memalign.memory import Guideline
 from accord.align.memalign.training_features import training_features
 from accord.align.selective import Abstention, choose_abstention
+from accord.judges.value_types import ValueType
 from accord.metrics import agreement
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ def _base_predictions(
     labels: Sequence[Label],
     classes: list[Any],
     features: CaseFeatures,
+    value_type: ValueType,
     free_text: bool = False,
     regression: bool = False,
 ) -> tuple[np.ndarray | None, str]:
@@ -135,14 +137,13 @@ def _base_predictions(
         y = class_index([label.value for label in labels], classes)
         values = np.array(classes, dtype=float) if regression else None
 
-        def place(v: Any) -> int:
-            if v is None or isinstance(v, bool):
+        def place(v: Any) -> int:  # a free-text judge's "4", "yes" or " Good" read as the verdict it names
+            try:
+                v = value_type.coerce(v)
+            except (TypeError, ValueError):
                 return -1
-            if values is not None:  # a number, or a free-text judge's "4"
-                try:
-                    return int(np.abs(values - float(v)).argmin())
-                except (TypeError, ValueError):
-                    return -1
+            if values is not None:
+                return int(np.abs(values - float(v)).argmin())
             return int(class_index([v], classes)[0]) if repr(v) in known else -1
 
         given = [place(v) for v in stored]
@@ -249,7 +250,9 @@ def fit_checks_judge(
         regression,
         [frozenset(row_of[t] for t in c.sources if t in row_of) for c in checks],
     )
-    base_predictions, base_source = _base_predictions(labels, classes, features, free_text, regression)
+    base_predictions, base_source = _base_predictions(
+        labels, classes, features, aligned.value_type, free_text, regression
+    )
     ordinal = regression or len(classes) > 2 and aligned.value_type.kind != "bool"
     scores, picked_share = cross_validate(
         features,

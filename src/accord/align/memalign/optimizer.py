@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from accord.align.base import AlignmentError, AlignmentOptimizer
 from accord.align.checks import Check
 from accord.align.checks.checklist import instruction_checks, policy_checks
-from accord.align.labels import Label, collect_labels, number_type, verdicts_of
+from accord.align.labels import Label, collect_labels, label_type, verdicts_of
 from accord.align.memalign.calibration import fit_decision_rule
 from accord.align.memalign.deciders import PromptDecider
 from accord.align.memalign.distill import distill, merge_guidelines
@@ -154,12 +154,13 @@ class MemAlignOptimizer(AlignmentOptimizer):
         started = time.perf_counter()
         previous = judge if isinstance(judge, MemAlignJudge) else None
         base = previous.base if previous else judge
-        # a free-text judge whose experts log numbers, use the scale its instructions name, or two labels: a
-        # decision is fitted to those verdicts (on a scale, borrowing between neighbours); kept, it answers as given
+        # a free-text judge whose experts log numbers or true / false, use the scale its instructions name, or two
+        # labels: a decision is fitted to those verdicts (on a scale, borrowing between neighbours); kept, it
+        # answers as given
         free_text: Judge | None = None
-        if base.value_type.kind == "str" and (numbers := number_type(traces, base.name)) is not None:
-            log.info("judge %s: the experts' labels are numbers", base.name)
-            free_text, base = base, with_value_type(base, numbers)
+        if base.value_type.kind == "str" and (typed := label_type(traces, base.name)) is not None:
+            log.info("judge %s: the experts' labels are of type %s", base.name, typed)
+            free_text, base = base, with_value_type(base, typed)
         label_set = collect_labels(base.name, base.value_type, traces, judge_key=(free_text or base).key)
         if base.value_type.kind == "str" and (found := verdicts_of(base.instructions, label_set.values())):
             log.info("judge %s: the experts' labels are %s, %s", base.name, found[1], found[0])
