@@ -459,6 +459,42 @@ def test_a_free_text_judge_kept_as_it_is_gives_its_own_verdicts_not_its_re_typed
     assert [loaded(trace=t).value for t in new] == ["good", "fair", "fair"]
 
 
+def test_a_free_text_judge_kept_as_it_is_abstains_on_its_re_typed_copys_probability() -> None:
+    """With an agreement target, the kept judge still answers as given; its confidence is the re-typed copy's
+    probability for that answer, the measure its threshold was calibrated on, and it survives a reload."""
+
+    def reply(request: ChatRequest) -> Any:
+        schema = request.json_schema or {}
+        if "questions" in schema.get("properties", {}):
+            return {"questions": ["Is the answer polite?"]}
+        if "condition" in schema.get("properties", {}):
+            return {"condition": "the answer is rude"}
+        sure = "[good]" in _case(request) or "[fair]" in _case(request)
+        if "enum" in schema.get("properties", {}).get("result", {}):  # the re-typed copy
+            p = 0.45 if sure else 0.1
+            return Completion(
+                text='{"result": "good"}', choice_probabilities={"excellent": 0.1, "good": p, "fair": p, "poor": 0.1}
+            )
+        if "rationale" in schema.get("properties", {}):  # the judge as given: free text
+            return {"rationale": "reads well", "result": "Good" if "[good]" in _case(request) else "fair"}
+        return Completion(text='{"result": "no"}', choice_probabilities={"yes": 0.5, "no": 0.5})  # checks: no signal
+
+    fake.script("unsure", reply)
+    judge = make_judge(
+        "quality",
+        "Rate the answer in {{ outputs }} to {{ inputs }}. Rate as: excellent, good, fair, or poor",
+        model="fake:/unsure",
+    )
+    aligned = judge.align(_rated(["excellent", "good", "fair", "poor"] * 3), _optimizer(), target_agreement=0.6)
+    assert aligned.mode == "base" and aligned.abstention is not None
+    assert aligned.abstention["threshold"] == pytest.approx(0.45 / 1.1, abs=1e-4)  # its share of the four
+    new = _rated(["good", "poor"], prefix="new")
+    for judged in (aligned, MemAlignJudge.from_dict(json.loads(json.dumps(aligned.to_dict())))):
+        sure, unsure = (judged(trace=t) for t in new)
+        assert sure.value == "Good" and sure.metadata["confidence"] == pytest.approx(0.4091)  # its words, as good
+        assert unsure.metadata.get("would_have_said") == "fair" and unsure.metadata["confidence"] == 0.25
+
+
 def test_a_free_text_judge_whose_experts_use_two_labels_it_does_not_name_gets_a_decision() -> None:
     """ "Is the answer right?" labelled "correct" / "incorrect": two verdicts need no order, so a decision is
     fitted to them instead of the prompt judge; the judge as given answers in sentences, off those labels,

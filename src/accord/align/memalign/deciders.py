@@ -20,6 +20,8 @@ from accord.align.selective import verdict_confidence
 from accord.entities import Feedback
 from accord.judges.asking import ask_verdict, overrule
 from accord.judges.base import JudgeInput
+from accord.judges.factory import with_value_type
+from accord.judges.value_types import ValueType
 from accord.llm import get_model
 
 if TYPE_CHECKING:
@@ -96,10 +98,12 @@ class FittedDecider:
 class BaseDecider:
     mode: ClassVar[str] = "base"
 
-    def __init__(self, abstention: dict[str, Any] | None = None) -> None:
+    def __init__(self, abstention: dict[str, Any] | None = None, confidence_type: ValueType | None = None) -> None:
         # selective verdicts calibrated on the base judge's own probability for its verdict
-        # (`accord.align.selective.Abstention.to_dict()`)
+        # (`accord.align.selective.Abstention.to_dict()`); for a free-text judge kept as given, that
+        # probability is read with its verdicts typed as its experts' (`confidence_type`)
         self._abstention = dict(abstention) if abstention else None
+        self.confidence_type = confidence_type
 
     @property
     def abstention(self) -> dict[str, Any] | None:
@@ -111,18 +115,26 @@ class BaseDecider:
         if aligned.version:
             feedback.metadata["judge_version"] = aligned.version
         if self._abstention and self._abstention.get("threshold") is not None and feedback.error is None:
-            feedback.metadata["confidence"] = base_confidence(aligned, given, feedback.value)
+            feedback.metadata["confidence"] = base_confidence(aligned, given, feedback.value, self.confidence_type)
         return feedback
 
     def spec(self) -> dict[str, Any]:
-        return {"decision": None, "fitted": None, "abstention": self._abstention}
+        typed = {"confidence_type": self.confidence_type.to_dict()} if self.confidence_type else {}
+        return {"decision": None, "fitted": None, "abstention": self._abstention, **typed}
 
 
-def base_confidence(aligned: MemAlignJudge, given: JudgeInput, value: Any) -> float:
+def base_confidence(aligned: MemAlignJudge, given: JudgeInput, value: Any, as_type: ValueType | None = None) -> float:
     """The base judge's probability for the verdict it gave, read where it is asked its own task after the case:
-    the measure its abstention threshold was calibrated on (0 when the model cannot tell)."""
-    asked = ask_case(aligned.base, [], given, ask_judge=True).judge
-    spelled = {repr(v): text for text, v in answer_choices(aligned.base) or []}
+    the measure its abstention threshold was calibrated on (0 when the model cannot tell, or when a free-text
+    verdict names none of `as_type`'s)."""
+    judge = with_value_type(aligned.base, as_type) if as_type else aligned.base
+    if as_type:
+        try:
+            value = as_type.coerce(value)
+        except ValueError:
+            return 0.0
+    asked = ask_case(judge, [], given, ask_judge=True).judge
+    spelled = {repr(v): text for text, v in answer_choices(judge) or []}
     return round(verdict_confidence(asked, spelled.get(repr(value), str(value))), 4)
 
 
@@ -137,6 +149,7 @@ def decider_from_spec(spec: dict[str, Any], fitted: FittedDecision | None) -> De
             raise ValueError("a judge in 'fitted' mode needs its fitted decision")
         return FittedDecider(fitted, result_first)
     if mode == "base":
-        return BaseDecider(spec.get("abstention"))
+        typed = spec.get("confidence_type")
+        return BaseDecider(spec.get("abstention"), ValueType.of(typed) if typed else None)
     decision = DecisionRule.from_dict(spec["decision"]) if spec.get("decision") else None
     return PromptDecider(result_first, decision)

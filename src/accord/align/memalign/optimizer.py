@@ -16,7 +16,7 @@ from accord.align.checks import Check
 from accord.align.checks.checklist import instruction_checks, policy_checks
 from accord.align.labels import Label, collect_labels, label_type, verdicts_of
 from accord.align.memalign.calibration import fit_decision_rule
-from accord.align.memalign.deciders import PromptDecider
+from accord.align.memalign.deciders import BaseDecider, PromptDecider
 from accord.align.memalign.distill import distill, merge_guidelines
 from accord.align.memalign.fitting import DEFAULT_CANDIDATES, fit_checks_judge
 from accord.align.memalign.judge import MemAlignJudge
@@ -243,16 +243,20 @@ class MemAlignOptimizer(AlignmentOptimizer):
                     task = progress.add_task("a checklist from the instructions", total=1)
                     task_checks += instruction_checks(base, self.reflection_model)
                     progress.advance(task)
-                # an abstaining judge keeps the re-typed base: its threshold is calibrated on that one's probabilities
-                as_given = free_text is not None and self.target_agreement is None
                 labels = label_set.labels
-                if as_given:
+                if free_text is not None:
                     labels = judge_verdicts(free_text, labels, progress)
                 elif base.value_type.kind in ("int", "float"):  # no first token gives a number's probabilities
                     labels = judge_verdicts(base, labels, progress)
-                aligned, selection = fit_checks_judge(aligned, labels, self, progress, task_checks, free_text=as_given)
-                if as_given and selection["chosen"] == "base":
-                    aligned = aligned.with_changes(base=free_text)  # the base judge kept: its verdicts as given
+                aligned, selection = fit_checks_judge(
+                    aligned, labels, self, progress, task_checks, free_text=free_text is not None
+                )
+                if free_text is not None and isinstance(aligned.decider, BaseDecider):
+                    # the base judge kept: its verdicts as given; an abstention threshold was calibrated on the
+                    # re-typed copy's probability for them, so confidence is read the same way
+                    abstention = aligned.decider.abstention
+                    decider = BaseDecider(abstention, base.value_type if abstention else None)
+                    aligned = aligned.with_changes(base=free_text, decider=decider)
         if self.calibrate and aligned.mode == "prompt":
             with (progress := self._progress()):
                 size = min(self.calibration_size, len(label_set.labels))
