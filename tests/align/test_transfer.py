@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -420,10 +421,14 @@ def test_the_reference_workflows_free_text_judge_gets_the_scale_its_instructions
     assert scale_of("Say Bad or Good.", ["good", "bad"]).categories == ("bad", "good")  # type: ignore[union-attr]
 
 
-def test_a_free_text_judge_kept_as_it_is_gives_its_own_verdicts_not_its_re_typed_copys() -> None:
-    """Re-typed to its experts' scale, the reference workflow's judge may answer differently (here: always
-    'excellent' where the judge as given says 'good'). The base judge the candidates must beat is the judge as
-    given, and when it is kept, the aligned judge gives exactly its verdicts."""
+RATE_AS = "Rate the answer in {{ outputs }} to {{ inputs }}. Rate as: excellent, good, fair, or poor"
+
+
+def _free_text_judge(
+    name: str, typed: Callable[[str], dict[str, float]], given: Callable[[str], str]
+) -> accord.judges.Judge:
+    """The reference workflow's free-text judge on a scripted model: re-typed to the scale, it gives the
+    probabilities `typed(case)`; as given, it answers `given(case)`; the checks carry no signal."""
 
     def reply(request: ChatRequest) -> Any:
         schema = request.json_schema or {}
@@ -431,21 +436,26 @@ def test_a_free_text_judge_kept_as_it_is_gives_its_own_verdicts_not_its_re_typed
             return {"questions": ["Is the answer polite?"]}
         if "condition" in schema.get("properties", {}):
             return {"condition": "the answer is rude"}
-        result = schema.get("properties", {}).get("result", {})
-        if "enum" in result:  # the re-typed copy
-            return Completion(
-                text='{"result": "excellent"}',
-                choice_probabilities={"excellent": 0.7, "good": 0.1, "fair": 0.1, "poor": 0.1},
-            )
-        if "result" in schema.get("properties", {}):  # the judge as given: free text
-            return {"rationale": "reads well", "result": "good" if "[good]" in _case(request) else "fair"}
-        return Completion(text='{"result": "no"}', choice_probabilities={"yes": 0.5, "no": 0.5})  # checks: no signal
+        if "enum" in schema.get("properties", {}).get("result", {}):  # the re-typed copy
+            probabilities = typed(_case(request))
+            top = max(probabilities, key=probabilities.__getitem__)
+            return Completion(text=json.dumps({"result": top}), choice_probabilities=probabilities)
+        if "rationale" in schema.get("properties", {}):  # the judge as given: free text
+            return {"rationale": "reads well", "result": given(_case(request))}
+        return Completion(text='{"result": "no"}', choice_probabilities={"yes": 0.5, "no": 0.5})
 
-    fake.script("free", reply)
-    judge = make_judge(
-        "quality",
-        "Rate the answer in {{ outputs }} to {{ inputs }}. Rate as: excellent, good, fair, or poor",
-        model="fake:/free",
+    fake.script(name, reply)
+    return make_judge("quality", RATE_AS, model=f"fake:/{name}")
+
+
+def test_a_free_text_judge_kept_as_it_is_gives_its_own_verdicts_not_its_re_typed_copys() -> None:
+    """Re-typed to its experts' scale, the reference workflow's judge may answer differently (here: always
+    'excellent' where the judge as given says 'good'). The base judge the candidates must beat is the judge as
+    given, and when it is kept, the aligned judge gives exactly its verdicts."""
+    judge = _free_text_judge(
+        "free",
+        lambda case: {"excellent": 0.7, "good": 0.1, "fair": 0.1, "poor": 0.1},
+        lambda case: "good" if "[good]" in case else "fair",
     )
     labels = ["excellent", "good", "fair", "poor"] * 3
     aligned = judge.align(_rated(labels), _optimizer())
@@ -463,28 +473,11 @@ def test_a_free_text_judge_kept_as_it_is_abstains_on_its_re_typed_copys_probabil
     """With an agreement target, the kept judge still answers as given; its confidence is the re-typed copy's
     probability for that answer, the measure its threshold was calibrated on, and it survives a reload."""
 
-    def reply(request: ChatRequest) -> Any:
-        schema = request.json_schema or {}
-        if "questions" in schema.get("properties", {}):
-            return {"questions": ["Is the answer polite?"]}
-        if "condition" in schema.get("properties", {}):
-            return {"condition": "the answer is rude"}
-        sure = "[good]" in _case(request) or "[fair]" in _case(request)
-        if "enum" in schema.get("properties", {}).get("result", {}):  # the re-typed copy
-            p = 0.45 if sure else 0.1
-            return Completion(
-                text='{"result": "good"}', choice_probabilities={"excellent": 0.1, "good": p, "fair": p, "poor": 0.1}
-            )
-        if "rationale" in schema.get("properties", {}):  # the judge as given: free text
-            return {"rationale": "reads well", "result": "Good" if "[good]" in _case(request) else "fair"}
-        return Completion(text='{"result": "no"}', choice_probabilities={"yes": 0.5, "no": 0.5})  # checks: no signal
+    def typed(case: str) -> dict[str, float]:
+        p = 0.45 if "[good]" in case or "[fair]" in case else 0.1
+        return {"excellent": 0.1, "good": p, "fair": p, "poor": 0.1}
 
-    fake.script("unsure", reply)
-    judge = make_judge(
-        "quality",
-        "Rate the answer in {{ outputs }} to {{ inputs }}. Rate as: excellent, good, fair, or poor",
-        model="fake:/unsure",
-    )
+    judge = _free_text_judge("unsure", typed, lambda case: "Good" if "[good]" in case else "fair")
     aligned = judge.align(_rated(["excellent", "good", "fair", "poor"] * 3), _optimizer(), target_agreement=0.6)
     assert aligned.mode == "base" and aligned.abstention is not None
     assert aligned.abstention["threshold"] == pytest.approx(0.45 / 1.1, abs=1e-4)  # its share of the four

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -245,9 +246,9 @@ class MemAlignOptimizer(AlignmentOptimizer):
                     progress.advance(task)
                 labels = label_set.labels
                 if free_text is not None:
-                    labels = judge_verdicts(free_text, labels, progress)
+                    labels = judge_verdicts(free_text, labels, progress, self.concurrency)
                 elif base.value_type.kind in ("int", "float"):  # no first token gives a number's probabilities
-                    labels = judge_verdicts(base, labels, progress)
+                    labels = judge_verdicts(base, labels, progress, self.concurrency)
                 aligned, selection = fit_checks_judge(
                     aligned, labels, self, progress, task_checks, free_text=free_text is not None
                 )
@@ -294,7 +295,9 @@ class MemAlignOptimizer(AlignmentOptimizer):
         )
 
 
-def judge_verdicts(judge: Judge | None, labels: Sequence[Label], progress: Progress) -> list[Label]:
+def judge_verdicts(
+    judge: Judge | None, labels: Sequence[Label], progress: Progress, concurrency: int = 1
+) -> list[Label]:
     """Each label with the judge's own verdict (its stored one, else asked once: answers at temperature 0
     come from the response cache when the judge already ran on these traces), so the base judge the candidates
     must beat is the judge as the user has it: a free-text judge rather than its re-typed copy, a judge of
@@ -303,11 +306,16 @@ def judge_verdicts(judge: Judge | None, labels: Sequence[Label], progress: Progr
     if judge is None or not missing:
         return list(labels)
     task = progress.add_task("the judge as given, on the training traces", total=len(missing))
-    asked = {}
-    for label in missing:
-        verdict = judge.judge(judge.gather(trace=label.trace))
-        asked[label.trace.trace_id] = verdict.value if verdict.error is None else None
-        progress.advance(task)
+
+    def ask(label: Label) -> Any:
+        try:
+            verdict = judge.judge(judge.gather(trace=label.trace))
+            return verdict.value if verdict.error is None else None
+        finally:
+            progress.advance(task)
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="accord-verdicts") as pool:
+        asked = dict(zip((label.trace.trace_id for label in missing), pool.map(ask, missing), strict=True))
     return [
         replace(label, judge_value=asked[label.trace.trace_id]) if label.judge_value is None else label
         for label in labels
