@@ -12,6 +12,7 @@ import pytest
 import accord
 from accord.align import AlignmentError, MemAlignJudge, MemAlignOptimizer
 from accord.align.checks import CaseFeatures, Check, FittedDecision
+from accord.align.checks.decision import fit_decision
 from accord.align.checks.questions import CHECK_SYSTEM
 from accord.entities import AssessmentSource, AssessmentSourceType, Feedback, Trace
 from accord.errors import AccordError, ModelError
@@ -526,3 +527,50 @@ def test_traces_that_share_inputs_never_straddle_a_fold() -> None:
     for train, test in splits:
         assert not set(groups[train]) & set(groups[test])
     assert len(fold_splits(y, np.arange(40), 5, seed=0)) == 5  # distinct inputs: plain stratified folds
+
+
+def test_the_memory_reads_the_words_that_mark_a_verdict_where_the_embeddings_see_nothing() -> None:
+    """'hash:1' puts every text on the same vector, so only the memory's words can tell the promises apart;
+    the model's own probability is a coin toss and no check is written."""
+    fake.script("coin", lambda request: Completion(text='{"result": "yes"}', choice_probabilities={"yes": 0.5}))
+    filler = ["thanks for writing", "sorry about the wait", "happy to help", "good question", "hope this helps"]
+
+    def trace(i: int, prefix: str, promise: bool) -> Trace:
+        said = "your refund is issued today" if promise else "the returns team will confirm the outcome"
+        expert = AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="expert")
+        value = "no" if promise else "yes"
+        return Trace(
+            trace_id=f"{prefix}{i}",
+            inputs={"question": f"order {i}"},
+            outputs=f"{filler[i % 5]}, {said} (order {i})",
+            assessments=[Feedback(name="policy", value=value, rationale="", source=expert)],
+        )
+
+    traces = [trace(i, "t", i % 2 == 0) for i in range(30)]
+    optimizer = MemAlignOptimizer(
+        embedding_model="hash:1", show_progress=False, cv_repeats=2, candidates=["base", "memory"]
+    )
+    aligned = _judge("fake:/coin").align(traces, optimizer)
+    assert aligned.selection["chosen"] == "memory", aligned.selection["reason"]
+    assert aligned.fitted is not None and aligned.fitted.memory_words > 0
+    again = judge_from_dict(json.loads(json.dumps(aligned.to_dict())))
+    for i in range(6):
+        case = trace(100 + i, "new", i % 3 == 0)
+        expected = case.assessments[0].value
+        assert aligned(trace=case).value == expected
+        assert again(trace=case).value == expected
+
+
+def test_a_decision_stored_before_the_memory_read_words_reads_the_embeddings_alone() -> None:
+    vectors = np.random.default_rng(0).normal(size=(20, 3))
+    y = np.array([0, 1] * 10)
+    features = CaseFeatures(np.full((20, 2), np.nan), np.zeros((20, 0)), vectors)
+    decision = fit_decision("memory", features, y, ["no", "yes"], False, [], False)
+    stored = decision.to_dict()
+    assert decision.memory_words == 0 and "memory_words" not in stored
+    assert FittedDecision.from_dict(stored).predict(features)[0].tolist() == decision.predict(features)[0].tolist()
+    words = CaseFeatures(features.judge, features.checks, vectors, words=np.eye(20, 4))
+    with_words = fit_decision("memory", words, y, ["no", "yes"], False, [], False)
+    assert with_words.to_dict()["memory_words"] == 4 and len(with_words.memory.mean) == 7
+    with pytest.raises(ValueError, match="4 buckets of words"):
+        with_words.predict(features)

@@ -30,7 +30,7 @@ DESCRIPTIONS = {
     "calibrated": "the base judge's own verdict probability with a threshold fitted to the experts' rate",
     "shrunk": "the base judge's own verdict, moved by checks whose weights are shrunk towards zero (few labels)",
     "checks": "checks asked one by one (and grounding), combined by a decision fitted to the experts",
-    "memory": "a classifier over the embeddings of the expert-labelled examples",
+    "memory": "a classifier over the embeddings and words of the expert-labelled examples",
     "checks+memory": "checks and the memory classifier, stacked in one fitted decision",
     "prompt": "guidelines and retrieved examples in the judge's prompt (MemAlign as in MLflow)",
 }

@@ -10,7 +10,7 @@ import numpy as np
 
 from accord.align.checks import CaseFeatures, Check, answer_choices, ask_case
 from accord.align.checks.grounding import grounding_rows
-from accord.align.memalign.memory import example_text, retrieved_cases
+from accord.align.memalign.memory import example_text, hashed_words, retrieved_cases
 from accord.entities import AssessmentError, Feedback
 from accord.judges.asking import Answer
 from accord.judges.base import JudgeInput
@@ -47,10 +47,11 @@ def case_features(judge: MemAlignJudge, given: JudgeInput) -> tuple[CaseFeatures
 
         text = example_text(given.inputs, given.outputs, given.expectations, judge.embed)
         vectors = get_embedder(judge.embedder).embed([text])
+        words = hashed_words([text], fitted.memory_words) if fitted.memory_words else None
     else:
-        vectors = np.zeros((1, 0), dtype=np.float32)
+        vectors, words = np.zeros((1, 0), dtype=np.float32), None
     overlap = grounding_rows([(given.inputs, given.outputs)]) if fitted.grounding else None
-    return CaseFeatures(judge_row[None, :], checks_row[None, :], vectors, grounding=overlap), answers
+    return CaseFeatures(judge_row[None, :], checks_row[None, :], vectors, grounding=overlap, words=words), answers
 
 
 def judge_fitted(judge: MemAlignJudge, given: JudgeInput) -> Feedback:

@@ -15,10 +15,12 @@ import numpy as np
 from rich.progress import Progress
 
 from accord.align.checks import CaseFeatures, Check, answer_choices, ask_case
+from accord.align.checks.decision import MEMORY_WORDS
 from accord.align.checks.grounding import grounding_rows
 from accord.align.checks.selection import separation
 from accord.align.labels import Label
 from accord.align.memalign.judge import MemAlignJudge
+from accord.align.memalign.memory import example_text, hashed_words
 
 log = logging.getLogger("accord.align")
 
@@ -80,7 +82,8 @@ def training_features(
     regression: bool = False,
     at_most: int | None = None,
 ) -> tuple[CaseFeatures, float, dict[int, str]]:
-    """Every training case asked the checks (and the judge's own task) once; the examples' embeddings.
+    """Every training case asked the checks (and the judge's own task) once; the examples' embeddings and
+    hashed words.
 
     With many checks and traces, every check is first asked on a stratified screening sample, then on half
     the traces; a check that separates the labels too little at either point (under SCREEN_SEPARATION, then
@@ -142,5 +145,8 @@ def training_features(
             check_rows[i, j] = np.nan if p_yes is None else p_yes
     row_of = {e.trace_id: i for i, e in enumerate(judge.memory.examples)}
     vectors = np.stack([judge.memory.vectors[row_of[label.trace.trace_id]] for label in labels])
+    texts = [example_text(lbl.trace.inputs, lbl.trace.outputs, lbl.trace.expectations, judge.embed) for lbl in labels]
+    words = hashed_words(texts, MEMORY_WORDS)
     overlap = grounding_rows((label.trace.inputs, label.trace.outputs) for label in labels)
-    return CaseFeatures(judge_rows, check_rows, vectors, input_groups(labels), overlap), seconds, screened
+    features = CaseFeatures(judge_rows, check_rows, vectors, input_groups(labels), overlap, words)
+    return features, seconds, screened
