@@ -532,7 +532,7 @@ def test_traces_that_share_inputs_never_straddle_a_fold() -> None:
 def test_the_memory_reads_the_words_that_mark_a_verdict_where_the_embeddings_see_nothing() -> None:
     """'hash:1' puts every text on the same vector, so only the memory's words can tell the promises apart;
     the model's own probability is a coin toss and no check is written."""
-    fake.script("coin", lambda request: Completion(text='{"result": "yes"}', choice_probabilities={"yes": 0.5}))
+    script = fake.script("coin", lambda r: Completion(text='{"result": "yes"}', choice_probabilities={"yes": 0.5}))
     filler = ["thanks for writing", "sorry about the wait", "happy to help", "good question", "hope this helps"]
 
     def trace(i: int, prefix: str, promise: bool) -> Trace:
@@ -554,11 +554,16 @@ def test_the_memory_reads_the_words_that_mark_a_verdict_where_the_embeddings_see
     assert aligned.selection["chosen"] == "memory", aligned.selection["reason"]
     assert aligned.fitted is not None and aligned.fitted.memory_words > 0
     again = judge_from_dict(json.loads(json.dumps(aligned.to_dict())))
+    script.requests.clear()
     for i in range(6):
         case = trace(100 + i, "new", i % 3 == 0)
         expected = case.assessments[0].value
-        assert aligned(trace=case).value == expected
-        assert again(trace=case).value == expected
+        verdict = aligned(trace=case)
+        assert verdict.value == expected and again(trace=case).value == expected
+        assert "its words that weighed most: " in verdict.rationale
+        if expected == "no":  # the explanation names the words the experts' 'no' examples had in common
+            assert "'refund'" in verdict.rationale or "'issued'" in verdict.rationale, verdict.rationale
+    assert not script.requests  # a verdict of the memory alone asks the model nothing
 
 
 def test_a_decision_stored_before_the_memory_read_words_reads_the_embeddings_alone() -> None:

@@ -25,6 +25,7 @@ import numpy as np
 from accord.align.checks.folds import fold_splits
 from accord.align.checks.grounding import DESCRIBE, KEYS
 from accord.align.checks.linear import LinearModel
+from accord.embeddings import HashingEmbedder
 from accord.errors import AccordError
 
 MIN_PER_VERDICT = 5  # fewer examples of some verdict than this: only the "shrunk" decision is fitted
@@ -199,8 +200,9 @@ class FittedDecision:
             return np.column_stack([1 - p1, p1])
         return self.linear.probabilities(self.matrix(features))
 
-    def explain(self, features: CaseFeatures, index: int, questions: Sequence[str]) -> str:
-        """What decided one case's verdict: the features that pushed hardest towards it."""
+    def explain(self, features: CaseFeatures, index: int, questions: Sequence[str], text: str = "") -> str:
+        """What decided one case's verdict: the features that pushed hardest towards it (for the memory, the
+        case's words that moved it most, read from `text`, what the memory embeds)."""
         verdict = self.classes[index]
         if self.threshold is not None:
             p = features.judge[0, 1]
@@ -223,10 +225,37 @@ class FittedDecision:
         names = self.feature_names()
         order = [i for i in np.argsort(-push) if push[i] > 0][:2]
         reasons = [self._describe(names[i], x[0, i], questions) for i in order]
+        if any(names[i].startswith("memory:") for i in order):
+            marked = self.marking_words(features, index, text)
+            if marked:
+                at = next(k for k, i in enumerate(order) if names[i].startswith("memory:"))
+                reasons[at] += " (its words that weighed most: " + ", ".join(repr(w) for w in marked) + ")"
         if self.offset:
             start = self._base_start(features)
             return f"{verdict!r}: " + "; ".join([start, *reasons])
         return f"{verdict!r}: " + ("; ".join(reasons) if reasons else "the experts' base rate")
+
+    def marking_words(self, features: CaseFeatures, index: int, text: str, most: int = 3) -> list[str]:
+        """The words and word pairs of `text` that moved the memory classifier most towards verdict `index`
+        (hashed words share buckets, so a word stands for its bucket)."""
+        if not self.memory_words or self.memory is None or not text:
+            return []
+        z = self.memory.standardise(self.memory_input(features))[0]
+        coef = np.asarray(self.memory.coef)
+        if self.regression or self.on_scale:
+            push = np.abs(coef[0] * z)
+        elif coef.shape[0] == 1:
+            push = coef[0] * z * (1 if index == 1 else -1)
+        else:
+            push = (coef[index] - coef.mean(axis=0)) * z
+        hashing = HashingEmbedder(self.memory_words)
+        start = len(self.memory.mean) - self.memory_words
+        weighed: dict[int, tuple[float, str]] = {}
+        for token in hashing.tokens(text):
+            bucket = hashing.bucket(token)
+            weighed.setdefault(bucket, (float(push[start + bucket]), token))
+        ranked = sorted(weighed.values(), key=lambda pair: -pair[0])
+        return [token for value, token in ranked[:most] if value > 0]
 
     def _base_start(self, features: CaseFeatures) -> str:
         row = features.judge[0]

@@ -28,8 +28,9 @@ def asked_checks(judge: MemAlignJudge) -> list[Check]:
     return judge.checks[: len(judge.fitted.check_questions)]
 
 
-def case_features(judge: MemAlignJudge, given: JudgeInput) -> tuple[CaseFeatures, Any]:
-    """One case's features for the fitted decision, and what the model answered."""
+def case_features(judge: MemAlignJudge, given: JudgeInput) -> tuple[CaseFeatures, Any, str]:
+    """One case's features for the fitted decision, what the model answered, and the text the memory reads
+    ("" when the decision weighs no memory)."""
     assert judge.fitted is not None
     fitted = judge.fitted
     asked = asked_checks(judge)
@@ -42,6 +43,7 @@ def case_features(judge: MemAlignJudge, given: JudgeInput) -> tuple[CaseFeatures
     checks_row = np.full(len(fitted.check_questions), np.nan)
     for i, p in enumerate(answers.checks):
         checks_row[i] = np.nan if p is None else p
+    text = ""
     if fitted.uses_memory:
         from accord.embeddings import get_embedder
 
@@ -51,13 +53,14 @@ def case_features(judge: MemAlignJudge, given: JudgeInput) -> tuple[CaseFeatures
     else:
         vectors, words = np.zeros((1, 0), dtype=np.float32), None
     overlap = grounding_rows([(given.inputs, given.outputs)]) if fitted.grounding else None
-    return CaseFeatures(judge_row[None, :], checks_row[None, :], vectors, grounding=overlap, words=words), answers
+    features = CaseFeatures(judge_row[None, :], checks_row[None, :], vectors, grounding=overlap, words=words)
+    return features, answers, text
 
 
 def judge_fitted(judge: MemAlignJudge, given: JudgeInput) -> Feedback:
     assert judge.fitted is not None
     model = get_model(judge.model)
-    features, answers = case_features(judge, given)
+    features, answers, text = case_features(judge, given)
     asked = (1 if answers.judge is not None or judge.fitted.uses_judge else 0) + len(answers.checks)
     if asked and answers.judge is None and all(p is None for p in answers.checks):
         error = AssessmentError(error_code="MODEL_ERROR", error_message="the model answered none of the checks")
@@ -87,5 +90,5 @@ def judge_fitted(judge: MemAlignJudge, given: JudgeInput) -> Feedback:
     # the expert-labelled cases nearest this one, so an explanation can point at them (the review page links them)
     metadata["retrieved"] = retrieved_cases(judge.retrieve(given)[:NEAREST_SHOWN])
     value = judge.fitted.classes[int(index[0])]
-    rationale = judge.fitted.explain(features, int(index[0]), questions)
+    rationale = judge.fitted.explain(features, int(index[0]), questions, text)
     return judge.feedback_from(given, Answer(value, rationale, metadata=metadata), model.uri)
