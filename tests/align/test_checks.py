@@ -553,6 +553,11 @@ def test_the_memory_reads_the_words_that_mark_a_verdict_where_the_embeddings_see
     aligned = _judge("fake:/coin").align(traces, optimizer)
     assert aligned.selection["chosen"] == "memory", aligned.selection["reason"]
     assert aligned.fitted is not None and aligned.fitted.memory_words > 0
+    learned = aligned.fitted.extra["learned_words"]  # what the memory learned, shown with its weight
+    assert {"refund", "issued"} & set(learned["no"]) and {"team", "confirm"} & set(learned["yes"]), learned
+    shown = aligned.fitted.weights()[0]["feature"]
+    assert shown.startswith("the memory classifier's probability of 'no' (its words for 'no': "), shown
+    assert "'order'" not in shown  # in every answer: it tells nothing
     again = judge_from_dict(json.loads(json.dumps(aligned.to_dict())))
     script.requests.clear()
     for i in range(6):

@@ -257,6 +257,37 @@ class FittedDecision:
         ranked = sorted(weighed.values(), key=lambda pair: -pair[0])
         return [token for value, token in ranked[:most] if value > 0]
 
+    def learned_words(self, texts: Sequence[str], most: int = 5) -> dict[str, list[str]]:
+        """What the memory learned from the words of its training `texts`: for each verdict, the words and word
+        pairs whose weight leans to it most; a scale or numbers: 'higher' and 'lower'. Only words of at least two
+        texts and at most 80% of them: a word of every answer ('order', 'your') weighs only the answer's length."""
+        if not self.memory_words or self.memory is None:
+            return {}
+        hashing = HashingEmbedder(self.memory_words)
+        seen: dict[int, dict[str, int]] = {}
+        for text in texts:
+            for token in set(hashing.tokens(text)):
+                counts = seen.setdefault(hashing.bucket(token), {})
+                counts[token] = counts.get(token, 0) + 1
+        start = len(self.memory.mean) - self.memory_words
+        coef = np.asarray(self.memory.coef)[:, start:] / np.asarray(self.memory.scale)[start:]
+        if self.regression or coef.shape[0] == 1:  # one row: towards the second verdict, or a higher value
+            high, low = ("higher", "lower") if self.regression else (str(self.classes[1]), str(self.classes[0]))
+            leanings = {high: coef[0], low: -coef[0]}
+        else:
+            leanings = {str(c): coef[k] - coef.mean(axis=0) for k, c in enumerate(self.classes)}
+        found: dict[str, list[str]] = {}
+        for verdict, lean in leanings.items():
+            words = []
+            for bucket in np.argsort(-lean):
+                if lean[bucket] <= 0 or len(words) == most:
+                    break
+                common = max(seen.get(int(bucket), {}).items(), key=lambda kv: kv[1], default=("", 0))
+                if 2 <= common[1] <= 0.8 * len(texts):
+                    words.append(common[0])
+            found[verdict] = words
+        return found
+
     def _base_start(self, features: CaseFeatures) -> str:
         row = features.judge[0]
         if np.isnan(row).all():
@@ -305,6 +336,17 @@ class FittedDecision:
                     if not self.regression
                     else "the memory's estimate"
                 )
+                if self.extra.get("learned_words"):
+                    learned = self.extra["learned_words"]
+                    label += (
+                        " (its words for "
+                        + "; for ".join(
+                            f"{verdict!r}: " + ", ".join(repr(w) for w in words)
+                            for verdict, words in learned.items()
+                            if words
+                        )
+                        + ")"
+                    )
             weight: Any = (
                 round(float(coef[0, j]), 3)
                 if coef.shape[0] == 1

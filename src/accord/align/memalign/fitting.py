@@ -45,7 +45,7 @@ from accord.align.labels import Label
 from accord.align.memalign.deciders import BaseDecider, FittedDecider
 from accord.align.memalign.distill import task_text
 from accord.align.memalign.judge import MemAlignJudge
-from accord.align.memalign.memory import Guideline
+from accord.align.memalign.memory import Guideline, example_text
 from accord.align.memalign.training_features import training_features
 from accord.align.selective import Abstention, choose_abstention
 from accord.judges.value_types import ValueType
@@ -319,6 +319,11 @@ def fit_checks_judge(
     fitted = fit_decision(
         chosen, features.with_checks(kept), y, classes, regression, [c.question for c in checks], use_judge, signals
     )
+    if fitted.memory_words:  # what the memory learned, shown with its weight ("'no': 'issued', 'by friday'")
+        texts = [
+            example_text(lbl.trace.inputs, lbl.trace.outputs, lbl.trace.expectations, aligned.embed) for lbl in labels
+        ]
+        fitted.extra["learned_words"] = fitted.learned_words(texts)
     if optimizer.target_agreement is not None:
         score = next(s for s in scores if s.name == chosen)
         assert score.oof is not None
