@@ -270,7 +270,9 @@ class FittedDecision:
                 counts = seen.setdefault(hashing.bucket(token), {})
                 counts[token] = counts.get(token, 0) + 1
         start = len(self.memory.mean) - self.memory_words
-        coef = np.asarray(self.memory.coef)[:, start:] / np.asarray(self.memory.scale)[start:]
+        # standardised weights: a word's pull across the answers, so a word of two answers does not outrank one
+        # of twenty (demo, 'no': 'i', 'so', 've', 'your account'; 'yes': 'team will', 'team', 'if', 'email')
+        coef = np.asarray(self.memory.coef)[:, start:]
         if self.regression or coef.shape[0] == 1:  # one row: towards the second verdict, or a higher value
             high, low = ("higher", "lower") if self.regression else (str(self.classes[1]), str(self.classes[0]))
             leanings = {high: coef[0], low: -coef[0]}
