@@ -584,3 +584,6 @@ def test_a_decision_stored_before_the_memory_read_words_reads_the_embeddings_alo
     assert with_words.to_dict()["memory_words"] == 4 and len(with_words.memory.mean) == 7
     with pytest.raises(ValueError, match="4 buckets of words"):
         with_words.predict(features)
+    damaged = {**with_words.to_dict(), "memory_words": 9}
+    with pytest.raises(AccordError, match="9 buckets of words does not match"):
+        FittedDecision.from_dict(damaged)

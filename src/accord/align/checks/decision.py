@@ -389,6 +389,11 @@ class FittedDecision:
             unknown = [key for key in decision.grounding if key not in KEYS]
             if unknown:
                 raise ValueError(f"unknown grounding features {unknown}")
+            if decision.memory_words < 0 or (
+                decision.memory_words
+                and (decision.memory is None or len(decision.memory.mean) <= decision.memory_words)
+            ):
+                raise ValueError(f"a memory of {decision.memory_words} buckets of words does not match its weights")
             if decision.linear is not None:
                 decision.linear.check_shape(len(decision.feature_names()))
             elif decision.threshold is None:
