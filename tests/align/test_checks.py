@@ -14,6 +14,7 @@ from accord.align import AlignmentError, MemAlignJudge, MemAlignOptimizer
 from accord.align.checks import CaseFeatures, Check, FittedDecision
 from accord.align.checks.decision import fit_decision
 from accord.align.checks.questions import CHECK_SYSTEM
+from accord.align.checks.words import hashed_words
 from accord.entities import AssessmentSource, AssessmentSourceType, Feedback, Trace
 from accord.errors import AccordError, ModelError
 from accord.judges import judge_from_dict, make_judge
@@ -553,7 +554,7 @@ def test_the_memory_reads_the_words_that_mark_a_verdict_where_the_embeddings_see
     aligned = _judge("fake:/coin").align(traces, optimizer)
     assert aligned.selection["chosen"] == "memory", aligned.selection["reason"]
     assert aligned.fitted is not None and aligned.fitted.memory_words > 0
-    learned = aligned.fitted.extra["learned_words"]  # what the memory learned, shown with its weight
+    learned = dict(aligned.fitted.learned_words())  # what the memory learned, shown with its weight
     assert {"refund", "issued"} & set(learned["no"]) and {"team", "confirm"} & set(learned["yes"]), learned
     shown = aligned.fitted.weights()[0]["feature"]
     assert shown.startswith("the memory classifier's probability of 'no' (its words for 'no': "), shown
@@ -587,3 +588,47 @@ def test_a_decision_stored_before_the_memory_read_words_reads_the_embeddings_alo
     damaged = {**with_words.to_dict(), "memory_words": 9}
     with pytest.raises(AccordError, match="9 buckets of words does not match"):
         FittedDecision.from_dict(damaged)
+
+
+@pytest.mark.parametrize("classes", [["bad", "fair", "good"], [1, 2, 3]])
+def test_a_memory_of_words_on_a_scale_or_numbers_explains_itself_and_reloads_alike(classes: list[Any]) -> None:
+    marks = ["broken and late", "fine I suppose", "perfect and early"]
+    texts = [f"{marks[i % 3]} delivery number {i}" for i in range(30)]
+    y = np.array([i % 3 for i in range(30)])
+    rng = np.random.default_rng(1)
+    words = hashed_words(texts, 64)
+    features = CaseFeatures(np.full((30, 3), np.nan), rng.random((30, 1)), rng.normal(size=(30, 4)), words=words)
+    regression = isinstance(classes[0], int)
+    decision = fit_decision("checks+memory", features, y, classes, regression, ["q"], False)
+    decision.remember_words(texts)
+    learned = dict(decision.learned_words())
+    assert set(learned) == ({"higher", "lower"} if regression else set(classes))
+    assert (
+        "perfect" in learned["higher" if regression else "good"]
+        or "early" in learned["higher" if regression else "good"]
+    )
+    again = FittedDecision.from_dict(json.loads(json.dumps(decision.to_dict())))
+    assert again.predict(features)[0].tolist() == decision.predict(features)[0].tolist()
+    index = int(decision.predict(features.rows([2]))[0][0])
+    said = decision.explain(features.rows([2]), index, ["q"], texts[2])
+    assert said == again.explain(features.rows([2]), index, ["q"], texts[2])
+    assert decision.marking_words(features.rows([2]), index, "") == []
+    assert all(w in texts[2] for w in decision.marking_words(features.rows([2]), index, texts[2]))
+    rows = decision.weights(["q"])
+    assert sum("its words for" in row["feature"] for row in rows) <= 1  # said once, on the memory's first row
+
+
+def test_a_case_word_is_named_only_when_it_is_the_word_its_bucket_stands_for() -> None:
+    texts = [("refund issued now" if i % 2 else "team will confirm") + f" case {i}" for i in range(20)]
+    y = np.array([i % 2 for i in range(20)])
+    features = CaseFeatures(
+        np.full((20, 2), np.nan), np.zeros((20, 0)), np.zeros((20, 0)), words=hashed_words(texts, 8)
+    )
+    decision = fit_decision("memory", features, y, ["yes", "no"], False, [], False)
+    decision.remember_words(texts)
+    known = set(decision.extra["memory_vocabulary"].values())
+    unseen = "zebra giraffe okapi quokka wombat lemur"
+    case = CaseFeatures(np.full((1, 2), np.nan), np.zeros((1, 0)), np.zeros((1, 0)), words=hashed_words([unseen], 8))
+    for index in (0, 1):  # eight buckets: the unseen words share them with trained ones, and are never named
+        assert not set(decision.marking_words(case, index, unseen)) - known
+        assert not decision.marking_words(case, index, unseen)

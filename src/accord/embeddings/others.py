@@ -21,20 +21,15 @@ class HashingEmbedder:
         self.dim = dim
         self.name = f"hash:{dim}"
 
-    def bucket(self, token: str) -> int:
+    def _bucket(self, token: str) -> int:
         return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "little") % self.dim
-
-    @staticmethod
-    def tokens(text: str) -> list[str]:
-        """The words of a text, lower-cased, then its pairs of neighbouring words."""
-        words = _WORD.findall(text.lower())
-        return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
 
     def embed(self, texts: list[str]) -> np.ndarray:
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
-            for token in self.tokens(text):
-                vectors[row, self.bucket(token)] += 1.0
+            words = _WORD.findall(text.lower())
+            for token in words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]:
+                vectors[row, self._bucket(token)] += 1.0
         return normalize(vectors)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from accord.align.checks.folds import fold_splits
 from accord.align.checks.grounding import DESCRIBE, KEYS
 from accord.align.checks.linear import LinearModel
-from accord.embeddings import HashingEmbedder
+from accord.align.checks.words import bucket, tokens, vocabulary
 from accord.errors import AccordError
 
 MIN_PER_VERDICT = 5  # fewer examples of some verdict than this: only the "shrunk" decision is fitted
@@ -235,10 +235,54 @@ class FittedDecision:
             return f"{verdict!r}: " + "; ".join([start, *reasons])
         return f"{verdict!r}: " + ("; ".join(reasons) if reasons else "the experts' base rate")
 
+    # the memory's words -------------------------------------------------------------------------------
+    def _word_leanings(self) -> list[tuple[Any, np.ndarray]]:
+        """Each verdict (a scale or numbers: 'higher', 'lower') and how each bucket of words leans to it, on the
+        standardised scale: a word's pull across the answers, so a word of two answers does not outrank one of
+        twenty."""
+        assert self.memory is not None
+        coef = np.asarray(self.memory.coef)[:, len(self.memory.mean) - self.memory_words :]
+        if self.regression or self.on_scale:
+            return [("higher", coef[0]), ("lower", -coef[0])]
+        if coef.shape[0] == 1:  # one row: towards the second verdict
+            return [(self.classes[1], coef[0]), (self.classes[0], -coef[0])]
+        return [(c, coef[k] - coef.mean(axis=0)) for k, c in enumerate(self.classes)]
+
+    def remember_words(self, texts: Sequence[str], per_verdict: int = 40) -> None:
+        """Keep, for the buckets that lean most to each verdict, the training word each stands for, so the
+        decision can say what it learned and which words of a case moved it. Only words of at least two texts
+        and at most 80% of them: a word of every answer ('order', 'your') weighs only the answer's length."""
+        if not self.memory_words or self.memory is None:
+            return
+        found = vocabulary(texts, self.memory_words)
+        kept: dict[str, str] = {}
+        for _, lean in self._word_leanings():
+            named = 0
+            for b in np.argsort(-lean):
+                if lean[b] <= 0 or named == per_verdict:
+                    break
+                word, count = found.get(int(b), ("", 0))
+                if 2 <= count <= 0.8 * len(texts):
+                    kept[str(int(b))] = word
+                    named += 1
+        self.extra["memory_vocabulary"] = kept
+
+    def learned_words(self, most: int = 5) -> list[tuple[Any, list[str]]]:
+        """For each verdict, the remembered words whose weight leans to it most (see `remember_words`)."""
+        known = self.extra.get("memory_vocabulary") or {}
+        if not known or self.memory is None:
+            return []
+        found = []
+        for verdict, lean in self._word_leanings():
+            ranked = sorted((int(b) for b in known), key=lambda b: -lean[b])
+            found.append((verdict, [known[str(b)] for b in ranked[:most] if lean[b] > 0]))
+        return found
+
     def marking_words(self, features: CaseFeatures, index: int, text: str, most: int = 3) -> list[str]:
-        """The words and word pairs of `text` that moved the memory classifier most towards verdict `index`
-        (hashed words share buckets, so a word stands for its bucket)."""
-        if not self.memory_words or self.memory is None or not text:
+        """The remembered words of `text` that moved the memory classifier most towards verdict `index` (a word
+        of the case is named only when it is the word its bucket stands for)."""
+        known = self.extra.get("memory_vocabulary") or {}
+        if not known or self.memory is None or not text:
             return []
         z = self.memory.standardise(self.memory_input(features))[0]
         coef = np.asarray(self.memory.coef)
@@ -248,47 +292,14 @@ class FittedDecision:
             push = coef[0] * z * (1 if index == 1 else -1)
         else:
             push = (coef[index] - coef.mean(axis=0)) * z
-        hashing = HashingEmbedder(self.memory_words)
         start = len(self.memory.mean) - self.memory_words
         weighed: dict[int, tuple[float, str]] = {}
-        for token in hashing.tokens(text):
-            bucket = hashing.bucket(token)
-            weighed.setdefault(bucket, (float(push[start + bucket]), token))
+        for token in tokens(text):
+            b = bucket(token, self.memory_words)
+            if known.get(str(b)) == token:
+                weighed[b] = (float(push[start + b]), token)
         ranked = sorted(weighed.values(), key=lambda pair: -pair[0])
         return [token for value, token in ranked[:most] if value > 0]
-
-    def learned_words(self, texts: Sequence[str], most: int = 5) -> dict[str, list[str]]:
-        """What the memory learned from the words of its training `texts`: for each verdict, the words and word
-        pairs whose weight leans to it most; a scale or numbers: 'higher' and 'lower'. Only words of at least two
-        texts and at most 80% of them: a word of every answer ('order', 'your') weighs only the answer's length."""
-        if not self.memory_words or self.memory is None:
-            return {}
-        hashing = HashingEmbedder(self.memory_words)
-        seen: dict[int, dict[str, int]] = {}
-        for text in texts:
-            for token in set(hashing.tokens(text)):
-                counts = seen.setdefault(hashing.bucket(token), {})
-                counts[token] = counts.get(token, 0) + 1
-        start = len(self.memory.mean) - self.memory_words
-        # standardised weights: a word's pull across the answers, so a word of two answers does not outrank one
-        # of twenty (demo, 'no': 'i', 'so', 've', 'your account'; 'yes': 'team will', 'team', 'if', 'email')
-        coef = np.asarray(self.memory.coef)[:, start:]
-        if self.regression or coef.shape[0] == 1:  # one row: towards the second verdict, or a higher value
-            high, low = ("higher", "lower") if self.regression else (str(self.classes[1]), str(self.classes[0]))
-            leanings = {high: coef[0], low: -coef[0]}
-        else:
-            leanings = {str(c): coef[k] - coef.mean(axis=0) for k, c in enumerate(self.classes)}
-        found: dict[str, list[str]] = {}
-        for verdict, lean in leanings.items():
-            words = []
-            for bucket in np.argsort(-lean):
-                if lean[bucket] <= 0 or len(words) == most:
-                    break
-                common = max(seen.get(int(bucket), {}).items(), key=lambda kv: kv[1], default=("", 0))
-                if 2 <= common[1] <= 0.8 * len(texts):
-                    words.append(common[0])
-            found[verdict] = words
-        return found
 
     def _base_start(self, features: CaseFeatures) -> str:
         row = features.judge[0]
@@ -338,17 +349,10 @@ class FittedDecision:
                     if not self.regression
                     else "the memory's estimate"
                 )
-                if self.extra.get("learned_words"):
-                    learned = self.extra["learned_words"]
-                    label += (
-                        " (its words for "
-                        + "; for ".join(
-                            f"{verdict!r}: " + ", ".join(repr(w) for w in words)
-                            for verdict, words in learned.items()
-                            if words
-                        )
-                        + ")"
-                    )
+                learned = [(verdict, words) for verdict, words in self.learned_words() if words]
+                if learned and not any(row["feature"].startswith("the memory") for row in rows):  # the first row
+                    said = "; for ".join(f"{v!r}: " + ", ".join(repr(w) for w in words) for v, words in learned)
+                    label += f" (its words for {said})"
             weight: Any = (
                 round(float(coef[0, j]), 3)
                 if coef.shape[0] == 1

@@ -10,7 +10,8 @@ import numpy as np
 
 from accord.align.checks import CaseFeatures, Check, answer_choices, ask_case
 from accord.align.checks.grounding import grounding_rows
-from accord.align.memalign.memory import example_text, hashed_words, retrieved_cases
+from accord.align.checks.words import hashed_words
+from accord.align.memalign.memory import example_text, retrieved_cases
 from accord.entities import AssessmentError, Feedback
 from accord.judges.asking import Answer
 from accord.judges.base import JudgeInput

@@ -319,11 +319,10 @@ def fit_checks_judge(
     fitted = fit_decision(
         chosen, features.with_checks(kept), y, classes, regression, [c.question for c in checks], use_judge, signals
     )
-    if fitted.memory_words:  # what the memory learned, shown with its weight ("'no': 'issued', 'by friday'")
-        texts = [
-            example_text(lbl.trace.inputs, lbl.trace.outputs, lbl.trace.expectations, aligned.embed) for lbl in labels
-        ]
-        fitted.extra["learned_words"] = fitted.learned_words(texts)
+    if fitted.memory_words:  # what the memory learned, shown with its weight and in its verdicts' reasons
+        fitted.remember_words(
+            [example_text(lbl.trace.inputs, lbl.trace.outputs, lbl.trace.expectations, aligned.embed) for lbl in labels]
+        )
     if optimizer.target_agreement is not None:
         score = next(s for s in scores if s.name == chosen)
         assert score.oof is not None

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from accord.embeddings import HashingEmbedder
 from accord.judges.rendering import clip, render_value
 
 _SENTENCE = re.compile(r"^verdict (?P<verdict>.+?) when: (?P<text>.+)$", re.S)
@@ -28,11 +27,6 @@ def example_text(inputs: Any, outputs: Any, expectations: Any, embed: str) -> st
     if embed == "inputs":
         return inp
     return f"{out}\n{inp}"  # outputs first: the embedder truncates, and outputs carry most verdicts
-
-
-def hashed_words(texts: list[str], buckets: int) -> np.ndarray:
-    """The memory classifier's second view of a text: its words and word pairs hashed into buckets."""
-    return HashingEmbedder(buckets).embed(texts)
 
 
 def render_example(inputs: Any, outputs: Any, value: Any, rationale: str) -> str:

@@ -18,9 +18,11 @@ from accord.align.checks import CaseFeatures, Check, answer_choices, ask_case
 from accord.align.checks.decision import MEMORY_WORDS
 from accord.align.checks.grounding import grounding_rows
 from accord.align.checks.selection import separation
+from accord.align.checks.words import hashed_words
 from accord.align.labels import Label
 from accord.align.memalign.judge import MemAlignJudge
-from accord.align.memalign.memory import example_text, hashed_words
+from accord.align.memalign.memory import example_text
+from accord.judges.pairwise import PairwiseJudge
 
 log = logging.getLogger("accord.align")
 
@@ -146,7 +148,8 @@ def training_features(
     row_of = {e.trace_id: i for i, e in enumerate(judge.memory.examples)}
     vectors = np.stack([judge.memory.vectors[row_of[label.trace.trace_id]] for label in labels])
     texts = [example_text(lbl.trace.inputs, lbl.trace.outputs, lbl.trace.expectations, judge.embed) for lbl in labels]
-    words = hashed_words(texts, MEMORY_WORDS)
+    # a pair's words do not say which response they came from: its memory reads the embeddings alone
+    words = None if isinstance(base, PairwiseJudge) else hashed_words(texts, MEMORY_WORDS)
     overlap = grounding_rows((label.trace.inputs, label.trace.outputs) for label in labels)
     features = CaseFeatures(judge_rows, check_rows, vectors, input_groups(labels), overlap, words)
     return features, seconds, screened
