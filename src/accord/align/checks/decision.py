@@ -25,7 +25,7 @@ import numpy as np
 from accord.align.checks.folds import fold_splits
 from accord.align.checks.grounding import DESCRIBE, KEYS
 from accord.align.checks.linear import LinearModel
-from accord.align.checks.words import bucket, tokens, vocabulary
+from accord.align.checks.words import marking, remember, strongest
 from accord.errors import AccordError
 
 MIN_PER_VERDICT = 5  # fewer examples of some verdict than this: only the "shrunk" decision is fitted
@@ -212,16 +212,7 @@ class FittedDecision:
             )
         assert self.linear is not None
         x = self.matrix(features)
-        z = self.linear.standardise(x)[0]
-        coef = np.asarray(self.linear.coef)
-        if self.on_scale:  # what moved the case from the base judge's place on the scale, either way
-            push = np.abs(coef[0] * z)
-        elif self.regression:  # what moved the estimate most, either way
-            push = np.abs(coef[0] * z)
-        elif coef.shape[0] == 1:  # two verdicts: positive weights push towards the second
-            push = coef[0] * z * (1 if index == 1 else -1)
-        else:
-            push = (coef[index] - coef.mean(axis=0)) * z
+        push = self._push(self.linear, x, index)
         names = self.feature_names()
         order = [i for i in np.argsort(-push) if push[i] > 0][:2]
         reasons = [self._describe(names[i], x[0, i], questions) for i in order]
@@ -235,7 +226,17 @@ class FittedDecision:
             return f"{verdict!r}: " + "; ".join([start, *reasons])
         return f"{verdict!r}: " + ("; ".join(reasons) if reasons else "the experts' base rate")
 
-    # the memory's words -------------------------------------------------------------------------------
+    def _push(self, model: LinearModel, x: np.ndarray, index: int) -> np.ndarray:
+        """How far each feature of one case (`x`, one row) moved the model towards verdict `index`."""
+        z = model.standardise(x)[0]
+        coef = np.asarray(model.coef)
+        if self.on_scale or self.regression:  # what moved the case's place or estimate most, either way
+            return np.abs(coef[0] * z)
+        if coef.shape[0] == 1:  # two verdicts: positive weights push towards the second
+            return coef[0] * z * (1 if index == 1 else -1)
+        return (coef[index] - coef.mean(axis=0)) * z
+
+    # the memory's words (`words.py`) ---------------------------------------------------------------------
     def _word_leanings(self) -> list[tuple[Any, np.ndarray]]:
         """Each verdict (a scale or numbers: 'higher', 'lower') and how each bucket of words leans to it, on the
         standardised scale: a word's pull across the answers, so a word of two answers does not outrank one of
@@ -248,58 +249,26 @@ class FittedDecision:
             return [(self.classes[1], coef[0]), (self.classes[0], -coef[0])]
         return [(c, coef[k] - coef.mean(axis=0)) for k, c in enumerate(self.classes)]
 
-    def remember_words(self, texts: Sequence[str], per_verdict: int = 40) -> None:
-        """Keep, for the buckets that lean most to each verdict, the training word each stands for, so the
-        decision can say what it learned and which words of a case moved it. Only words of at least two texts
-        and at most 80% of them: a word of every answer ('order', 'your') weighs only the answer's length."""
-        if not self.memory_words or self.memory is None:
-            return
-        found = vocabulary(texts, self.memory_words)
-        kept: dict[str, str] = {}
-        for _, lean in self._word_leanings():
-            named = 0
-            for b in np.argsort(-lean):
-                if lean[b] <= 0 or named == per_verdict:
-                    break
-                word, count = found.get(int(b), ("", 0))
-                if 2 <= count <= 0.8 * len(texts):
-                    kept[str(int(b))] = word
-                    named += 1
-        self.extra["memory_vocabulary"] = kept
+    def remember_words(self, texts: Sequence[str]) -> None:
+        """Keep the training words the buckets that lean most to each verdict stand for (`words.remember`)."""
+        if self.memory_words and self.memory is not None:
+            leanings = [lean for _, lean in self._word_leanings()]
+            self.extra["memory_vocabulary"] = remember(texts, leanings, self.memory_words)
 
     def learned_words(self, most: int = 5) -> list[tuple[Any, list[str]]]:
-        """For each verdict, the remembered words whose weight leans to it most (see `remember_words`)."""
+        """For each verdict, the remembered words whose weight leans to it most."""
         known = self.extra.get("memory_vocabulary") or {}
         if not known or self.memory is None:
             return []
-        found = []
-        for verdict, lean in self._word_leanings():
-            ranked = sorted((int(b) for b in known), key=lambda b: -lean[b])
-            found.append((verdict, [known[str(b)] for b in ranked[:most] if lean[b] > 0]))
-        return found
+        return [(verdict, strongest(known, lean, most)) for verdict, lean in self._word_leanings()]
 
     def marking_words(self, features: CaseFeatures, index: int, text: str, most: int = 3) -> list[str]:
-        """The remembered words of `text` that moved the memory classifier most towards verdict `index` (a word
-        of the case is named only when it is the word its bucket stands for)."""
+        """The remembered words of `text` that moved the memory classifier most towards verdict `index`."""
         known = self.extra.get("memory_vocabulary") or {}
         if not known or self.memory is None or not text:
             return []
-        z = self.memory.standardise(self.memory_input(features))[0]
-        coef = np.asarray(self.memory.coef)
-        if self.regression or self.on_scale:
-            push = np.abs(coef[0] * z)
-        elif coef.shape[0] == 1:
-            push = coef[0] * z * (1 if index == 1 else -1)
-        else:
-            push = (coef[index] - coef.mean(axis=0)) * z
-        start = len(self.memory.mean) - self.memory_words
-        weighed: dict[int, tuple[float, str]] = {}
-        for token in tokens(text):
-            b = bucket(token, self.memory_words)
-            if known.get(str(b)) == token:
-                weighed[b] = (float(push[start + b]), token)
-        ranked = sorted(weighed.values(), key=lambda pair: -pair[0])
-        return [token for value, token in ranked[:most] if value > 0]
+        push = self._push(self.memory, self.memory_input(features), index)
+        return marking(known, push[len(self.memory.mean) - self.memory_words :], text, self.memory_words, most)
 
     def _base_start(self, features: CaseFeatures) -> str:
         row = features.judge[0]

@@ -1,4 +1,5 @@
-"""The words a fitted decision's memory reads: a text's words and word pairs, hashed into buckets.
+"""The words a fitted decision's memory reads (a text's words and word pairs, hashed into buckets), and the
+training words its buckets stand for, so the decision can say what it learned and which words moved a verdict.
 
 Stored decisions hold weights per bucket, so this tokenising and hashing is part of their format: changing it
 would silently change the verdicts of every judge aligned before. It is kept here, apart from the hashing
@@ -44,3 +45,41 @@ def vocabulary(texts: Sequence[str], buckets: int) -> dict[int, tuple[str, int]]
             counts = seen.setdefault(bucket(token, buckets), {})
             counts[token] = counts.get(token, 0) + 1
     return {b: max(counts.items(), key=lambda kv: (kv[1], kv[0])) for b, counts in seen.items()}
+
+
+def remember(
+    texts: Sequence[str], leanings: Sequence[np.ndarray], buckets: int, per_verdict: int = 40
+) -> dict[str, str]:
+    """For the buckets that lean most to each verdict (`leanings`: one weight per bucket, for each verdict), the
+    training word each stands for. Only words of at least two texts and at most 80% of them: a word of every
+    answer ('order', 'your') weighs only the answer's length."""
+    found = vocabulary(texts, buckets)
+    kept: dict[str, str] = {}
+    for lean in leanings:
+        named = 0
+        for b in np.argsort(-lean):
+            if lean[b] <= 0 or named == per_verdict:
+                break
+            word, count = found.get(int(b), ("", 0))
+            if 2 <= count <= 0.8 * len(texts):
+                kept[str(int(b))] = word
+                named += 1
+    return kept
+
+
+def strongest(known: dict[str, str], lean: np.ndarray, most: int) -> list[str]:
+    """The remembered words (`known`: bucket -> word) that lean most to one verdict."""
+    ranked = sorted((int(b) for b in known), key=lambda b: -lean[b])
+    return [known[str(b)] for b in ranked[:most] if lean[b] > 0]
+
+
+def marking(known: dict[str, str], push: np.ndarray, text: str, buckets: int, most: int) -> list[str]:
+    """The words of `text` whose buckets pushed a verdict most (`push`, per bucket), a word named only when it is
+    the remembered word its bucket stands for (a new word that shares a bucket is never named)."""
+    weighed: dict[int, tuple[float, str]] = {}
+    for token in tokens(text):
+        b = bucket(token, buckets)
+        if known.get(str(b)) == token:
+            weighed[b] = (float(push[b]), token)
+    ranked = sorted(weighed.values(), key=lambda pair: -pair[0])
+    return [token for value, token in ranked[:most] if value > 0]
