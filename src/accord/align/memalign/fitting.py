@@ -45,7 +45,7 @@ from accord.align.labels import Label
 from accord.align.memalign.deciders import BaseDecider, FittedDecider
 from accord.align.memalign.distill import task_text
 from accord.align.memalign.judge import MemAlignJudge
-from accord.align.memalign.memory import Guideline, example_text
+from accord.align.memalign.memory import Guideline, memory_text
 from accord.align.memalign.training_features import training_features
 from accord.align.selective import Abstention, choose_abstention
 from accord.judges.value_types import ValueType
@@ -133,7 +133,7 @@ def _base_predictions(
     verdict can be."""
     stored = [label.judge_value for label in labels]
     known = {repr(c) for c in classes}
-    if free_text or regression and any(v is not None for v in stored):
+    if free_text or (regression and any(v is not None for v in stored)):
         y = class_index([label.value for label in labels], classes)
         values = np.array(classes, dtype=float) if regression else None
 
@@ -320,9 +320,7 @@ def fit_checks_judge(
         chosen, features.with_checks(kept), y, classes, regression, [c.question for c in checks], use_judge, signals
     )
     if fitted.memory_words:  # what the memory learned, shown with its weight and in its verdicts' reasons
-        fitted.remember_words(
-            [example_text(lbl.trace.inputs, lbl.trace.outputs, lbl.trace.expectations, aligned.embed) for lbl in labels]
-        )
+        fitted.remember_words([memory_text(label.trace, aligned.embed) for label in labels])
     if optimizer.target_agreement is not None:
         score = next(s for s in scores if s.name == chosen)
         assert score.oof is not None

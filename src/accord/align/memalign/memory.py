@@ -7,11 +7,14 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from accord.judges.rendering import clip, render_value
+
+if TYPE_CHECKING:
+    from accord.entities import Trace
 
 _SENTENCE = re.compile(r"^verdict (?P<verdict>.+?) when: (?P<text>.+)$", re.S)
 
@@ -27,6 +30,11 @@ def example_text(inputs: Any, outputs: Any, expectations: Any, embed: str) -> st
     if embed == "inputs":
         return inp
     return f"{out}\n{inp}"  # outputs first: the embedder truncates, and outputs carry most verdicts
+
+
+def memory_text(trace: Trace, embed: str) -> str:
+    """`example_text` of a stored trace: what the memory embeds, and whose words it reads."""
+    return example_text(trace.inputs, trace.outputs, trace.expectations, embed)
 
 
 def render_example(inputs: Any, outputs: Any, value: Any, rationale: str) -> str:

@@ -21,7 +21,7 @@ from accord.align.memalign.deciders import BaseDecider, PromptDecider
 from accord.align.memalign.distill import distill, merge_guidelines
 from accord.align.memalign.fitting import DEFAULT_CANDIDATES, fit_checks_judge
 from accord.align.memalign.judge import MemAlignJudge
-from accord.align.memalign.memory import EpisodicMemory, Example, example_text, fingerprint, render_example
+from accord.align.memalign.memory import EpisodicMemory, Example, fingerprint, memory_text, render_example
 from accord.embeddings import DEFAULT_EMBEDDER, get_embedder
 from accord.entities import Trace
 from accord.judges import Judge
@@ -194,10 +194,7 @@ class MemAlignOptimizer(AlignmentOptimizer):
         progress = self._progress()
         with progress:
             try:
-                texts = [
-                    example_text(lbl.trace.inputs, lbl.trace.outputs, lbl.trace.expectations, self.embed)
-                    for _, lbl in fresh
-                ]
+                texts = [memory_text(lbl.trace, self.embed) for _, lbl in fresh]
                 task = progress.add_task("embedding examples", total=len(texts))
                 vectors = embedder.embed(texts) if texts else None
                 progress.update(task, completed=len(texts))
@@ -295,15 +292,13 @@ class MemAlignOptimizer(AlignmentOptimizer):
         )
 
 
-def judge_verdicts(
-    judge: Judge | None, labels: Sequence[Label], progress: Progress, concurrency: int = 1
-) -> list[Label]:
+def judge_verdicts(judge: Judge, labels: Sequence[Label], progress: Progress, concurrency: int = 1) -> list[Label]:
     """Each label with the judge's own verdict (its stored one, else asked once: answers at temperature 0
     come from the response cache when the judge already ran on these traces), so the base judge the candidates
     must beat is the judge as the user has it: a free-text judge rather than its re-typed copy, a judge of
     numbers whose verdicts cannot be read from probabilities."""
     missing = [label for label in labels if label.judge_value is None]
-    if judge is None or not missing:
+    if not missing:
         return list(labels)
     task = progress.add_task("the judge as given, on the training traces", total=len(missing))
 

@@ -21,7 +21,7 @@ from accord.align.checks.selection import separation
 from accord.align.checks.words import hashed_words
 from accord.align.labels import Label
 from accord.align.memalign.judge import MemAlignJudge
-from accord.align.memalign.memory import example_text
+from accord.align.memalign.memory import memory_text
 from accord.judges.pairwise import PairwiseJudge
 
 log = logging.getLogger("accord.align")
@@ -147,7 +147,7 @@ def training_features(
             check_rows[i, j] = np.nan if p_yes is None else p_yes
     row_of = {e.trace_id: i for i, e in enumerate(judge.memory.examples)}
     vectors = np.stack([judge.memory.vectors[row_of[label.trace.trace_id]] for label in labels])
-    texts = [example_text(lbl.trace.inputs, lbl.trace.outputs, lbl.trace.expectations, judge.embed) for lbl in labels]
+    texts = [memory_text(label.trace, judge.embed) for label in labels]
     # a pair's words do not say which response they came from: its memory reads the embeddings alone
     words = None if isinstance(base, PairwiseJudge) else hashed_words(texts, MEMORY_WORDS)
     overlap = grounding_rows((label.trace.inputs, label.trace.outputs) for label in labels)
